@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, run by npm's prepare).
+import('../dist/cli/main.js').catch((err) => {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/cli/main.js')) {
+    process.stderr.write('supervisor: dist/ is missing; run `npm run build` (npm install runs it for you)\n');
+    process.exit(2);
+  }
+  throw err;
+});
