@@ -1,0 +1,62 @@
+import { Piscina } from 'piscina';
+import { SupervisorError } from '../errors.js';
+import type { ExtractLimits, ExtractResult } from './extract.js';
+import { PACKAGE_ERROR } from './limits.js';
+import type { HashResult, PackageTask, PackageTaskResult } from './worker.js';
+
+// Two threads: packages are installed one at a time by default; the second serves `validate`/retries.
+const MAX_THREADS = 2;
+const IDLE_TIMEOUT_MS = 5_000;
+
+let pool: Piscina<PackageTask, PackageTaskResult<HashResult | ExtractResult>> | undefined;
+
+/**
+ * The worker module next to this one: `worker.ts` when running from sources under tsx
+ * (workers inherit `--import tsx` through execArgv), `worker.js` from the compiled dist/.
+ */
+export function workerFileUrl(from: string = import.meta.url): URL {
+  return new URL(from.endsWith('.ts') ? './worker.ts' : './worker.js', from);
+}
+
+function getPool(): Piscina<PackageTask, PackageTaskResult<HashResult | ExtractResult>> {
+  pool ??= new Piscina({ filename: workerFileUrl().href, minThreads: 0, maxThreads: MAX_THREADS, idleTimeout: IDLE_TIMEOUT_MS });
+  return pool;
+}
+
+type TaskInput = { kind: 'hash'; file: string } | { kind: 'extract'; file: string; dest: string; limits: ExtractLimits };
+
+async function run<T>(input: TaskInput, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) throw new SupervisorError(PACKAGE_ERROR.aborted, 'aborted before it started');
+  // A shared flag instead of piscina's signal: the worker stops itself and we wait for it,
+  // so nothing is still writing when the caller cleans up.
+  const abort = new Int32Array(new SharedArrayBuffer(4));
+  const onAbort = (): void => { Atomics.store(abort, 0, 1); };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let result: PackageTaskResult<HashResult | ExtractResult>;
+  try {
+    result = await getPool().run({ ...input, abort });
+  } catch (err) {
+    throw new SupervisorError('E_PACKAGE_WORKER', `package worker failed: ${(err as Error).message}`, {}, { cause: err });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (!result.ok) throw new SupervisorError(result.error.code, result.error.message, result.error.details);
+  return result.value as T;
+}
+
+/** sha256 and size of a file, computed on a pool thread. */
+export function hashInPool(file: string, signal?: AbortSignal): Promise<HashResult> {
+  return run<HashResult>({ kind: 'hash', file }, signal);
+}
+
+/** Extracts an archive into `dest` (an existing folder) on a pool thread, with every package check. */
+export function extractInPool(file: string, dest: string, limits: ExtractLimits, signal?: AbortSignal): Promise<ExtractResult> {
+  return run<ExtractResult>({ kind: 'extract', file, dest, limits: { maxEntries: limits.maxEntries, maxUncompressedBytes: limits.maxUncompressedBytes } }, signal);
+}
+
+/** Ends the shared pool's threads (tests, shutdown); a later task creates a new pool. */
+export async function closePackagePool(): Promise<void> {
+  const current = pool;
+  pool = undefined;
+  await current?.destroy();
+}
