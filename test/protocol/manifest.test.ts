@@ -1,3 +1,4 @@
+import { SAMPLES_DIR } from '../helpers/samples.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -5,7 +6,7 @@ import { join } from 'node:path';
 import { parseManifest, rawFirstVersion, type CommandManifest, type HandlerManifest } from '../../src/protocol/manifest.js';
 import { ValidationError } from '../../src/supervisor/errors.js';
 
-const SAMPLES = '/work/shared/samples';
+const SAMPLES = SAMPLES_DIR;
 const AGENT = join(SAMPLES, 'azure-agent/handler_manifest');
 const PUBLISHED = join(SAMPLES, 'azure-linux-extensions');
 

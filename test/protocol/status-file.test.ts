@@ -1,3 +1,4 @@
+import { SAMPLES_DIR } from '../helpers/samples.js';
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -7,7 +8,7 @@ import {
   type ExtensionStatus, type ExtensionStatusResult,
 } from '../../src/protocol/status-file.js';
 
-const SAMPLES = '/work/shared/samples/azure-agent/status';
+const SAMPLES = join(SAMPLES_DIR, 'azure-agent/status');
 
 function sample(file: string): ExtensionStatusResult {
   const path = join(SAMPLES, file);
