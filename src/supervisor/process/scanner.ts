@@ -1,0 +1,69 @@
+import { systemClock } from '../../actors/clock.js';
+import type { Clock } from '../../actors/clock.js';
+import type { ProcSnapshot } from './attribution.js';
+
+/** Tuning for a ProcScanner. */
+export interface ProcScannerOptions {
+  /** Idle time kept between the end of one scan and the start of the next (default 10 ms). */
+  readonly minGapMs?: number;
+  readonly clock?: Clock;
+}
+
+/**
+ * Coalesces /proc scans: every caller gets a scan that STARTED at or after its call, and all
+ * callers waiting at the same time share one, so 200 terminations polling out of step cost
+ * at most one walk of /proc per gap instead of 200, and scanning never hogs the CPU.
+ */
+export class ProcScanner {
+  readonly #scan: () => Promise<ProcSnapshot>;
+  readonly #gapMs: number;
+  readonly #clock: Clock;
+  #running: Promise<ProcSnapshot> | null = null;
+  /** A scan promised to callers but not started yet: late callers join it. */
+  #next: Promise<ProcSnapshot> | null = null;
+  #lastEnd = Number.NEGATIVE_INFINITY;
+  #count = 0;
+
+  constructor(scan: () => Promise<ProcSnapshot>, options: ProcScannerOptions = {}) {
+    this.#scan = scan;
+    this.#gapMs = options.minGapMs ?? 10;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** How many scans actually ran; lets tests and metrics see the coalescing work. */
+  get scansRun(): number {
+    return this.#count;
+  }
+
+  /** A snapshot no older than this call: joins the next scan if one is already promised. */
+  fresh(): Promise<ProcSnapshot> {
+    if (this.#next !== null) return this.#next;
+    if (this.#running === null && this.#clock.now() - this.#lastEnd >= this.#gapMs) return this.#start();
+    // A running scan may have read /proc before our caller's last fork or kill: queue behind it.
+    const running = this.#running;
+    this.#next = (async () => {
+      if (running !== null) await running.then(() => undefined, () => undefined);
+      const wait = this.#lastEnd + this.#gapMs - this.#clock.now();
+      if (wait > 0) await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, wait));
+      this.#next = null;
+      return this.#start();
+    })();
+    return this.#next;
+  }
+
+  #start(): Promise<ProcSnapshot> {
+    this.#count += 1;
+    let run: Promise<ProcSnapshot>;
+    try {
+      run = this.#scan();
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    const tracked = run.finally(() => {
+      this.#lastEnd = this.#clock.now();
+      if (this.#running === tracked) this.#running = null;
+    });
+    this.#running = tracked;
+    return tracked;
+  }
+}

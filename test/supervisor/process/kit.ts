@@ -1,0 +1,49 @@
+// Shared helpers for the process-runner tests: unique marks, temp dirs, and proof of cleanup by /proc.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { scanProcesses } from '../../../src/supervisor/process/attribution.js';
+import type { ScannedProc } from '../../../src/supervisor/process/attribution.js';
+import { signalIfSame, defaultSendSignal } from '../../../src/supervisor/process/signal.js';
+
+/** A libId no other test uses, so parallel tests never see each other's processes. */
+export function uniqueLibId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** A fresh real temp dir (symlinks resolved, so `pwd` output compares equal). */
+export async function makeTempDir(prefix = 'ext-sup-proc-'): Promise<string> {
+  return realpath(await mkdtemp(join(tmpdir(), prefix)));
+}
+
+/** Removes a temp dir made by makeTempDir, whatever is in it. */
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Live (non-zombie) processes carrying this lib dir's mark, read straight from /proc. */
+export async function liveMarked(libId: string): Promise<ScannedProc[]> {
+  return (await scanProcesses()).procs.filter((p) => p.mark?.libId === libId);
+}
+
+/** SIGKILLs everything still marked with libId: every test ends every process it started. */
+export async function killAllMarked(libId: string): Promise<void> {
+  for (let round = 0; round < 5; round += 1) {
+    const left = await liveMarked(libId);
+    if (left.length === 0) return;
+    for (const p of left) signalIfSame(defaultSendSignal, p, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after timeoutMs. */
+export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,153 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCommand } from '../../../src/supervisor/process/run-command.js';
+import type { RunSpec } from '../../../src/supervisor/process/run-command.js';
+import { scanAttributed, sharedScanner } from '../../../src/supervisor/process/attribution.js';
+import { readProcStat } from '../../../src/supervisor/process/proc.js';
+import { terminateHandler } from '../../../src/supervisor/process/terminate.js';
+import { killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
+
+let dir: string;
+before(async () => { dir = await makeTempDir('ext-sup-term-'); });
+after(async () => { await removeDir(dir); });
+
+let seq = 0;
+function spec(libId: string, handler: string, shell: string, extra: Partial<RunSpec> = {}): RunSpec {
+  seq += 1;
+  return {
+    libId, handler, operation: 'enable', command: { shell }, cwd: dir, env: {},
+    stdoutFile: join(dir, `${seq}.out`), stderrFile: join(dir, `${seq}.err`), timeoutMs: 10_000, ...extra,
+  };
+}
+
+const exists = (file: string) => async () => (await readFile(file).then(() => true, () => undefined));
+
+describe('terminateHandler', () => {
+  test('cleanup ends a daemon a finished command left behind, with SIGTERM alone', async () => {
+    const libId = uniqueLibId();
+    try {
+      const ready = join(dir, 'daemon.ready');
+      const r = await runCommand(spec(libId, 'Daemon', `sh -c 'touch ${JSON.stringify(ready)}; exec sleep 1000' &`)).done;
+      assert.equal(r.outcome, 'exited');
+      await waitFor('the daemon', exists(ready));
+      const daemon = (await scanAttributed(libId)).get('Daemon') ?? [];
+      assert.equal(daemon.length, 1);
+
+      const report = await terminateHandler({ libId, handler: 'Daemon', graceMs: 3000, reason: 'cleanup' });
+      assert.deepEqual(report.termed, daemon.map((p) => p.pid));
+      assert.deepEqual([report.reason, report.killed, report.unkillable], ['cleanup', [], []]);
+      assert.deepEqual(await liveMarked(libId), []);
+
+      const nothing = await terminateHandler({ libId, handler: 'Daemon', graceMs: 3000, reason: 'cleanup' });
+      assert.deepEqual([nothing.termed, nothing.killed, nothing.unkillable], [[], [], []]);
+    } finally {
+      await killAllMarked(libId);
+    }
+  });
+
+  test('a timeout ends only its own run: an earlier daemon of the same handler is left alone', async () => {
+    const libId = uniqueLibId();
+    try {
+      const ready = join(dir, 'own-run.ready');
+      await runCommand(spec(libId, 'H', `sh -c 'touch ${JSON.stringify(ready)}; exec sleep 1000' &`)).done;
+      await waitFor('the daemon', exists(ready));
+      const [daemon] = (await scanAttributed(libId)).get('H') ?? [];
+      assert.ok(daemon);
+      const hung = await runCommand(spec(libId, 'H', 'setsid sleep 1000 & sleep 1000', { timeoutMs: 200, graceMs: 300 })).done;
+      assert.equal(hung.outcome, 'timedOut');
+      assert.ok(!hung.termination?.termed.includes(daemon.pid));
+      assert.deepEqual((await liveMarked(libId)).map((p) => p.pid), [daemon.pid]);
+    } finally {
+      await killAllMarked(libId);
+    }
+  });
+
+  test('processes forked during the grace, in new sessions, are found again and killed', async () => {
+    const libId = uniqueLibId();
+    try {
+      // A forker outside the group that ignores TERM and keeps starting setsid children.
+      const started = join(dir, 'forker.started');
+      const r = await runCommand(spec(libId, 'Forker',
+        `setsid sh -c 'trap "" TERM; touch ${JSON.stringify(started)}; while :; do setsid sleep 1000 & sleep 0.03; done' & trap '' TERM; sleep 1000`,
+        { timeoutMs: 300, graceMs: 300 })).done;
+      assert.equal(r.outcome, 'timedOut');
+      assert.ok(await exists(started)());
+      assert.ok((r.termination?.killed.length ?? 0) > 3, 'the children forked during the grace got SIGKILL too');
+      assert.deepEqual(r.termination?.unkillable, []);
+      assert.deepEqual(await liveMarked(libId), []);
+    } finally {
+      await killAllMarked(libId);
+    }
+  });
+
+  test('a process that survives SIGKILL is reported unkillable, not waited for forever', async () => {
+    const libId = uniqueLibId();
+    const pidFile = join(dir, 'survivor.pid');
+    const survivor = (): number => {
+      try { return Number(readFileSync(pidFile, 'utf8').trim()); } catch { return Number.NaN; }
+    };
+    try {
+      const running = runCommand(spec(libId, 'Stuck',
+        `setsid sh -c 'trap "" TERM; echo $$ > ${JSON.stringify(pidFile)}.tmp; mv ${JSON.stringify(pidFile)}.tmp ${JSON.stringify(pidFile)}; exec sleep 1000' & trap '' TERM; sleep 1000`,
+        {
+          timeoutMs: 300, graceMs: 300,
+          // Simulates a process in uninterruptible sleep: SIGKILL to it is lost.
+          sendSignal: (pid, sig) => {
+            if (sig === 'SIGKILL' && pid === survivor()) return;
+            process.kill(pid, sig);
+          },
+        }));
+      await waitFor('the survivor to start', exists(pidFile));
+      const r = await running.done;
+      assert.equal(r.outcome, 'timedOut');
+      assert.deepEqual(r.termination?.unkillable, [survivor()]);
+      assert.ok(r.termination?.killed.includes(survivor()));
+      assert.match(r.error ?? '', new RegExp(`unkillable: ${survivor()}`));
+      assert.ok((r.termination?.durationMs ?? 0) >= 1000, 'it waited the bounded kill wait, then gave up');
+      assert.equal(readProcStat(survivor())?.state, 'S', 'the survivor really is still alive');
+      assert.deepEqual((await liveMarked(libId)).map((p) => p.pid), [survivor()]);
+    } finally {
+      await killAllMarked(libId);
+    }
+    assert.deepEqual(await liveMarked(libId), []);
+  });
+
+  test('50 hung commands timing out together all end, sharing /proc scans', async () => {
+    const libId = uniqueLibId();
+    const scansBefore = sharedScanner.scansRun;
+    const t0 = Date.now();
+    try {
+      const runs = Array.from({ length: 50 }, (_, i) =>
+        runCommand(spec(libId, `Hung.${i}`, "trap '' TERM; setsid sleep 1000 & sleep 1000", { timeoutMs: 300, graceMs: 300 })));
+      const results = await Promise.all(runs.map((r) => r.done));
+      const ms = Date.now() - t0;
+      const scans = sharedScanner.scansRun - scansBefore;
+      const slowest = Math.max(...results.map((r) => r.termination?.durationMs ?? 0));
+      const longest = Math.max(...results.map((r) => r.durationMs));
+      console.log(`50 hung commands (timeout 300 ms, grace 300 ms): all ended ${ms} ms after the first spawn; `
+        + `slowest termination ${slowest} ms, longest run ${longest} ms; ${scans} /proc scans`);
+      for (const r of results) {
+        assert.equal(r.outcome, 'timedOut');
+        assert.ok((r.termination?.killed.length ?? 0) >= 2);
+        assert.deepEqual(r.termination?.unkillable, []);
+      }
+      // Unshared, each termination would scan ~10 times (500 in all); shared, at most one per 10 ms gap.
+      assert.ok(scans <= Math.ceil(ms / 10) + 2, `terminations shared their scans (${scans} in ${ms} ms)`);
+      assert.deepEqual(await liveMarked(libId), []);
+    } finally {
+      await killAllMarked(libId);
+    }
+  });
+
+  test('options that could signal the wrong processes are refused with a code', async () => {
+    const base = { libId: uniqueLibId(), handler: 'H', graceMs: 10, reason: 'cleanup' as const };
+    for (const pgid of [0, 1, -4, 2.5, process.pid]) {
+      await assert.rejects(terminateHandler({ ...base, pgid }), (e: Error & { code?: string }) => e.code === 'E_TERMINATE_OPTIONS' && e.message.includes(String(pgid)));
+    }
+    await assert.rejects(terminateHandler({ ...base, graceMs: -1 }), /graceMs/);
+    await assert.rejects(terminateHandler({ ...base, libId: 'x' }), (e: Error & { code?: string }) => e.code === 'E_BAD_LIB_ID');
+  });
+});
