@@ -1,0 +1,38 @@
+/** What a handler's lifecycle tells the rest of the supervisor: messages, never shared state. */
+import type { HandlerRecord } from './record.js';
+import type { CommandName } from './steps.js';
+
+export type OperationName = CommandName | 'fetch';
+
+export interface OperationResult {
+  readonly op: OperationName;
+  readonly version: string;
+  /** Multi-config enable/disable run once per extension. */
+  readonly extension: string | null;
+  readonly result: 'succeeded' | 'failed' | 'timedOut';
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** 0 on success, else the Azure agent's error code (CONTRACT section 4). */
+  readonly code: number;
+  readonly message: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly pids: readonly number[];
+  /** Processes that outlived SIGKILL when the command was ended. */
+  readonly unkillable: readonly number[];
+}
+
+export type HandlerStatusValue = 'Ready' | 'NotReady' | 'Installing' | 'Unresponsive' | 'Failed';
+
+export interface LifecycleStatus {
+  readonly status: HandlerStatusValue;
+  readonly code: number;
+  readonly message: string;
+}
+
+export type HandlerEvent =
+  | { readonly type: 'operationStarted'; readonly handler: string; readonly op: OperationName; readonly version: string;
+      readonly extension: string | null; readonly startedAt: number; readonly pid: number | null }
+  | { readonly type: 'operationEnded'; readonly handler: string; readonly result: OperationResult }
+  | { readonly type: 'recordChanged'; readonly handler: string; readonly record: HandlerRecord }
+  | { readonly type: 'statusChanged'; readonly handler: string; readonly status: LifecycleStatus };

@@ -1,0 +1,46 @@
+/** The fetch step: reuse a complete handler dir, else download, verify and stage the package. */
+import { readFile } from 'node:fs/promises';
+import { installPackage } from '../packages/install-package.js';
+import { parseManifest, type HandlerManifest } from '../../protocol/manifest.js';
+import { SupervisorError } from '../errors.js';
+import { ErrorCodes } from './error-codes.js';
+import type { HandlerPaths } from './layout.js';
+import type { PackageSpec } from './steps.js';
+
+/** Reads and parses the manifest of an installed handler dir; typed errors name the file. */
+export async function readInstalledManifest(paths: HandlerPaths): Promise<HandlerManifest> {
+  let text: string;
+  try {
+    text = await readFile(paths.manifestFile, 'utf8');
+  } catch (err) {
+    throw new SupervisorError('E_MANIFEST_MISSING', `${paths.manifestFile}: cannot read the handler manifest: ${(err as Error).message}`,
+      { file: paths.manifestFile }, { cause: err });
+  }
+  return parseManifest(text, paths.manifestFile);
+}
+
+/** The agent's code for a package that could not be had: download, extraction, or manifest. */
+export function fetchFailureCode(err: unknown): number {
+  const code = (err as { code?: unknown })?.code;
+  switch (code) {
+    case 'E_MANIFEST_MISSING': return ErrorCodes.manifestNotFound;
+    case 'E_PACKAGE_MANIFEST': case 'E_INVALID': return ErrorCodes.manifest;
+    case 'E_PACKAGE_ESCAPE': case 'E_PACKAGE_FORMAT': return ErrorCodes.extraction;
+    default: return ErrorCodes.download;
+  }
+}
+
+/**
+ * A dir renamed into place is complete (the rename is the last step of staging), so one
+ * left by an earlier run (failed install, interrupted upgrade) is reused, not fetched again.
+ */
+export async function fetchHandlerPackage(opts: { libDir: string; name: string; pkg: PackageSpec; paths: HandlerPaths;
+  signal: AbortSignal }): Promise<{ manifest: HandlerManifest; reused: boolean; uri: string | null }> {
+  try {
+    return { manifest: await readInstalledManifest(opts.paths), reused: true, uri: null };
+  } catch (err) {
+    if ((err as SupervisorError).code !== 'E_MANIFEST_MISSING') throw err;
+  }
+  const installed = await installPackage({ libDir: opts.libDir, name: opts.name, pkg: opts.pkg, signal: opts.signal });
+  return { manifest: installed.manifest, reused: false, uri: installed.uri };
+}

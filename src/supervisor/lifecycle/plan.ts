@@ -1,0 +1,143 @@
+/**
+ * Pure planning: from a handler's goal and its persisted record to the ordered steps that
+ * reach the goal (CONTRACT section 4). No I/O, so every path has a table test.
+ */
+import { SupervisorError } from '../errors.js';
+import { chooseVersion, checkDowngrade } from '../version-choice.js';
+import type { HandlerRecord } from './record.js';
+import type { HandlerPlan, PackageSpec, PlanStep } from './steps.js';
+import { changedExtensions, type ExtensionSettings } from './settings-hash.js';
+
+export interface PlanGoal {
+  readonly name: string;
+  readonly version: string;
+  readonly upgradePolicy: 'manual' | 'auto';
+  readonly state: 'enabled' | 'disabled' | 'uninstall';
+  readonly allowDowngrade: boolean;
+  readonly packages: readonly PackageSpec[];
+  readonly extensions: readonly ExtensionSettings[];
+}
+
+const none = (reason: string, version: string | null): HandlerPlan =>
+  ({ action: 'none', steps: [], targetVersion: version, fromVersion: null, reason });
+
+function allExtensions(goal: PlanGoal): string[] {
+  return goal.extensions.map((e) => e.name);
+}
+
+/** Picks the package for the goal; throws E_NO_MATCHING_PACKAGE when none fits. */
+export function choosePackage(goal: PlanGoal): PackageSpec {
+  const version = chooseVersion(goal.version, goal.upgradePolicy, goal.packages.map((p) => p.version));
+  const pkg = goal.packages.find((p) => p.version === version);
+  if (!pkg) throw new SupervisorError('E_NO_MATCHING_PACKAGE', `handler ${goal.name}: no package for version ${version}`, { handler: goal.name });
+  return pkg;
+}
+
+function freshInstall(goal: PlanGoal, pkg: PackageSpec): HandlerPlan {
+  const v = pkg.version;
+  return {
+    action: 'install', targetVersion: v, fromVersion: null, reason: `install ${v}`,
+    steps: [
+      { kind: 'fetch', version: v, pkg },
+      { kind: 'prepare', version: v },
+      { kind: 'command', op: 'install', version: v, role: 'current', extensions: [] },
+      { kind: 'command', op: 'enable', version: v, role: 'current', extensions: allExtensions(goal) },
+    ],
+  };
+}
+
+/** Old disable, copy state, new update, old uninstall, remove old, new install, new enable (as the Azure agent). */
+function upgradeSteps(goal: PlanGoal, pkg: PackageSpec, from: string, oldEnabled: boolean, oldOnDisk: boolean): PlanStep[] {
+  const v = pkg.version;
+  const steps: PlanStep[] = [{ kind: 'fetch', version: v, pkg }, { kind: 'prepare', version: v }];
+  if (oldEnabled) steps.push({ kind: 'command', op: 'disable', version: from, role: 'old', extensions: allExtensions(goal) });
+  if (oldOnDisk) steps.push({ kind: 'copyState', from, to: v });
+  steps.push({ kind: 'command', op: 'update', version: v, role: 'new', extensions: [] });
+  if (oldOnDisk) {
+    steps.push({ kind: 'command', op: 'uninstall', version: from, role: 'old', extensions: [] });
+    steps.push({ kind: 'removeDir', version: from });
+  }
+  // The executor skips this install when the new manifest's updateMode is UpdateWithoutInstall.
+  steps.push({ kind: 'command', op: 'install', version: v, role: 'new', extensions: [] });
+  if (goal.state === 'enabled') steps.push({ kind: 'command', op: 'enable', version: v, role: 'new', extensions: allExtensions(goal) });
+  return steps;
+}
+
+function planUninstall(rec: HandlerRecord, goal: PlanGoal): HandlerPlan {
+  if (rec.state === 'NotInstalled' || rec.version === null) return none('not installed', null);
+  const steps: PlanStep[] = [];
+  if (rec.state === 'FailedUpgrade' && rec.previousVersion) {
+    // Both versions are on disk: the old one is the installed handler, the new one never finished.
+    steps.push({ kind: 'command', op: 'uninstall', version: rec.previousVersion, role: 'old', extensions: [] });
+    steps.push({ kind: 'removeDir', version: rec.previousVersion });
+    steps.push({ kind: 'removeDir', version: rec.version, uninstalled: true });
+    return { action: 'uninstall', steps, targetVersion: null, fromVersion: rec.version, reason: 'uninstall' };
+  }
+  if (rec.state === 'Enabled') steps.push({ kind: 'command', op: 'disable', version: rec.version, role: 'current', extensions: allExtensions(goal) });
+  steps.push({ kind: 'command', op: 'uninstall', version: rec.version, role: 'current', extensions: [] });
+  steps.push({ kind: 'removeDir', version: rec.version, uninstalled: true });
+  return { action: 'uninstall', steps, targetVersion: null, fromVersion: rec.version, reason: 'uninstall' };
+}
+
+/** The plan that takes a handler from its record to its goal. Throws typed errors for apply-time problems. */
+export function planHandler(goal: PlanGoal, rec: HandlerRecord): HandlerPlan {
+  if (goal.state === 'uninstall') return planUninstall(rec, goal);
+  if (goal.state === 'disabled') {
+    if (rec.state === 'Enabled' && rec.version) {
+      return { action: 'disable', targetVersion: rec.version, fromVersion: null, reason: 'disable',
+        steps: [{ kind: 'command', op: 'disable', version: rec.version, role: 'current', extensions: allExtensions(goal) }] };
+    }
+    return none(rec.state === 'NotInstalled' ? 'not installed, nothing to disable' : 'already disabled', rec.version);
+  }
+
+  const pkg = choosePackage(goal);
+  const chosen = pkg.version;
+  if (rec.state === 'NotInstalled' || rec.version === null) return freshInstall(goal, pkg);
+
+  if (rec.state === 'FailedUpgrade' && rec.previousVersion) {
+    const old = rec.previousVersion;
+    if (chosen === rec.version) {
+      // Retry the failed upgrade from its update step; the old side is already disabled.
+      return { action: 'upgrade', targetVersion: chosen, fromVersion: old, reason: `retry upgrade ${old} -> ${chosen}`,
+        steps: upgradeSteps(goal, pkg, old, false, true) };
+    }
+    const steps: PlanStep[] = [{ kind: 'removeDir', version: rec.version }];
+    if (chosen === old) {
+      steps.push({ kind: 'prepare', version: old }, { kind: 'command', op: 'enable', version: old, role: 'current', extensions: allExtensions(goal) });
+      return { action: 'rollback', steps, targetVersion: old, fromVersion: rec.version, reason: `abandon failed upgrade to ${rec.version}, back to ${old}` };
+    }
+    checkDowngrade(old, chosen, goal.allowDowngrade);
+    steps.push(...upgradeSteps(goal, pkg, old, false, true));
+    return { action: 'upgrade', steps, targetVersion: chosen, fromVersion: old, reason: `upgrade ${old} -> ${chosen}` };
+  }
+
+  if (chosen !== rec.version) {
+    const direction = checkDowngrade(rec.version, chosen, goal.allowDowngrade);
+    if (direction !== 'same') {
+      return { action: direction === 'downgrade' ? 'downgrade' : 'upgrade', targetVersion: chosen, fromVersion: rec.version,
+        reason: `${direction} ${rec.version} -> ${chosen}`, steps: upgradeSteps(goal, pkg, rec.version, rec.state === 'Enabled', true) };
+    }
+  }
+  const v = rec.version;
+  if (rec.state === 'Installed') {
+    return { action: 'enable', targetVersion: v, fromVersion: null, reason: 'enable',
+      steps: [{ kind: 'prepare', version: v }, { kind: 'command', op: 'enable', version: v, role: 'current', extensions: allExtensions(goal) }] };
+  }
+  const changed = goal.extensions.length === 0 ? [] : changedExtensions(goal.extensions, rec.enabledExtensions);
+  if (changed.length === 0) return none('enabled, settings unchanged', v);
+  return { action: 'enable', targetVersion: v, fromVersion: null, reason: `settings changed: ${changed.join(', ')}`,
+    steps: [{ kind: 'prepare', version: v }, { kind: 'command', op: 'enable', version: v, role: 'current', extensions: changed }] };
+}
+
+/** onUnresponsive "restart": disable then enable the installed version, settings rewritten in between. */
+export function restartPlan(goal: PlanGoal, rec: HandlerRecord): HandlerPlan | null {
+  if (rec.state !== 'Enabled' || rec.version === null) return null;
+  const v = rec.version;
+  const exts = allExtensions(goal);
+  return { action: 'enable', targetVersion: v, fromVersion: null, reason: 'restart: heartbeat unresponsive',
+    steps: [
+      { kind: 'command', op: 'disable', version: v, role: 'current', extensions: exts },
+      { kind: 'prepare', version: v },
+      { kind: 'command', op: 'enable', version: v, role: 'current', extensions: exts },
+    ] };
+}

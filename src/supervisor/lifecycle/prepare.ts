@@ -1,0 +1,60 @@
+/**
+ * The files a handler reads before any command runs: its folders, HandlerEnvironment.json
+ * and one settings file per extension (CONTRACT section 3).
+ */
+import { copyFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { atomicWrite } from '../../storage/atomic-write.js';
+import { ensureDir } from '../../storage/dirs.js';
+import { formatHandlerEnvironment } from '../../protocol/handler-environment.js';
+import { emptySettings, formatSettings, settingsFileName, DEFAULT_SEQUENCE_NUMBER } from '../../protocol/settings.js';
+import type { HandlerPaths } from './layout.js';
+import type { ExtensionSettings } from './settings-hash.js';
+
+/** Several extensions switch the handler to the agent's multi-config file naming. */
+export function isMultiConfig(extensions: readonly ExtensionSettings[]): boolean {
+  return extensions.length > 1;
+}
+
+/** Creates every folder HandlerEnvironment.json names, then writes it and the settings files. */
+export async function prepareHandlerFiles(paths: HandlerPaths, name: string, version: string,
+  extensions: readonly ExtensionSettings[]): Promise<void> {
+  for (const dir of [paths.dir, paths.configFolder, paths.statusFolder, paths.logFolder, paths.eventsFolder, paths.outputFolder]) {
+    await ensureDir(dir, 0o700);
+  }
+  await atomicWrite(paths.environmentFile, formatHandlerEnvironment({
+    name, version,
+    logFolder: paths.logFolder, configFolder: paths.configFolder, statusFolder: paths.statusFolder,
+    heartbeatFile: paths.heartbeatFile, eventsFolder: paths.eventsFolder,
+  }), { mode: 0o600 });
+  if (extensions.length === 0) {
+    await atomicWrite(join(paths.configFolder, settingsFileName('default', DEFAULT_SEQUENCE_NUMBER, false)), emptySettings(), { mode: 0o600 });
+    return;
+  }
+  const multi = isMultiConfig(extensions);
+  for (const ext of extensions) {
+    await atomicWrite(join(paths.configFolder, settingsFileName(ext.name, ext.sequenceNumber, multi)), formatSettings(ext), { mode: 0o600 });
+  }
+}
+
+/** Upgrade: carry the handler's own mrseq and status files over to the new version's dir. */
+export async function copyHandlerState(from: HandlerPaths, to: HandlerPaths): Promise<string[]> {
+  const copied: string[] = [];
+  const mrseq = join(from.dir, 'mrseq');
+  if (await exists(mrseq)) {
+    await copyFile(mrseq, join(to.dir, 'mrseq'));
+    copied.push('mrseq');
+  }
+  await ensureDir(to.statusFolder, 0o700);
+  const entries = await readdir(from.statusFolder, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    await copyFile(join(from.statusFolder, entry.name), join(to.statusFolder, entry.name));
+    copied.push(`status/${entry.name}`);
+  }
+  return copied;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try { await stat(path); return true; } catch { return false; }
+}

@@ -1,0 +1,98 @@
+/**
+ * The messages that flow from handlers, watchers and samplers to the reporter, and the
+ * snapshot the reporter keeps (what `ps`, `status` and the status report show).
+ * Data flows one way: lifecycle → monitors → reporter; nothing reaches back but messages.
+ */
+import type { ExtensionStatus } from '../../protocol/status-file.js';
+import type { HandlerEvent, HandlerStatusValue } from '../lifecycle/events.js';
+import type { LifecycleState } from '../lifecycle/record.js';
+
+/** What the monitors need to know about one installed handler; emitted whenever it changes. */
+export interface WatchSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly dir: string;
+  readonly statusFolder: string;
+  readonly heartbeatFile: string;
+  readonly state: LifecycleState;
+  /** Manifest reportHeartbeat: only then is the heartbeat watched. */
+  readonly reportHeartbeat: boolean;
+  /** Seconds (goal `heartbeatTimeout`, default 600). */
+  readonly heartbeatTimeoutSec: number;
+  readonly onUnresponsive: 'report' | 'restart';
+  /** Extensions whose status files to read: status/<seq>.status, or status/<ext>.<seq>.status when multiConfig. */
+  readonly extensions: readonly { readonly name: string; readonly sequenceNumber: number }[];
+  readonly multiConfig: boolean;
+  /** ms since epoch of the last successful enable (heartbeat grace starts here); null when not enabled. */
+  readonly enabledAt: number | null;
+}
+
+export interface HeartbeatInfo {
+  readonly status: string;
+  readonly code: number;
+  readonly message: string;
+}
+
+export type MonitorEvent =
+  | HandlerEvent
+  /** A goal state is being applied: which handlers it names, and what it wants of them. */
+  | { readonly type: 'goalApplied'; readonly etag: string | null; readonly source: string;
+      readonly handlers: readonly { readonly name: string; readonly version: string; readonly desiredState: 'enabled' | 'disabled' | 'uninstall' }[] }
+  /** A handler is installed/changed (spec) or gone (spec null). */
+  | { readonly type: 'watch'; readonly handler: string; readonly spec: WatchSpec | null }
+  | { readonly type: 'heartbeat'; readonly handler: string;
+      /** fresh: written within the timeout; stale: older (Unresponsive); missing: never written (yet); malformed: unreadable. */
+      readonly state: 'fresh' | 'stale' | 'missing' | 'malformed';
+      readonly heartbeat: HeartbeatInfo | null; readonly mtimeMs: number | null; readonly problem: string | null }
+  | { readonly type: 'extensionStatus'; readonly handler: string; readonly extension: string; readonly sequenceNumber: number;
+      readonly status: ExtensionStatus; readonly file: string }
+  | { readonly type: 'processSample'; readonly at: number; readonly handlers: ReadonlyMap<string, ProcessSample> }
+  /** Restart policy decisions of the heartbeat watchdog. */
+  | { readonly type: 'restart'; readonly handler: string; readonly restarts: number; readonly outcome: 'scheduled' | 'started' | 'succeeded' | 'failed' | 'gaveUp';
+      readonly message: string };
+
+export interface ProcessSample {
+  readonly pids: readonly number[];
+  /** Share of one core over the last interval, summed over the handler's processes. */
+  readonly cpuPercent: number;
+  readonly memoryBytes: number;
+  /** Start time (ms since epoch) of the handler's oldest live process; null when none. */
+  readonly oldestStartMs: number | null;
+}
+
+export interface LastOperation {
+  readonly name: string;
+  readonly result: 'running' | 'succeeded' | 'failed' | 'timedOut';
+  readonly exitCode: number | null;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+}
+
+export interface ExtensionRow {
+  readonly name: string;
+  readonly sequenceNumber: number;
+  readonly status: string;
+  readonly code: number;
+  readonly message: string;
+  readonly substatus: readonly { readonly name: string | null; readonly status: string; readonly code: number; readonly message: string }[];
+}
+
+/** One line of `ps --json` (CONTRACT section 7), the reporter's view of a handler. */
+export interface HandlerRow {
+  readonly name: string;
+  readonly version: string | null;
+  readonly desiredState: 'enabled' | 'disabled' | 'uninstall' | 'orphaned';
+  readonly state: LifecycleState;
+  readonly status: HandlerStatusValue;
+  readonly code: number;
+  readonly message: string;
+  readonly pids: readonly number[];
+  readonly cpuPercent: number;
+  readonly memoryBytes: number;
+  readonly uptimeSeconds: number | null;
+  readonly heartbeatAgeSeconds: number | null;
+  readonly heartbeat: HeartbeatInfo | null;
+  readonly restarts: number;
+  readonly lastOperation: LastOperation | null;
+  readonly extensions: readonly ExtensionRow[];
+}
