@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { packDirectory } from '../../src/supervisor/packages/pack.js';
 
 export const FIXTURE_HANDLER = fileURLToPath(new URL('../fixtures/handlers/handler.sh', import.meta.url));
+export const FIXTURE_SCRIPT_HANDLER = fileURLToPath(new URL('../fixtures/script-handlers/adu-script.sh', import.meta.url));
 
 export type Op = 'install' | 'enable' | 'disable' | 'update' | 'uninstall';
 
@@ -87,6 +88,22 @@ export class Workspace {
     // `supervisor pack` refuses a bad manifest, so a deliberately broken one is zipped by hand.
     const sha256 = spec.rawManifest !== undefined ? await zipFolder(src, file) : (await packDirectory(src, file)).sha256;
     return { version: spec.version, sha256, uris: [`file://${file}`], file };
+  }
+
+  /** A Device Update script-form package around test/fixtures/script-handlers/adu-script.sh. */
+  async scriptPackage(spec: { name: string; version: string; arguments?: string; installedCriteria?: string;
+    behavior?: Record<string, string> }): Promise<BuiltPackage> {
+    const src = join(this.root, 'src', `${spec.name}-${spec.version}-${Math.random().toString(36).slice(2, 8)}`);
+    await mkdir(join(src, 'behavior'), { recursive: true });
+    await copyFile(FIXTURE_SCRIPT_HANDLER, join(src, 'adu-script.sh'));
+    await chmod(join(src, 'adu-script.sh'), 0o755);
+    await writeFile(join(src, 'HandlerManifest.json'), JSON.stringify([{ name: spec.name, version: spec.version,
+      handlerManifest: { protocol: 'script', scriptFileName: 'adu-script.sh', arguments: spec.arguments ?? '',
+        ...(spec.installedCriteria ? { installedCriteria: spec.installedCriteria } : {}) } }]));
+    for (const [action, body] of Object.entries(spec.behavior ?? {})) await writeFile(join(src, 'behavior', `${action}.sh`), `${body}\n`);
+    const file = join(this.root, 'pkgs', `${spec.name}-${spec.version}.zip`);
+    const packed = await packDirectory(src, file);
+    return { version: spec.version, sha256: packed.sha256, uris: [`file://${file}`], file };
   }
 
   /** Writes a goal-state document and returns its path. */

@@ -20,6 +20,8 @@ export interface OperationResult {
   readonly pids: readonly number[];
   /** Processes that outlived SIGKILL when the command was ended. */
   readonly unkillable: readonly number[];
+  /** Script form: the script asked for a reboot or an agent restart (recorded, not acted on). */
+  readonly requests?: { readonly reboot: boolean; readonly agentRestart: boolean };
 }
 
 export type HandlerStatusValue = 'Ready' | 'NotReady' | 'Installing' | 'Unresponsive' | 'Failed';

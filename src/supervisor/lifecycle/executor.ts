@@ -9,10 +9,11 @@ import type { Gate } from '../gate.js';
 import { commandEnv, commandLine, type UpgradeEnv } from './command-line.js';
 import { fetchFailureCode, fetchHandlerPackage, readInstalledManifest } from './fetch-step.js';
 import type { HandlerEvent, OperationResult } from './events.js';
-import { handlerPaths, type SupervisorDirs } from './layout.js';
+import { handlerPaths, scriptWorkFolder, type SupervisorDirs } from './layout.js';
 import { copyHandlerState, isMultiConfig, prepareHandlerFiles } from './prepare.js';
 import { transition, type HandlerRecord, type LifecycleEvent } from './record.js';
 import { runOperation } from './run-operation.js';
+import { runScriptOperation } from '../script/script-operations.js';
 import { enabledSnapshot, type ExtensionSettings } from './settings-hash.js';
 import type { CommandName, HandlerPlan, PlanStep } from './steps.js';
 import { ErrorCodes } from './error-codes.js';
@@ -21,6 +22,10 @@ export interface ExecutionGoal {
   readonly name: string;
   readonly extensions: readonly ExtensionSettings[];
   readonly timeouts: Readonly<Record<CommandName, number>>;
+  /** Script form: override the manifest's arguments and installedCriteria. */
+  readonly handlerProperties: { readonly arguments?: string; readonly installedCriteria?: string };
+  /** Script form: the Device Update component the placeholders are filled from. */
+  readonly component: Readonly<Record<string, string>> | null;
 }
 
 export interface ExecutorDeps {
@@ -133,7 +138,10 @@ class PlanRun {
   private async removeDir(version: string, uninstalled: boolean): Promise<OperationResult | null> {
     await rm(this.paths(version).dir, { recursive: true, force: true });
     this.manifests.delete(version);
-    if (uninstalled) await this.apply({ type: 'uninstalled' });
+    if (uninstalled) {
+      await rm(scriptWorkFolder(this.deps.dirs, this.goal.name), { recursive: true, force: true });
+      await this.apply({ type: 'uninstalled' });
+    }
     else if (this.record.state === 'FailedUpgrade' && this.record.version === version && this.plan.action !== 'uninstall') {
       await this.apply({ type: 'rolledBack' });
     }
@@ -163,7 +171,8 @@ class PlanRun {
   /** One run for handler-level ops and single-config handlers; one per extension for multi-config. */
   private async invoke(step: Extract<PlanStep, { kind: 'command' }>, manifest: HandlerManifest): Promise<OperationResult[]> {
     const exts = this.goal.extensions;
-    const multi = isMultiConfig(exts) && !handlerLevel.has(step.op);
+    // Script handlers have no per-extension actions: one run per operation.
+    const multi = isMultiConfig(exts) && !handlerLevel.has(step.op) && manifest.form === 'command';
     const targets: Array<{ ext: ExtensionSettings | null; name: string | null }> = multi
       ? exts.filter((e) => step.extensions.includes(e.name)).map((e) => ({ ext: e, name: e.name }))
       : [{ ext: exts[0] ?? null, name: null }];
@@ -179,20 +188,26 @@ class PlanRun {
   private async invokeOne(step: Extract<PlanStep, { kind: 'command' }>, manifest: HandlerManifest,
     ext: ExtensionSettings | null, extName: string | null): Promise<OperationResult> {
     const paths = this.paths(step.version);
-    if (manifest.form !== 'command') {
-      return this.synthetic(step.op, step, ErrorCodes.manifest, `${paths.manifestFile}: script-form handlers are run by the script protocol, which this build does not include`);
-    }
-    const line = manifest[`${step.op}Command`];
     const env = commandEnv({ handler: this.goal.name, op: step.op, dir: paths.dir, version: step.version,
       sequenceNumber: ext?.sequenceNumber ?? 0, extensionName: extName, upgrade: this.upgrade });
     const gate = handlerLevel.has(step.op) ? this.deps.gates.install : this.deps.gates.enable;
-    return runOperation({ handler: this.goal.name, op: step.op, version: step.version, extension: extName,
-      command: { shell: commandLine(paths.dir, line) }, cwd: paths.dir, env, outputFolder: paths.outputFolder,
-      timeoutMs: this.goal.timeouts[step.op] * 1000 }, {
+    const ctx = {
       libId: this.deps.libId, gate, graceMs: this.deps.graceMs, signal: this.deps.signal, clock: this.deps.clock,
-      onStart: (pid, startedAt) => this.deps.emit({ type: 'operationStarted', handler: this.goal.name, op: step.op,
+      onStart: (pid: number | null, startedAt: number) => this.deps.emit({ type: 'operationStarted', handler: this.goal.name, op: step.op,
         version: step.version, extension: extName, startedAt, pid }),
-    });
+    };
+    const timeoutMs = this.goal.timeouts[step.op] * 1000;
+    if (manifest.form === 'script') {
+      const r = await runScriptOperation({ handler: this.goal.name, op: step.op, version: step.version, manifest, handlerDir: paths.dir,
+        workFolder: scriptWorkFolder(this.deps.dirs, this.goal.name), outputFolder: paths.outputFolder,
+        arguments: this.goal.handlerProperties.arguments ?? manifest.arguments,
+        installedCriteria: this.goal.handlerProperties.installedCriteria ?? manifest.installedCriteria,
+        component: this.goal.component, timeoutMs, env }, ctx);
+      return { ...r, requests: { reboot: r.rebootRequested, agentRestart: r.agentRestartRequested } };
+    }
+    return runOperation({ handler: this.goal.name, op: step.op, version: step.version, extension: extName,
+      command: { shell: commandLine(paths.dir, manifest[`${step.op}Command`]) }, cwd: paths.dir, env, outputFolder: paths.outputFolder,
+      timeoutMs }, ctx);
   }
 
   private async onCommandSuccess(step: Extract<PlanStep, { kind: 'command' }>, manifest: HandlerManifest, results: OperationResult[]): Promise<void> {

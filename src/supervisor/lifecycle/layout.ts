@@ -37,6 +37,11 @@ export function handlerPaths(dirs: SupervisorDirs, name: string, version: string
   };
 }
 
+/** Script-form handlers' work folder (Device Update `--work-folder`), shared by their versions. */
+export function scriptWorkFolder(dirs: SupervisorDirs, name: string): string {
+  return join(dirs.libDir, 'work', name);
+}
+
 /** Persisted lifecycle record of a handler. */
 export function stateFile(dirs: SupervisorDirs, name: string): string {
   return join(dirs.libDir, 'state', `${name}.json`);
