@@ -1,0 +1,158 @@
+/**
+ * The heartbeat watchdog's restart policy (CONTRACT section 6): a restart budget over a
+ * sliding window and exponential backoff. Pure: times are numbers passed in, never read.
+ *
+ * Defaults: at most 3 restarts within 1 hour; the n-th restart in the window (0-based) waits
+ * initialDelayMs * multiplier^n, capped at maxDelayMs: 10 s, 20 s, 40 s, 80 s, 160 s, 300 s, 300 s ...
+ * The backoff counts only restarts still in the window, so an hour of calm starts again at 10 s.
+ */
+import { ValidationError, type Problem } from '../errors.js';
+
+export interface RestartPolicy {
+  /** Restarts allowed within windowMs; 0 means never restart. */
+  readonly maxRestarts: number;
+  /** Sliding window of the budget: a restart counts while now - time < windowMs. */
+  readonly windowMs: number;
+  /** Wait before the first restart in the window. */
+  readonly initialDelayMs: number;
+  /** Each further restart in the window waits this many times longer. */
+  readonly multiplier: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RESTART_POLICY: RestartPolicy = Object.freeze({
+  maxRestarts: 3,
+  windowMs: 60 * 60_000,
+  initialDelayMs: 10_000,
+  multiplier: 2,
+  maxDelayMs: 5 * 60_000,
+});
+
+export type RestartDecision =
+  | { readonly action: 'restart'; readonly delayMs: number; readonly attempt: number }
+  | { readonly action: 'giveUp'; readonly reason: string };
+
+type Check = (value: number, policy: Record<string, unknown>) => string | null;
+
+const CHECKS: Readonly<Record<keyof RestartPolicy, Check>> = {
+  maxRestarts: (v) => (Number.isInteger(v) && v >= 0 ? null : 'must be an integer >= 0'),
+  windowMs: (v) => (Number.isFinite(v) && v > 0 ? null : 'must be a finite number > 0'),
+  initialDelayMs: (v) => (Number.isFinite(v) && v >= 0 ? null : 'must be a finite number >= 0'),
+  multiplier: (v) => (Number.isFinite(v) && v >= 1 ? null : 'must be a finite number >= 1'),
+  maxDelayMs: (v, p) => (!Number.isFinite(v) || v < 0 ? 'must be a finite number >= 0'
+    : typeof p['initialDelayMs'] === 'number' && v < p['initialDelayMs'] ? 'must be >= initialDelayMs' : null),
+};
+
+/** Fills in defaults and validates (every bad field named with its value); the result is frozen. */
+export function restartPolicy(overrides: Partial<RestartPolicy> = {}, source = 'restart policy'): RestartPolicy {
+  const merged: Record<string, unknown> = { ...DEFAULT_RESTART_POLICY };
+  const problems: Problem[] = [];
+  for (const [key, value] of Object.entries(overrides as Record<string, unknown>)) {
+    if (!(key in CHECKS)) problems.push({ source, path: key, reason: 'unknown setting', value });
+    else if (value !== undefined) merged[key] = value;
+  }
+  for (const key of Object.keys(CHECKS) as (keyof RestartPolicy)[]) {
+    const value = merged[key];
+    const reason = typeof value !== 'number' ? 'must be a number' : CHECKS[key](value, merged);
+    if (reason) problems.push({ source, path: key, reason, value });
+  }
+  if (problems.length > 0) throw new ValidationError(source, problems);
+  return Object.freeze(merged as unknown as RestartPolicy);
+}
+
+/** The restart times that still count against the budget at `now` (oldest first). */
+export function restartsInWindow(history: readonly number[], now: number, policy: RestartPolicy = DEFAULT_RESTART_POLICY): number[] {
+  return history.filter((t) => now - t < policy.windowMs).sort((a, b) => a - b);
+}
+
+/** Wait before restart number `attempt` (0-based) within the window. */
+export function backoffDelay(attempt: number, policy: RestartPolicy = DEFAULT_RESTART_POLICY): number {
+  const raw = policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt);
+  return Math.min(policy.maxDelayMs, raw);
+}
+
+/** Restart after a backoff, or give up once the window already holds maxRestarts restarts. */
+export function decideRestart(history: readonly number[], now: number, policy: RestartPolicy = DEFAULT_RESTART_POLICY): RestartDecision {
+  const recent = restartsInWindow(history, now, policy).length;
+  if (policy.maxRestarts === 0) return { action: 'giveUp', reason: 'restarts are disabled (maxRestarts 0); left alone' };
+  if (recent >= policy.maxRestarts) {
+    return { action: 'giveUp',
+      reason: `restart budget exhausted: ${recent} restart${recent === 1 ? '' : 's'} within ${formatDuration(policy.windowMs)}; left alone` };
+  }
+  return { action: 'restart', delayMs: backoffDelay(recent, policy), attempt: recent + 1 };
+}
+
+/** Human form of a duration for messages: "1 h", "5 min", "10 s", "250 ms". */
+export function formatDuration(ms: number): string {
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000} s`;
+  if (ms >= 1000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${ms} ms`;
+}
+
+export type RestartPhase = 'idle' | 'scheduled' | 'running' | 'gaveUp';
+
+/**
+ * One handler's restart state machine (idle → scheduled → running → idle, or → gaveUp), the policy
+ * applied over time; every transition is one method. Pure: the caller passes times and owns the timer.
+ */
+export class RestartBook {
+  #history: number[] = [];
+  #total = 0;
+  #phase: RestartPhase = 'idle';
+  #gaveUpFor: number | null = null;
+
+  constructor(readonly policy: RestartPolicy = DEFAULT_RESTART_POLICY) {}
+
+  get phase(): RestartPhase {
+    return this.#phase;
+  }
+
+  /** Restarts started so far (monotonic, shown as RESTARTS); the budget counts only the window. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /** The handler is unresponsive: schedule (after decision.delayMs) or give up; null while a restart is under way or given up. */
+  unresponsive(now: number, enabledAt: number | null): RestartDecision | null {
+    if (this.#phase !== 'idle') return null;
+    this.#history = restartsInWindow(this.#history, now, this.policy);
+    const decision = decideRestart(this.#history, now, this.policy);
+    this.#phase = decision.action === 'giveUp' ? 'gaveUp' : 'scheduled';
+    if (decision.action === 'giveUp') this.#gaveUpFor = enabledAt;
+    return decision;
+  }
+
+  /** The backoff is over: true when the restart runs now (and counts); a handler that recovered meanwhile is left be. */
+  start(now: number, stillUnresponsive: boolean): boolean {
+    if (this.#phase !== 'scheduled') return false;
+    if (!stillUnresponsive) {
+      this.#phase = 'idle';
+      return false;
+    }
+    this.#phase = 'running';
+    this.#history.push(now);
+    this.#total++;
+    return true;
+  }
+
+  /** The restart finished (either way); false when none was running. */
+  finish(): boolean {
+    if (this.#phase !== 'running') return false;
+    this.#phase = 'idle';
+    return true;
+  }
+
+  /** A disable or removal during the backoff: the scheduled restart is dropped. */
+  cancel(): void {
+    if (this.#phase === 'scheduled') this.#phase = 'idle';
+  }
+
+  /** A new enable (another enabledAt than the one given up on) lifts a give-up with a fresh budget. */
+  enabled(enabledAt: number | null): void {
+    if (this.#phase !== 'gaveUp' || enabledAt === this.#gaveUpFor) return;
+    this.#phase = 'idle';
+    this.#history = [];
+  }
+}
