@@ -1,0 +1,151 @@
+/**
+ * CPU and memory of processes from what one /proc scan already read (stat's utime, stime,
+ * rss and start time), instead of pidusage: no fd is held per pid and nothing outlives a
+ * pid (see docs/decisions-sampler.md). CPU% is the tick delta between two samples.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { SupervisorError } from '../errors.js';
+import { readProcFile, type ProcInfo } from '../process/proc.js';
+import type { ProcessSample } from './types.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Kernel constants needed to turn stat fields into seconds, bytes and dates. */
+export interface ProcConstants {
+  /** sysconf(_SC_CLK_TCK): stat's time fields are in these ticks per second. */
+  readonly clockTicks: number;
+  readonly pageSize: number;
+  /** /proc/stat btime in ms since the epoch: stat's start time counts from here. */
+  readonly bootTimeMs: number;
+}
+
+/** Usage of one process in one sample. */
+export interface ProcUsage {
+  readonly pid: number;
+  /** Share of one core (100 = one core busy) since the previous sample, or over its life when first seen. */
+  readonly cpuPercent: number;
+  readonly memoryBytes: number;
+  readonly startMs: number;
+}
+
+/** Asks getconf for one value; the fallback when getconf is missing or says something implausible. */
+async function getconf(name: string, fallback: number, plausible: (n: number) => boolean): Promise<number> {
+  try {
+    const { stdout } = await execFileAsync('getconf', [name], { timeout: 5000 });
+    const value = Number(stdout.trim());
+    return Number.isSafeInteger(value) && plausible(value) ? value : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Reads /proc/uptime: seconds since boot on the same clock as stat's start time, and monotonic. */
+export function readUptimeSec(procRoot = '/proc'): number {
+  const buf = readProcFile(`${procRoot}/uptime`);
+  const value = buf === null ? NaN : Number.parseFloat(buf.toString('latin1'));
+  if (!Number.isFinite(value) || value < 0) {
+    throw new SupervisorError('E_PROC_UNAVAILABLE', `cannot read ${procRoot}/uptime (got ${buf === null ? 'nothing' : JSON.stringify(buf.toString('latin1', 0, 40))})`, { procRoot });
+  }
+  return value;
+}
+
+async function readBootTimeMs(procRoot: string): Promise<number> {
+  const text = await readFile(`${procRoot}/stat`, 'latin1').catch(() => '');
+  const match = /^btime\s+(\d+)\s*$/m.exec(text);
+  if (match) return Number(match[1]) * 1000;
+  // No btime (unusual kernels, some containers): derive it from uptime, to within a scheduling delay.
+  return Date.now() - readUptimeSec(procRoot) * 1000;
+}
+
+/** Reads the constants once (getconf twice and /proc/stat); callers share the result through loadProcConstants. */
+export async function readProcConstants(procRoot = '/proc'): Promise<ProcConstants> {
+  const [clockTicks, pageSize, bootTimeMs] = await Promise.all([
+    getconf('CLK_TCK', 100, (n) => n > 0 && n <= 100_000),
+    getconf('PAGESIZE', 4096, (n) => n >= 512 && (n & (n - 1)) === 0),
+    readBootTimeMs(procRoot),
+  ]);
+  return Object.freeze({ clockTicks, pageSize, bootTimeMs });
+}
+
+let loaded: Promise<ProcConstants> | undefined;
+
+/** The process-wide constants, read at first use and then cached (they cannot change while we run). */
+export function loadProcConstants(): Promise<ProcConstants> {
+  loaded ??= readProcConstants().catch((err: unknown) => {
+    loaded = undefined; // let a later call try again rather than caching the failure
+    throw err;
+  });
+  return loaded;
+}
+
+interface Previous {
+  readonly startTicks: number;
+  readonly cpuTicks: number;
+  readonly uptimeSec: number;
+}
+
+/**
+ * Turns successive scans into per-process usage. Keeps one previous sample per live pid,
+ * keyed by (pid, start time) so a reused pid starts afresh; the map is rebuilt from each
+ * sample, so a pid that vanished is forgotten at once.
+ */
+export class ProcUsageTracker {
+  readonly #constants: ProcConstants;
+  #previous = new Map<number, Previous>();
+
+  constructor(constants: ProcConstants) {
+    this.#constants = constants;
+  }
+
+  /** Processes remembered from the last sample (bounded by what that sample saw). */
+  get tracked(): number {
+    return this.#previous.size;
+  }
+
+  /** Usage of each process in `procs`, measured at `uptimeSec` (readUptimeSec right after the scan). */
+  sample(procs: readonly ProcInfo[], uptimeSec: number): Map<number, ProcUsage> {
+    const { clockTicks, pageSize, bootTimeMs } = this.#constants;
+    const next = new Map<number, Previous>();
+    const out = new Map<number, ProcUsage>();
+    for (const p of procs) {
+      const cpuTicks = p.utimeTicks + p.stimeTicks;
+      const startSec = p.startTicks / clockTicks;
+      const prev = this.#previous.get(p.pid);
+      const same = prev !== undefined && prev.startTicks === p.startTicks && uptimeSec > prev.uptimeSec && cpuTicks >= prev.cpuTicks;
+      // First sight of a process: its average over its life so far, as ps(1) shows it.
+      const ticks = same ? cpuTicks - prev.cpuTicks : cpuTicks;
+      const seconds = same ? uptimeSec - prev.uptimeSec : uptimeSec - startSec;
+      const cpuPercent = seconds > 0 ? Math.max(0, (ticks / clockTicks / seconds) * 100) : 0;
+      next.set(p.pid, { startTicks: p.startTicks, cpuTicks, uptimeSec });
+      out.set(p.pid, {
+        pid: p.pid, cpuPercent, memoryBytes: Math.max(0, p.rssPages) * pageSize, startMs: Math.round(bootTimeMs + startSec * 1000),
+      });
+    }
+    this.#previous = next;
+    return out;
+  }
+}
+
+/** Sums per-process usage into one ProcessSample per handler (CPU rounded to 0.1 %). */
+export function summarizeHandlers(groups: ReadonlyMap<string, readonly ProcInfo[]>, usage: ReadonlyMap<number, ProcUsage>): Map<string, ProcessSample> {
+  const out = new Map<string, ProcessSample>();
+  for (const [handler, procs] of groups) {
+    let cpu = 0;
+    let memory = 0;
+    let oldest: number | null = null;
+    const pids: number[] = [];
+    for (const p of procs) {
+      const u = usage.get(p.pid);
+      if (!u) continue;
+      pids.push(p.pid);
+      cpu += u.cpuPercent;
+      memory += u.memoryBytes;
+      if (oldest === null || u.startMs < oldest) oldest = u.startMs;
+    }
+    pids.sort((a, b) => a - b);
+    out.set(handler, Object.freeze({ pids: Object.freeze(pids), cpuPercent: Math.round(cpu * 10) / 10, memoryBytes: memory, oldestStartMs: oldest }));
+  }
+  return out;
+}
