@@ -1,6 +1,10 @@
 /** `supervisor apply`: one shot, no daemon. Renders the outcome; the work is the Fleet's. */
 import { loadGoalStateFile } from '../supervisor/goal-state.js';
-import { Fleet, type ApplySummary } from '../supervisor/fleet.js';
+import type { ApplySummary } from '../supervisor/fleet.js';
+import { Runtime } from '../supervisor/runtime.js';
+import { closePackagePool } from '../supervisor/packages/pool.js';
+import type { HandlerRow } from '../supervisor/monitor/types.js';
+import { colorStatus, formatDuration } from './format.js';
 import { resolveDirs } from '../storage/dirs.js';
 import { acquireLock } from '../storage/lock.js';
 import { SupervisorError, ValidationError } from '../supervisor/errors.js';
@@ -18,18 +22,33 @@ export interface ApplyFlags {
   readonly grace?: number;
 }
 
-export function renderApplySummary(summary: ApplySummary): string {
-  const rows = summary.results.map((r) => {
+/** The apply table: one line per handler, then its extensions' status lines (from their status files). */
+export function renderApplySummary(summary: ApplySummary, rows: readonly HandlerRow[] = [], tty = false): string {
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const lines = summary.results.map((r) => {
     const last = r.failure ?? r.operations.at(-1) ?? null;
-    return [r.name, r.record.version ?? '-', r.record.state, r.status.status,
-      last ? `${last.op}${last.extension ? `(${last.extension})` : ''}` : '-', last ? last.result : '-', cell(r.status.message, 80)];
+    const row = byName.get(r.name);
+    // A failure of this apply is what the operator needs to see; otherwise the live status (heartbeat included).
+    const status = r.failure || !row ? r.status : row;
+    const heartbeat = row?.heartbeatAgeSeconds != null ? `${formatDuration(row.heartbeatAgeSeconds)} ago` : '-';
+    return [r.name, r.record.version ?? '-', r.record.state, status.status,
+      last ? `${last.op}${last.extension ? `(${last.extension})` : ''}` : '-', last ? last.result : '-', heartbeat, cell(status.message, 80)];
   });
+  const table = renderTable(['NAME', 'VERSION', 'STATE', 'STATUS', 'LAST-OP', 'RESULT', 'HEARTBEAT', 'MESSAGE'], lines,
+    (padded, col, i) => (col === 3 ? colorStatus(padded, lines[i]![3]!, tty) : padded));
+  const extLines: string[] = [];
+  for (const r of summary.results) {
+    for (const e of byName.get(r.name)?.extensions ?? []) {
+      extLines.push(`  ${r.name} extension ${e.name} (sequence ${e.sequenceNumber}): ${e.status}${e.code ? ` (code ${e.code})` : ''}${e.message ? `: ${cell(e.message, 100)}` : ''}`);
+    }
+  }
   const reached = summary.results.filter((r) => r.reached).length;
-  return renderTable(['NAME', 'VERSION', 'STATE', 'STATUS', 'LAST-OP', 'RESULT', 'MESSAGE'], rows)
+  return table + (extLines.length ? `${extLines.join('\n')}\n` : '')
     + `${reached}/${summary.results.length} handlers reached their goal in ${((summary.endedAt - summary.startedAt) / 1000).toFixed(1)} s\n`;
 }
 
-function summaryJson(summary: ApplySummary): unknown {
+function summaryJson(summary: ApplySummary, rows: readonly HandlerRow[]): unknown {
+  const byName = new Map(rows.map((r) => [r.name, r]));
   return {
     source: summary.source, etag: summary.etag, ok: summary.ok,
     startedAt: new Date(summary.startedAt).toISOString(), endedAt: new Date(summary.endedAt).toISOString(),
@@ -37,7 +56,11 @@ function summaryJson(summary: ApplySummary): unknown {
       name: r.name, desiredState: r.goal.state, version: r.record.version, state: r.record.state, reached: r.reached, action: r.action,
       status: r.status.status, code: r.status.code, message: r.status.message,
       operations: r.operations.map((o) => ({ name: o.op, version: o.version, extension: o.extension, result: o.result, exitCode: o.exitCode,
-        code: o.code, startedAt: new Date(o.startedAt).toISOString(), endedAt: new Date(o.endedAt).toISOString() })),
+        code: o.code, startedAt: new Date(o.startedAt).toISOString(), endedAt: new Date(o.endedAt).toISOString(),
+        ...(o.requests ? { rebootRequested: o.requests.reboot, agentRestartRequested: o.requests.agentRestart } : {}) })),
+      heartbeat: byName.get(r.name)?.heartbeat ?? null,
+      heartbeatAgeSeconds: byName.get(r.name)?.heartbeatAgeSeconds ?? null,
+      extensions: byName.get(r.name)?.extensions ?? [],
     })),
   };
 }
@@ -59,22 +82,26 @@ export async function applyCommand(flags: ApplyFlags, io: CliIO): Promise<number
     io.stderr(`supervisor apply: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
-  const fleet = new Fleet({ dirs, concurrency: flags.concurrency, installConcurrency: flags.installConcurrency,
-    graceMs: flags.grace !== undefined ? flags.grace * 1000 : undefined });
+  const runtime = new Runtime({ dirs, concurrency: flags.concurrency, installConcurrency: flags.installConcurrency,
+    graceMs: flags.grace !== undefined ? flags.grace * 1000 : undefined,
+    onError: (err) => io.stderr(`supervisor apply: ${(err as Error)?.message ?? String(err)}\n`) });
   const onSignal = (): void => {
     io.stderr('supervisor apply: stopping: running commands get SIGTERM, then SIGKILL\n');
-    fleet.cancel();
+    runtime.cancel();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await fleet.apply(goal);
-    io.stdout(flags.json ? `${JSON.stringify(summaryJson(summary), null, 2)}\n` : renderApplySummary(summary));
+    const summary = await runtime.apply(goal);
+    await runtime.settle();
+    const rows = await runtime.rows();
+    io.stdout(flags.json ? `${JSON.stringify(summaryJson(summary, rows), null, 2)}\n` : renderApplySummary(summary, rows, io.isTTY));
     return summary.ok ? EXIT.ok : EXIT.notReached;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await fleet.stop();
+    await runtime.stop();
+    await closePackagePool();
     await release();
   }
 }

@@ -62,6 +62,71 @@ withDirs(program.command('apply')
     exitCode = await applyCommand({ ...opts, grace: opts.killGrace }, processIO);
   });
 
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
+
+withDirs(program.command('run')
+  .description('the daemon: apply the goal state, re-apply when it changes, monitor, serve the control socket')
+  .requiredOption('--goal-state <src>', 'goal-state file or http(s) URL')
+  .addOption(new Option('--poll-interval <seconds>', 'how often a URL goal state is polled').argParser(positiveNumber('--poll-interval')).default(60))
+  .addOption(new Option('--concurrency <n>', 'enable/disable commands at once').argParser(positiveInt('--concurrency')).default(16))
+  .addOption(new Option('--install-concurrency <n>', 'install/update/uninstall commands at once').argParser(positiveInt('--install-concurrency')).default(1))
+  .addOption(new Option('--kill-grace <seconds>', 'between SIGTERM and SIGKILL when a command is ended').argParser(positiveNumber('--kill-grace')).default(5))
+  .addOption(new Option('--stop-grace <seconds>', 'at shutdown, how long running commands may finish before they are ended').argParser(positiveNumber('--stop-grace')).default(30))
+  .addOption(new Option('--sample-interval <seconds>', 'process CPU/memory sampling period').argParser(positiveNumber('--sample-interval')).default(5))
+  .option('--report-url <url>', 'PUT every new status report to this http(s) URL')
+  .option('--metrics-listen <[addr:]port>', 'serve Prometheus metrics (loopback when only a port is given)')
+  .addOption(new Option('--log-level <level>', 'supervisor.log and console verbosity').choices(LOG_LEVELS).default('info')))
+  .action(async (opts) => {
+    const { runCommand } = await import('./run.js');
+    exitCode = await runCommand(opts, processIO);
+  });
+
+withDirs(program.command('ps')
+  .description('one line per handler: state, status, processes, CPU, memory, heartbeat, last operation')
+  .option('--json', 'print the rows as JSON')
+  .option('--watch', 'redraw every second until Ctrl-C')
+  .addOption(new Option('--interval <seconds>', 'redraw period with --watch').argParser(positiveNumber('--interval')).default(1)))
+  .action(async (opts) => {
+    const { psCommand } = await import('./ps.js');
+    exitCode = await psCommand(opts, processIO);
+  });
+
+withDirs(program.command('status <name>')
+  .description('everything about one handler: operations, extensions, heartbeat, processes, log paths')
+  .option('--json', 'print as JSON'))
+  .action(async (name: string, opts) => {
+    const { statusCommand } = await import('./status.js');
+    exitCode = await statusCommand(name, opts, processIO);
+  });
+
+withDirs(program.command('logs <name>')
+  .description("that handler's command log (CommandExecution.log)")
+  .option('-f, --follow', 'keep printing new lines (needs the daemon)')
+  .addOption(new Option('-n, --lines <n>', 'how many of the last lines').argParser(positiveInt('--lines')).default(50)))
+  .action(async (name: string, opts) => {
+    const { logsCommand } = await import('./logs.js');
+    exitCode = await logsCommand(name, opts, processIO);
+  });
+
+withDirs(program.command('report').description('the status report (from the daemon, or as last written)'))
+  .action(async (opts) => {
+    const { reportCommand } = await import('./report.js');
+    exitCode = await reportCommand(opts, processIO);
+  });
+
+withDirs(program.command('sessions').description('past goal-state applications, newest first').option('--json', 'print as JSON'))
+  .action(async (opts) => {
+    const { sessionsCommand } = await import('./sessions.js');
+    exitCode = await sessionsCommand(opts, processIO);
+  });
+
+withDirs(program.command('stop').description('ask the daemon to stop gracefully (handlers keep running)')
+  .addOption(new Option('--timeout <seconds>', 'how long to wait for it to stop').argParser(positiveNumber('--timeout')).default(60)))
+  .action(async (opts) => {
+    const { stopCommand } = await import('./stop.js');
+    exitCode = await stopCommand(opts, processIO);
+  });
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);

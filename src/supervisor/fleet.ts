@@ -25,6 +25,8 @@ export interface FleetOptions {
   readonly graceMs?: number;
   readonly clock?: Clock;
   readonly onEvent?: (event: MonitorEvent) => void;
+  /** The actor system to live in (the daemon's); a private one otherwise. */
+  readonly system?: ActorSystem;
 }
 
 export interface ApplySummary {
@@ -48,6 +50,7 @@ export class Fleet {
   private readonly abort = new AbortController();
   private readonly graceMs: number;
   private stopping: Promise<void> | null = null;
+  private readonly ownsSystem: boolean;
 
   constructor(private readonly opts: FleetOptions) {
     this.dirs = opts.dirs;
@@ -60,7 +63,8 @@ export class Fleet {
       enable: new Gate('enable', opts.concurrency ?? 16),
       fetch: new Gate('fetch', opts.fetchConcurrency ?? 8),
     };
-    this.system = new ActorSystem({ clock: this.clock, askTimeoutMs: Infinity });
+    this.ownsSystem = !opts.system;
+    this.system = opts.system ?? new ActorSystem({ clock: this.clock, askTimeoutMs: Infinity });
     // Every running command and every queued gate waiter listens to this one signal.
     setMaxListeners(0, this.abort.signal);
   }
@@ -103,8 +107,26 @@ export class Fleet {
     this.abort.abort(new Error('the supervisor is stopping'));
   }
 
+  /** Stops the handler actors after what they have queued (running plans finish or are cancelled first). */
   stop(): Promise<void> {
-    this.stopping ??= this.system.stop();
+    this.stopping ??= this.ownsSystem ? this.system.stop() : Promise.all([...this.actors.values()].map((a) => a.stop())).then(() => undefined);
     return this.stopping;
+  }
+
+  /** Announces every handler with a record on disk (daemon start-up): monitors start watching, nothing runs. */
+  async describeInstalled(goal: GoalState | null): Promise<void> {
+    const goals = new Map((goal?.handlers ?? []).map((h) => [h.name, h]));
+    await Promise.all((await this.store.names()).map((name) =>
+      this.actor(name).ask<unknown>((reply) => ({ type: 'describe', goal: goals.get(name) ?? null, reply }))));
+  }
+
+  /** Heartbeat watchdog: disable + enable one handler through its own mailbox. */
+  restart(name: string): Promise<{ ok: boolean; message: string }> {
+    return this.actor(name).ask((reply) => ({ type: 'restart', reply }));
+  }
+
+  /** Number of handler actors with work queued or running. */
+  get busy(): number {
+    return [...this.actors.values()].filter((a) => a.queueLength > 0).length;
   }
 }

@@ -20,8 +20,9 @@ describe('supervisor apply', () => {
     const goal = await ws.goalState({ handlers: [handlerEntry('Cli.A', [a], { version: '1.0' }), handlerEntry('Cli.B', [b], { version: '2.1', dependsOn: ['Cli.A'] })] });
     const r = await runCli(['apply', '--goal-state', goal, '--lib-dir', ws.libDir, '--log-dir', ws.logDir]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /^NAME\s+VERSION\s+STATE\s+STATUS\s+LAST-OP\s+RESULT\s+MESSAGE$/m);
-    assert.match(r.stdout, /^Cli\.A\s+1\.0\.0\s+Enabled\s+Ready\s+enable\s+succeeded\s+Plugin enabled$/m);
+    assert.match(r.stdout, /^NAME\s+VERSION\s+STATE\s+STATUS\s+LAST-OP\s+RESULT\s+HEARTBEAT\s+MESSAGE$/m);
+    assert.match(r.stdout, /^Cli\.A\s+1\.0\.0\s+Enabled\s+Ready\s+enable\s+succeeded\s+-\s+Plugin enabled$/m);
+    assert.match(r.stdout, /^ {2}Cli\.A extension default \(sequence 1\): transitioning/m, 'extension status is shown');
     assert.match(r.stdout, /^Cli\.B\s+2\.1\.0\s+Enabled\s+Ready/m);
     assert.match(r.stdout, /2\/2 handlers reached their goal/);
   });
@@ -36,6 +37,7 @@ describe('supervisor apply', () => {
     assert.equal(doc.handlers[0].name, 'Cli.J');
     assert.equal(doc.handlers[0].state, 'Enabled');
     assert.deepEqual(doc.handlers[0].operations.map((o: { name: string }) => o.name), ['fetch', 'install', 'enable']);
+    assert.deepEqual(doc.handlers[0].extensions.map((e: { name: string }) => e.name), ['default']);
   });
 
   test('exits 1 when a handler fails, with its message in the table', async () => {
@@ -43,7 +45,7 @@ describe('supervisor apply', () => {
     const goal = await ws.goalState({ handlers: [handlerEntry('Cli.Bad', [bad])] }, 'bad.json');
     const r = await runCli(['apply', '--goal-state', goal, '--lib-dir', ws.libDir, '--log-dir', ws.logDir]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /^Cli\.Bad\s+1\.0\s+Installed\s+Failed\s+enable\s+failed\s+enable failed with exit code 2$/m);
+    assert.match(r.stdout, /^Cli\.Bad\s+1\.0\s+Installed\s+Failed\s+enable\s+failed\s+-\s+enable failed with exit code 2$/m);
   });
 
   test('exits 2 on an invalid goal state, listing every problem with path and value', async () => {
@@ -91,7 +93,7 @@ describe('supervisor apply', () => {
     const r = await done;
     assert.equal(r.code, 1, r.stderr + r.stdout);
     assert.match(r.stderr, /stopping/);
-    assert.match(r.stdout, /^Cli\.Hung\s+1\.0\s+Installed\s+Failed\s+enable\s+failed\s+enable canceled/m);
+    assert.match(r.stdout, /^Cli\.Hung\s+1\.0\s+Installed\s+Failed\s+enable\s+failed\s+-\s+enable canceled/m);
     assert.equal((await liveProcesses(ws)).get('Cli.Hung'), undefined, 'nothing of the handler survives');
   });
 });

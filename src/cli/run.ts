@@ -1,0 +1,49 @@
+/** `supervisor run`: starts the daemon in the foreground and stops it gracefully on SIGTERM/SIGINT. */
+import { EXIT, type CliIO } from './io.js';
+import { dirsOf, type DirFlags } from './connect.js';
+
+export interface RunFlags extends DirFlags {
+  readonly goalState: string;
+  readonly pollInterval: number;
+  readonly concurrency: number;
+  readonly installConcurrency: number;
+  readonly killGrace: number;
+  readonly stopGrace: number;
+  readonly reportUrl?: string;
+  readonly metricsListen?: string;
+  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  readonly sampleInterval: number;
+}
+
+export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
+  const [{ Daemon }, { createLogger }, { ensureDir }] = await Promise.all([
+    import('../supervisor/daemon.js'), import('../supervisor/logging/logger.js'), import('../storage/dirs.js')]);
+  const dirs = dirsOf(flags);
+  await ensureDir(dirs.logDir, 0o700);
+  const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) });
+  let daemon;
+  try {
+    daemon = await Daemon.start({
+      dirs, goalSource: flags.goalState, pollIntervalSec: flags.pollInterval, concurrency: flags.concurrency,
+      installConcurrency: flags.installConcurrency, graceMs: flags.killGrace * 1000, stopGraceMs: flags.stopGrace * 1000,
+      sampleIntervalMs: flags.sampleInterval * 1000, metricsListen: flags.metricsListen,
+      ...(flags.reportUrl ? { reportUrl: flags.reportUrl } : {}),
+      log: (level, message, fields) => logger.log(level, message, fields),
+    });
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    io.stderr(`supervisor run: ${e.message ?? String(err)}\n`);
+    await logger.close();
+    return e.code === 'E_LOCKED' || e.code === 'E_SOCKET_IN_USE' || e.code === 'E_USAGE' ? EXIT.usage : EXIT.notReached;
+  }
+  const onSignal = (signal: string) => (): void => { void daemon.stop(`${signal} received`); };
+  const onTerm = onSignal('SIGTERM');
+  const onInt = onSignal('SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  await daemon.done;
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  await logger.close();
+  return EXIT.ok;
+}

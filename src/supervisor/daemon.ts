@@ -1,0 +1,187 @@
+/**
+ * `supervisor run`: one daemon per lib dir. Applies the goal state, re-applies when it changes
+ * (a new goal arriving during an apply waits for it: never interleaved per handler), serves the
+ * control socket, and stops gracefully: running commands finish within a grace (then are
+ * ended), state and report are flushed, handler processes keep running.
+ */
+import { join } from 'node:path';
+import { ActorSystem, type ActorRef } from '../actors/actor.js';
+import { goalSourceBehavior, type GoalSourceMessage } from '../actors/goal-source-actor.js';
+import { RawJson } from '../ipc/protocol.js';
+import { startControlServer, type ControlServer } from '../ipc/server.js';
+import { acquireLock } from '../storage/lock.js';
+import { removeLeftovers } from '../storage/atomic-write.js';
+import { SupervisorError } from './errors.js';
+import type { GoalState } from './goal-state.js';
+import { buildDetail, closestName } from './handler-detail.js';
+import { commandLogPath } from './logging/command-log.js';
+import { followFile, lastLines } from './logging/tail-lines.js';
+import { Runtime, type RuntimeOptions } from './runtime.js';
+import { supervisorVersion } from './version-info.js';
+
+export interface DaemonOptions extends RuntimeOptions {
+  readonly goalSource: string;
+  /** Seconds between polls of a URL goal state (default 60). */
+  readonly pollIntervalSec?: number;
+  /** How long running commands may finish at shutdown before they are ended (ms, default 30 s). */
+  readonly stopGraceMs?: number;
+  /** `--metrics-listen`: serve Prometheus metrics there. */
+  readonly metricsListen?: string;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export class Daemon {
+  readonly runtime: Runtime;
+  private readonly system = new ActorSystem({ askTimeoutMs: 30_000 });
+  private source: ActorRef<GoalSourceMessage> | null = null;
+  private server: ControlServer | null = null;
+  private release: (() => Promise<void>) | null = null;
+  private pending: GoalState | null = null;
+  private applying: Promise<void> | null = null;
+  private stopPromise: Promise<void> | null = null;
+  private resolveDone!: () => void;
+  /** Resolves once the daemon has fully stopped. */
+  readonly done = new Promise<void>((r) => { this.resolveDone = r; });
+  lastGoal: GoalState | null = null;
+
+  private constructor(private readonly opts: DaemonOptions) {
+    this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)) });
+  }
+
+  /** Takes the lib-dir lock (E_LOCKED names the running daemon's pid), then starts everything. */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const release = await acquireLock(opts.dirs.libDir, 'run');
+    const daemon = new Daemon(opts);
+    daemon.release = release;
+    try {
+      await daemon.boot();
+    } catch (err) {
+      await daemon.stop('start-up failed').catch(() => {});
+      throw err;
+    }
+    return daemon;
+  }
+
+  private async boot(): Promise<void> {
+    const { dirs, log } = this.opts;
+    for (const leftover of await removeLeftovers(join(dirs.libDir, 'state'))) log('warn', `removed crash leftover ${leftover}`);
+    // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
+    await this.runtime.describeInstalled(null);
+    this.runtime.setSupervisorStatus('Ready', `applying ${this.opts.goalSource}`);
+    this.server = await startControlServer({
+      socketPath: join(dirs.libDir, 'supervisor.sock'),
+      serverInfo: { version: supervisorVersion(), libDir: dirs.libDir },
+      handlers: this.controlHandlers(),
+      log: (line) => log('info', line),
+    });
+    this.source = this.system.spawn('goal-source', goalSourceBehavior({
+      source: this.opts.goalSource, pollIntervalSec: this.opts.pollIntervalSec ?? 60, watcher: this.runtime.watcher,
+      onGoal: (goal) => this.offer(goal),
+      onError: (err) => {
+        log('error', `goal state: ${(err as Error).message}`);
+        this.runtime.setSupervisorStatus('Error', `goal state ${this.opts.goalSource}: ${(err as Error).message.split('\n')[0]}`);
+      },
+    }));
+    this.source.tell({ type: 'check', reason: 'start' });
+    log('info', `supervisor running on ${dirs.libDir} (pid ${process.pid}), goal state ${this.opts.goalSource}`);
+  }
+
+  /** A new goal replaces one still waiting; it runs after the current apply. */
+  private offer(goal: GoalState): void {
+    if (this.stopPromise) return;
+    this.pending = goal;
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.applying || !this.pending || this.stopPromise) return;
+    const goal = this.pending;
+    this.pending = null;
+    this.lastGoal = goal;
+    this.opts.log('info', `applying goal state ${goal.source}${goal.etag ? ` (etag ${goal.etag})` : ''}: ${goal.handlers.length} handlers`);
+    this.runtime.setSupervisorStatus('Ready', `applying ${goal.source}`);
+    this.applying = this.runtime.apply(goal, 'run').then((summary) => {
+      const failed = summary.results.filter((r) => !r.reached).map((r) => r.name);
+      this.opts.log(failed.length ? 'warn' : 'info', `goal state applied: ${summary.results.length - failed.length}/${summary.results.length} reached their goal`
+        + (failed.length ? `; not reached: ${failed.join(', ')}` : ''));
+      this.runtime.setSupervisorStatus('Ready', failed.length ? `${failed.length} handler(s) did not reach their goal` : 'all handlers reached their goal');
+    }, (err: unknown) => {
+      this.opts.log('error', `applying the goal state failed: ${(err as Error).message}`);
+    }).finally(() => {
+      this.applying = null;
+      this.kick();
+    });
+  }
+
+  /** Resolves when no apply is running or waiting (tests, `stop`). */
+  async idle(): Promise<void> {
+    while (this.applying) await this.applying;
+  }
+
+  private controlHandlers() {
+    const rt = this.runtime;
+    const known = async (name: string): Promise<void> => {
+      if (await rt.row(name)) return;
+      const names = (await rt.rows()).map((r) => r.name);
+      const guess = closestName(name, names);
+      throw new SupervisorError('E_UNKNOWN_HANDLER', `no handler named "${name}"${guess ? `; did you mean "${guess}"?` : ''}`, { name });
+    };
+    return {
+      ps: async () => RawJson.of(await rt.rows()),
+      status: async ({ name }: { name: string }) => {
+        await known(name);
+        const row = (await rt.row(name))!;
+        const record = await rt.fleet.store.load(name);
+        return buildDetail(this.opts.dirs, row, record.state === 'NotInstalled' ? null : record, rt.history.of(name), rt.specs.get(name) ?? null);
+      },
+      report: async () => rt.report(),
+      sessions: async () => (await rt.sessions.list()).reverse(),
+      stop: async () => {
+        setImmediate(() => { void this.stop('stop requested over the control socket'); });
+        return { stopping: true as const };
+      },
+      watchPs: async ({ intervalMs }: { intervalMs?: number }, ctx: { signal: AbortSignal; push(item: unknown): void }) => {
+        while (!ctx.signal.aborted) {
+          ctx.push(RawJson.of(await rt.rows()));
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, intervalMs ?? 1000);
+            ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+          });
+        }
+      },
+      followLogs: async ({ name, lines }: { name: string; lines?: number }, ctx: { signal: AbortSignal; push(item: { line: string }): void }) => {
+        await known(name);
+        const file = commandLogPath(this.opts.dirs.logDir, name);
+        for (const line of await lastLines(file, lines ?? 20)) ctx.push({ line });
+        await followFile(file, (line) => ctx.push({ line }), ctx.signal);
+      },
+    };
+  }
+
+  /** Graceful stop; idempotent. Handler processes are left running (a restarted daemon adopts them). */
+  stop(reason: string): Promise<void> {
+    this.stopPromise ??= (async () => {
+      const { log } = this.opts;
+      log('info', `stopping: ${reason}`);
+      this.pending = null;
+      await this.source?.stop();
+      await this.system.stop();
+      if (this.applying) {
+        const grace = this.opts.stopGraceMs ?? 30_000;
+        const timer = setTimeout(() => {
+          log('warn', `running commands did not finish within ${grace / 1000} s: ending them`);
+          this.runtime.cancel();
+        }, grace);
+        await this.applying.catch(() => {});
+        clearTimeout(timer);
+      }
+      this.runtime.setSupervisorStatus('Stopped', reason);
+      await this.runtime.stop();
+      await this.server?.close();
+      await this.release?.();
+      log('info', 'stopped');
+      this.resolveDone();
+    })();
+    return this.stopPromise;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * `<log>/<name>/CommandExecution.log`: every command a handler ran, with start, duration, exit
+ * code or signal, timeout, and the tails of stdout/stderr (what `supervisor logs` shows).
+ * Appends open and close the file each time: 1000 handlers must not hold 1000 fds open, which a
+ * winston file transport per handler would. Rotated by size, keeping a fixed number of files.
+ */
+import { appendFile, mkdir, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OperationResult } from '../lifecycle/events.js';
+
+export const COMMAND_LOG = 'CommandExecution.log';
+
+export interface CommandLogOptions {
+  readonly logDir: string;
+  /** Rotate when the file passes this size (default 10 MB). */
+  readonly maxBytes?: number;
+  /** Rotated files kept besides the live one (default 2). */
+  readonly keep?: number;
+}
+
+export function commandLogPath(logDir: string, handler: string): string {
+  return join(logDir, handler, COMMAND_LOG);
+}
+
+function indent(label: string, text: string): string {
+  const body = text.trimEnd();
+  return body ? `  [${label}]\n${body.split('\n').map((l) => `    ${l}`).join('\n')}\n` : '';
+}
+
+/** The entry written when an operation ends (its start line is written when it starts). */
+export function formatEnd(handler: string, r: OperationResult, at: number): string {
+  const what = `${r.op}${r.extension ? `(${r.extension})` : ''} ${r.version}`;
+  const how = r.result === 'timedOut' ? 'timed out' : r.result;
+  const exit = r.exitCode !== null ? ` exit=${r.exitCode}` : r.signal ? ` signal=${r.signal}` : '';
+  const head = `${new Date(at).toISOString()} ${handler} ${what} ${how}${exit} code=${r.code} duration=${((r.endedAt - r.startedAt) / 1000).toFixed(3)}s`;
+  return `${head}\n${r.result === 'succeeded' ? '' : indent('message', r.message)}`;
+}
+
+export function formatStart(handler: string, op: string, version: string, extension: string | null, pid: number | null, at: number): string {
+  return `${new Date(at).toISOString()} ${handler} ${op}${extension ? `(${extension})` : ''} ${version} started${pid !== null ? ` pid=${pid}` : ''}\n`;
+}
+
+/** Serialises appends per handler and rotates by size; failures go to onError, never thrown. */
+export class CommandLog {
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly maxBytes: number;
+  private readonly keep: number;
+
+  constructor(private readonly opts: CommandLogOptions, private readonly onError: (err: unknown) => void = () => {}) {
+    this.maxBytes = opts.maxBytes ?? 10 * 1024 * 1024;
+    this.keep = opts.keep ?? 2;
+  }
+
+  append(handler: string, text: string): Promise<void> {
+    const prev = this.queues.get(handler) ?? Promise.resolve();
+    const next = prev.then(() => this.write(handler, text)).catch(this.onError);
+    this.queues.set(handler, next);
+    void next.finally(() => { if (this.queues.get(handler) === next) this.queues.delete(handler); });
+    return next;
+  }
+
+  /** Resolves when every pending append is on disk. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.queues.values()]);
+  }
+
+  private async write(handler: string, text: string): Promise<void> {
+    const file = commandLogPath(this.opts.logDir, handler);
+    await mkdir(join(this.opts.logDir, handler), { recursive: true, mode: 0o700 });
+    const size = await stat(file).then((s) => s.size, () => 0);
+    if (size > 0 && size + Buffer.byteLength(text) > this.maxBytes) await this.rotate(file);
+    await appendFile(file, text, { mode: 0o600 });
+  }
+
+  private async rotate(file: string): Promise<void> {
+    for (let i = this.keep; i >= 1; i--) {
+      const from = i === 1 ? file : `${file}.${i - 1}`;
+      await rename(from, `${file}.${i}`).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+    }
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The composition root shared by `supervisor apply` and `supervisor run`: one actor system
+ * with the handler actors (the Fleet), the heartbeat watchdog, the status collector, the
+ * process sampler and the reporter. Events flow one way into the reporter.
+ */
+import { ActorSystem, type ActorRef } from '../actors/actor.js';
+import { systemClock, type Clock } from '../actors/clock.js';
+import { HeartbeatActor, type HeartbeatMessage } from '../actors/heartbeat-actor.js';
+import { askReport, askRow, askRows, flushReport, reporterBehavior, type ReporterMessage } from '../actors/reporter-actor.js';
+import { spawnSampler, type SamplerMessage } from '../actors/sampler-actor.js';
+import { statusCollectorBehavior, type StatusMessage } from '../actors/status-actor.js';
+import { Fleet, type ApplySummary, type FleetOptions } from './fleet.js';
+import type { GoalState } from './goal-state.js';
+import { FolderWatcher } from './monitor/folder-watcher.js';
+import type { RestartPolicy } from './monitor/restart-policy.js';
+import type { HeartbeatView } from './monitor/heartbeat-tracker.js';
+import { ageSeconds } from './monitor/snapshot.js';
+import type { StatusReport } from './monitor/status-report.js';
+import type { HandlerRow, MonitorEvent, WatchSpec } from './monitor/types.js';
+import { supervisorVersion } from './version-info.js';
+import { CommandLog, formatEnd, formatStart } from './logging/command-log.js';
+import { OperationHistory } from './monitor/operation-history.js';
+import { SessionRecorder } from './session-recorder.js';
+import { SessionStore } from '../storage/sessions.js';
+
+export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'> {
+  readonly reportUrl?: string;
+  /** Process sampling period, ms (default 5000). */
+  readonly sampleIntervalMs?: number;
+  readonly restartPolicy?: RestartPolicy;
+  /** Told about everything that flows to the reporter (logging, metrics). */
+  readonly onEvent?: (event: MonitorEvent) => void;
+  /** Problems of the supervisor itself that are not a handler's (a report write failing...). */
+  readonly onError?: (err: unknown) => void;
+}
+
+export class Runtime {
+  readonly fleet: Fleet;
+  readonly clock: Clock;
+  private readonly system: ActorSystem;
+  readonly watcher: FolderWatcher;
+  private readonly reporter: ActorRef<ReporterMessage>;
+  private readonly heartbeat: ActorRef<HeartbeatMessage>;
+  private readonly status: ActorRef<StatusMessage>;
+  private readonly sampler: ActorRef<SamplerMessage>;
+  private stopping: Promise<void> | null = null;
+  readonly history = new OperationHistory();
+  readonly commandLog: CommandLog;
+  readonly sessions: SessionStore;
+  private recorder: SessionRecorder | null = null;
+  /** Latest watch spec of every installed handler (for `status NAME`). */
+  readonly specs = new Map<string, WatchSpec>();
+  private readonly onError: (err: unknown) => void;
+
+  constructor(private readonly opts: RuntimeOptions) {
+    this.clock = opts.clock ?? systemClock;
+    const onError = opts.onError ?? ((err: unknown) => process.emitWarning(String((err as Error)?.message ?? err)));
+    this.onError = onError;
+    this.commandLog = new CommandLog({ logDir: opts.dirs.logDir }, onError);
+    this.sessions = new SessionStore(opts.dirs.libDir);
+    this.system = new ActorSystem({
+      clock: this.clock, askTimeoutMs: 30_000,
+      onUnhandledFailure: (f) => onError(f.error),
+    });
+    this.watcher = new FolderWatcher({ clock: this.clock, onError });
+    this.reporter = this.system.spawn('reporter', reporterBehavior({
+      libDir: opts.dirs.libDir, clock: this.clock, supervisorVersion: supervisorVersion(),
+      ...(opts.reportUrl ? { reportUrl: opts.reportUrl } : {}), onPushError: onError, onWriteError: onError,
+    }));
+    this.fleet = new Fleet({ ...opts, system: this.system, onEvent: (e) => this.route(e) });
+    this.heartbeat = this.system.spawn('heartbeat', new HeartbeatActor({
+      clock: this.clock, watcher: this.watcher, emit: (e) => this.route(e),
+      restart: (handler) => this.fleet.restart(handler), ...(opts.restartPolicy ? { policy: opts.restartPolicy } : {}),
+    }));
+    this.status = this.system.spawn('status', statusCollectorBehavior({ watcher: this.watcher, emit: (e) => this.route(e) }));
+    this.sampler = spawnSampler(this.system, { libId: this.fleet.libId, emit: (e) => this.route(e),
+      ...(opts.sampleIntervalMs ? { intervalMs: opts.sampleIntervalMs } : {}) });
+  }
+
+  /** Every event reaches the reporter; watch specs also reach the watchers. */
+  private route(event: MonitorEvent): void {
+    this.reporter.tell(event);
+    this.history.apply(event);
+    this.recorder?.onEvent(event);
+    switch (event.type) {
+      case 'watch':
+        if (event.spec) this.specs.set(event.handler, event.spec); else this.specs.delete(event.handler);
+        this.heartbeat.tell(event);
+        this.status.tell(event);
+        break;
+      case 'operationStarted':
+        void this.commandLog.append(event.handler, formatStart(event.handler, event.op, event.version, event.extension, event.pid, event.startedAt));
+        break;
+      case 'operationEnded':
+        void this.commandLog.append(event.handler, formatEnd(event.handler, event.result, event.result.endedAt));
+        break;
+    }
+    this.opts.onEvent?.(event);
+  }
+
+  /** Start-up: announce what is installed so the snapshot and the watchers know it before any apply. */
+  async describeInstalled(goal: GoalState | null): Promise<void> {
+    if (goal) this.announceGoal(goal);
+    await this.fleet.describeInstalled(goal);
+  }
+
+  private announceGoal(goal: GoalState): void {
+    this.route({ type: 'goalApplied', etag: goal.etag, source: goal.source,
+      handlers: goal.handlers.map((h) => ({ name: h.name, version: h.version, desiredState: h.state })) });
+  }
+
+  /** Applies a goal state as one session (recorded under <lib>/sessions). One at a time. */
+  async apply(goal: GoalState, kind: 'apply' | 'run' = 'apply'): Promise<ApplySummary> {
+    this.announceGoal(goal);
+    const recorder = new SessionRecorder(this.sessions, goal, kind, this.clock, this.onError);
+    this.recorder = recorder;
+    await recorder.begin();
+    try {
+      const summary = await this.fleet.apply(goal);
+      await recorder.finish(summary, this.fleet.signal.aborted);
+      return summary;
+    } catch (err) {
+      await recorder.finish(null, true);
+      throw err;
+    } finally {
+      if (this.recorder === recorder) this.recorder = null;
+    }
+  }
+
+  /**
+   * The ps rows. Heartbeat events are sent on changes only, so the newest mtime (a rewrite with
+   * the same content) comes from the watchdog's in-memory view: no I/O per request.
+   */
+  async rows(): Promise<readonly HandlerRow[]> {
+    const [rows, views] = await Promise.all([askRows(this.reporter), this.heartbeatViews()]);
+    return rows.map((r) => this.withHeartbeatAge(r, views));
+  }
+
+  async row(name: string): Promise<HandlerRow | null> {
+    const [row, views] = await Promise.all([askRow(this.reporter, name), this.heartbeatViews()]);
+    return row ? this.withHeartbeatAge(row, views) : null;
+  }
+
+  private heartbeatViews(): Promise<ReadonlyMap<string, HeartbeatView>> {
+    return this.heartbeat.ask((reply) => ({ type: 'inspect', reply }));
+  }
+
+  private withHeartbeatAge(row: HandlerRow, views: ReadonlyMap<string, HeartbeatView>): HandlerRow {
+    const mtime = views.get(row.name)?.mtimeMs;
+    if (mtime === null || mtime === undefined) return row;
+    return { ...row, heartbeatAgeSeconds: ageSeconds(mtime, this.clock.now()) };
+  }
+  report(): Promise<StatusReport> { return askReport(this.reporter); }
+
+  /** A fresh process sample now (tests, start-up), instead of waiting for the schedule. */
+  async sampleNow(): Promise<void> {
+    await this.sampler.ask((reply) => ({ type: 'sampleNow', reply }));
+  }
+
+  /**
+   * Lets the watchers catch up after an apply (one-shot `apply` prints what they saw): waits,
+   * bounded, until the status collector has no read pending.
+   */
+  async settle(maxMs = 2000): Promise<void> {
+    const until = Date.now() + maxMs;
+    while (Date.now() < until) {
+      const stats = await this.status.ask<{ pendingReads: number }>((reply) => ({ type: 'stats', reply }));
+      if (stats.pendingReads === 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await this.sampleNow();
+  }
+
+  setSupervisorStatus(status: string, message: string): void {
+    this.reporter.tell({ type: 'supervisorStatus', status, message });
+  }
+
+  /** Cancels running commands: SIGTERM, then SIGKILL after the grace. */
+  cancel(): void { this.fleet.cancel(); }
+
+  /** Flushes the report, stops every actor and the watcher. Handler processes keep running. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await flushReport(this.reporter).catch((err: unknown) => this.opts.onError?.(err));
+      await this.system.stop();
+      await this.watcher.close();
+      await this.commandLog.idle();
+    })();
+    return this.stopping;
+  }
+}

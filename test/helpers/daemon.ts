@@ -1,0 +1,44 @@
+/** Starts a real `supervisor run` for a test workspace and waits until its control socket answers. */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startCli, type CliResult } from './cli.js';
+import type { Workspace } from './handlers.js';
+import type { ChildProcess } from 'node:child_process';
+
+export interface RunningDaemon {
+  readonly child: ChildProcess;
+  readonly done: Promise<CliResult>;
+  readonly args: readonly string[];
+  stop(): Promise<CliResult>;
+}
+
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export function dirFlags(ws: Workspace): string[] {
+  return ['--lib-dir', ws.libDir, '--log-dir', ws.logDir];
+}
+
+export async function startDaemon(ws: Workspace, goalSource: string, extra: readonly string[] = []): Promise<RunningDaemon> {
+  const args = ['run', '--goal-state', goalSource, ...dirFlags(ws), '--kill-grace', '0.3', '--sample-interval', '0.5', ...extra];
+  const { child, done } = startCli(args);
+  let exited = false;
+  void done.then(() => { exited = true; });
+  await waitFor(async () => {
+    if (exited) throw new Error(`supervisor run exited early: ${JSON.stringify(await done)}`);
+    return access(join(ws.libDir, 'supervisor.sock')).then(() => true, () => false);
+  }, 15_000, 'the control socket');
+  return {
+    child, done, args,
+    async stop() {
+      if (!exited) child.kill('SIGTERM');
+      return done;
+    },
+  };
+}
