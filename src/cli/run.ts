@@ -34,7 +34,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
     const e = err as { code?: string; message?: string };
     io.stderr(`supervisor run: ${e.message ?? String(err)}\n`);
     await logger.close();
-    return e.code === 'E_LOCKED' || e.code === 'E_SOCKET_IN_USE' || e.code === 'E_USAGE' ? EXIT.usage : EXIT.notReached;
+    return ['E_LOCKED', 'E_SOCKET_IN_USE', 'E_USAGE', 'E_METRICS_LISTEN', 'E_INVALID_REPORT_URL'].includes(e.code ?? '') ? EXIT.usage : EXIT.notReached;
   }
   const onSignal = (signal: string) => (): void => { void daemon.stop(`${signal} received`); };
   const onTerm = onSignal('SIGTERM');

@@ -17,6 +17,8 @@ import { buildDetail, closestName } from './handler-detail.js';
 import { commandLogPath } from './logging/command-log.js';
 import { followFile, lastLines } from './logging/tail-lines.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
+import { SupervisorMetrics } from './metrics/metrics.js';
+import { parseListen, startMetricsServer, type MetricsServer } from './metrics/metrics-server.js';
 import { supervisorVersion } from './version-info.js';
 
 export interface DaemonOptions extends RuntimeOptions {
@@ -44,8 +46,13 @@ export class Daemon {
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
   lastGoal: GoalState | null = null;
 
+  private metricsServer: MetricsServer | null = null;
+  private readonly metrics: SupervisorMetrics;
+
   private constructor(private readonly opts: DaemonOptions) {
-    this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)) });
+    this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats() });
+    this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)),
+      onEvent: (e) => { this.metrics.observe(e); opts.onEvent?.(e); } });
   }
 
   /** Takes the lib-dir lock (E_LOCKED names the running daemon's pid), then starts everything. */
@@ -64,6 +71,11 @@ export class Daemon {
 
   private async boot(): Promise<void> {
     const { dirs, log } = this.opts;
+    if (this.opts.metricsListen) {
+      this.metricsServer = await startMetricsServer({ ...parseListen(this.opts.metricsListen), metrics: this.metrics,
+        onError: (err) => log('warn', `metrics: ${err.message}`) });
+      log('info', `metrics on ${this.metricsServer.url}`);
+    }
     for (const leftover of await removeLeftovers(join(dirs.libDir, 'state'))) log('warn', `removed crash leftover ${leftover}`);
     // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
     await this.runtime.describeInstalled(null);
@@ -177,6 +189,7 @@ export class Daemon {
       }
       this.runtime.setSupervisorStatus('Stopped', reason);
       await this.runtime.stop();
+      await this.metricsServer?.close();
       await this.server?.close();
       await this.release?.();
       log('info', 'stopped');

@@ -6,7 +6,7 @@
 import { ActorSystem, type ActorRef } from '../actors/actor.js';
 import { systemClock, type Clock } from '../actors/clock.js';
 import { HeartbeatActor, type HeartbeatMessage } from '../actors/heartbeat-actor.js';
-import { askReport, askRow, askRows, flushReport, reporterBehavior, type ReporterMessage } from '../actors/reporter-actor.js';
+import { askReport, askReporterStats, askRow, askRows, flushReport, reporterBehavior, type ReporterMessage, type ReporterStats } from '../actors/reporter-actor.js';
 import { spawnSampler, type SamplerMessage } from '../actors/sampler-actor.js';
 import { statusCollectorBehavior, type StatusMessage } from '../actors/status-actor.js';
 import { Fleet, type ApplySummary, type FleetOptions } from './fleet.js';
@@ -151,6 +151,7 @@ export class Runtime {
     return { ...row, heartbeatAgeSeconds: ageSeconds(mtime, this.clock.now()) };
   }
   report(): Promise<StatusReport> { return askReport(this.reporter); }
+  reporterStats(): Promise<ReporterStats> { return askReporterStats(this.reporter); }
 
   /** A fresh process sample now (tests, start-up), instead of waiting for the schedule. */
   async sampleNow(): Promise<void> {

@@ -12,6 +12,14 @@ import { closePackagePool } from '../../src/supervisor/packages/pool.js';
 
 after(() => closePackagePool());
 
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
 async function psJson(ws: Workspace): Promise<Array<Record<string, any>>> {
   const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
   assert.equal(r.code, 0, r.stderr);
@@ -171,10 +179,11 @@ describe('supervisor run: the daemon', () => {
     }
   });
 
-  test('malformed and oversized socket messages get errors and never crash the daemon', async () => {
+  test('malformed and oversized socket messages get errors and never crash the daemon; --metrics-listen serves metrics', async () => {
     const ws = await Workspace.create('exts-sock-');
     const goalFile = await ws.goalState({ handlers: [] });
-    const daemon = await startDaemon(ws, goalFile);
+    const port = await freePort();
+    const daemon = await startDaemon(ws, goalFile, ['--metrics-listen', String(port)]);
     try {
       const exchange = (payload: string | Buffer): Promise<string> => new Promise((resolve, reject) => {
         const sock = connect(join(ws.libDir, 'supervisor.sock'));
@@ -190,6 +199,8 @@ describe('supervisor run: the daemon', () => {
       const ps = await runCli(['ps', '--json', ...dirFlags(ws)]);
       assert.equal(ps.code, 0, 'the daemon still answers');
       assert.equal(ps.stdout.trim(), '[]');
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text())).includes('ext_supervisor_goal_state_applications_total 1'),
+        5000, 'the metrics endpoint to count the application');
     } finally {
       await daemon.stop();
       await ws.dispose();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import {
-  ProcUsageTracker, loadProcConstants, readProcConstants, readUptimeSec, summarizeHandlers, type ProcConstants,
+  ProcUsageTracker, readRunSeconds, loadProcConstants, readProcConstants, readUptimeSec, summarizeHandlers, type ProcConstants,
 } from '../../../src/supervisor/monitor/proc-usage.js';
 import { scanProcesses, groupByHandler, MARK_ENV } from '../../../src/supervisor/process/attribution.js';
 import type { ProcInfo } from '../../../src/supervisor/process/proc.js';
@@ -35,9 +35,21 @@ describe('constants from the system', () => {
   });
 });
 
+describe('readRunSeconds', () => {
+  test('reads the exact on-CPU time from schedstat, and it grows with work; a gone pid is null', () => {
+    const a = readRunSeconds(process.pid);
+    assert.ok(a !== null && a > 0);
+    const until = performance.now() + 50;
+    while (performance.now() < until) { /* burn CPU */ }
+    const b = readRunSeconds(process.pid)!;
+    assert.ok(b - a >= 0.03, `schedstat grew by ${b - a} s over 50 ms of work`);
+    assert.equal(readRunSeconds(2 ** 22 + 999), null);
+  });
+});
+
 describe('ProcUsageTracker', () => {
   test('first sight: the average over the life so far; then the delta between samples', () => {
-    const t = new ProcUsageTracker(CONSTANTS);
+    const t = new ProcUsageTracker(CONSTANTS, { runSeconds: () => null });
     // Started 10 s after boot, 5 s of CPU by uptime 20 s: 50 %.
     const first = t.sample([proc(42, 1000, 500)], 20).get(42)!;
     assert.deepEqual(first, { pid: 42, cpuPercent: 50, memoryBytes: 40960, startMs: CONSTANTS.bootTimeMs + 10_000 });
@@ -48,7 +60,7 @@ describe('ProcUsageTracker', () => {
   });
 
   test('a reused pid (same pid, new start time) starts afresh instead of a delta against the old process', () => {
-    const t = new ProcUsageTracker(CONSTANTS);
+    const t = new ProcUsageTracker(CONSTANTS, { runSeconds: () => null });
     t.sample([proc(42, 1000, 5000)], 100);
     const reused = t.sample([proc(42, 9000, 10)], 100.5).get(42)!;
     // Lifetime of the new process: 0.1 s CPU in 10.5 s; a delta against the old one would be negative.
@@ -57,7 +69,7 @@ describe('ProcUsageTracker', () => {
   });
 
   test('vanished pids are forgotten at once; no time passing never divides by zero', () => {
-    const t = new ProcUsageTracker(CONSTANTS);
+    const t = new ProcUsageTracker(CONSTANTS, { runSeconds: () => null });
     t.sample([proc(1, 0, 0), proc(2, 0, 0), proc(3, 0, 0)], 10);
     assert.equal(t.tracked, 3);
     t.sample([proc(2, 0, 10)], 11);
@@ -69,7 +81,7 @@ describe('ProcUsageTracker', () => {
   });
 
   test('summarizeHandlers sums per handler, sorts pids, finds the oldest start and rounds CPU', () => {
-    const t = new ProcUsageTracker(CONSTANTS);
+    const t = new ProcUsageTracker(CONSTANTS, { runSeconds: () => null });
     const a = [proc(30, 500, 100), proc(10, 300, 100)];
     const b = [proc(20, 100, 0, 0)];
     const usage = t.sample([...a, ...b], 10);
