@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: packs the example handlers, writes a goal state pointing at the packages, and
-// applies it with a lib dir inside the project (no root, no setup). Extra arguments go to
-// the supervisor, e.g. `npm start -- --concurrency 4`.
+// runs the daemon on it in the foreground with a lib dir inside the project (no root, no
+// setup). Ctrl-C stops it gracefully. Extra arguments go to `supervisor run`, e.g.
+// `npm start -- --concurrency 4`.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +32,18 @@ for (const handler of template.handlers) {
 }
 const goalFile = join(libDir, 'goal-state.json');
 writeFileSync(goalFile, `${JSON.stringify(template, null, 2)}\n`);
-console.log(`example goal state: ${goalFile}\nlib dir: ${libDir}\n`);
-const r = supervisor(['apply', '--goal-state', goalFile, '--lib-dir', libDir, ...process.argv.slice(2)]);
-console.log(`\nlook around: ls ${libDir}   (state/, handler dirs, log/)`);
+const rel = (p) => p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p;
+console.log(`example goal state: ${rel(goalFile)} (edit it: the daemon re-applies it when it changes)
+lib dir:            ${rel(libDir)}   logs: ${rel(join(libDir, 'log'))}
+
+In a second terminal, from ${root}:
+  npx supervisor ps --lib-dir ${rel(libDir)}
+  npx supervisor status Example.Service --lib-dir ${rel(libDir)}
+  npx supervisor logs Example.Hello --lib-dir ${rel(libDir)}
+Ctrl-C (or npx supervisor stop --lib-dir ${rel(libDir)}) stops the daemon; the handlers keep running and
+the next npm start adopts them.
+`);
+// The daemon ignores our SIGINT handling: it gets Ctrl-C itself from the terminal and stops gracefully.
+process.on('SIGINT', () => {});
+const r = supervisor(['run', '--goal-state', goalFile, '--lib-dir', libDir, ...process.argv.slice(2)]);
 process.exit(r.status ?? 1);
