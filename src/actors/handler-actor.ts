@@ -10,6 +10,7 @@ import type { MonitorEvent } from '../supervisor/monitor/types.js';
 import { executePlan, type ExecutorDeps } from '../supervisor/lifecycle/executor.js';
 import type { LifecycleStatus, OperationResult } from '../supervisor/lifecycle/events.js';
 import { emptyRecord, type HandlerRecord } from '../supervisor/lifecycle/record.js';
+import { planOf, resumed as resumedRecord } from '../supervisor/lifecycle/progress.js';
 import type { HandlerPlan } from '../supervisor/lifecycle/steps.js';
 import { goalReached, statusAtRest, statusWhileRunning } from '../supervisor/lifecycle/status.js';
 import { ErrorCodes } from '../supervisor/lifecycle/error-codes.js';
@@ -61,7 +62,8 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
   async function announce(record: HandlerRecord): Promise<void> {
     deps.emit({ type: 'watch', handler: name, spec: await watchSpecFor(deps.dirs, record, lastGoal) });
   }
-  const saveRecord = (rec: HandlerRecord): Promise<void> => rec.state === 'NotInstalled' ? deps.store.remove(name) : deps.store.save(rec);
+  // A handler that is gone leaves no record, unless a plan is under way (a fresh install's checkpoint).
+  const saveRecord = (rec: HandlerRecord): Promise<void> => rec.state === 'NotInstalled' && !rec.pending ? deps.store.remove(name) : deps.store.save(rec);
 
   async function restart(): Promise<{ ok: boolean; message: string }> {
     const record = await deps.store.load(name);
@@ -81,12 +83,30 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
       const r = await dep.result;
       if (!r.reached) blockers.push(r);
     }
-    const record = await deps.store.load(name);
+    let record = await deps.store.load(name);
+    let recovery: string | null = null;
+    const earlier: OperationResult[] = [];
+    if (record.pending && blockers.length === 0) {
+      // A plan a supervisor restart interrupted is finished first, from its checkpoint.
+      const pendingAction = record.pending.action;
+      const resumed = await executePlan(goal, planOf(record.pending), resumedRecord(record), { ...deps, saveRecord });
+      earlier.push(...resumed.operations);
+      recovery = resumed.recovery ?? 'resumed a plan interrupted by a supervisor restart';
+      record = resumed.record;
+      if (!resumed.ok) {
+        const status = statusAtRest(record, resumed.failure);
+        setStatus({ ...status, message: `${status.message} (${recovery})` });
+        await announce(record);
+        return { name, goal, reached: false, action: pendingAction, record, status: { ...status, message: `${status.message} (${recovery})` },
+          operations: earlier, failure: resumed.failure };
+      }
+    }
     const finish = (action: HandlerApplyResult['action'], rec: HandlerRecord, failure: OperationResult | null,
       operations: readonly OperationResult[], reached: boolean): HandlerApplyResult => {
-      const status = statusAtRest(rec, failure);
+      const base = statusAtRest(rec, failure);
+      const status = recovery ? { ...base, message: `${base.message} (${recovery})` } : base;
       setStatus(status);
-      return { name, goal, reached, action, record: rec, status, operations, failure };
+      return { name, goal, reached, action, record: rec, status, operations: [...earlier, ...operations], failure };
     };
     const finishAndAnnounce = async (...args: Parameters<typeof finish>): Promise<HandlerApplyResult> => {
       const result = finish(...args);

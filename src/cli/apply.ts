@@ -84,6 +84,7 @@ export async function applyCommand(flags: ApplyFlags, io: CliIO): Promise<number
   }
   const runtime = new Runtime({ dirs, concurrency: flags.concurrency, installConcurrency: flags.installConcurrency,
     graceMs: flags.grace !== undefined ? flags.grace * 1000 : undefined,
+    onCorruptState: (message) => io.stderr(`supervisor apply: ${message}\n`),
     onError: (err) => io.stderr(`supervisor apply: ${(err as Error)?.message ?? String(err)}\n`) });
   const onSignal = (): void => {
     io.stderr('supervisor apply: stopping: running commands get SIGTERM, then SIGKILL\n');
@@ -92,6 +93,7 @@ export async function applyCommand(flags: ApplyFlags, io: CliIO): Promise<number
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    for (const leftover of await runtime.cleanLeftovers()) io.stderr(`supervisor apply: removed ${leftover}, left by an interrupted write\n`);
     const summary = await runtime.apply(goal);
     await runtime.settle();
     const rows = await runtime.rows();

@@ -50,6 +50,8 @@ export interface SessionDoc {
   readonly result: SessionResult;
   readonly handlers: Readonly<Record<string, SessionHandler>>;
   readonly counts: { readonly handlers: number; readonly reached: number; readonly failed: number };
+  /** When a supervisor started again and went on with this session after it was interrupted. */
+  readonly resumedAt?: readonly string[];
 }
 
 export const KEEP_SESSIONS = 20;

@@ -10,7 +10,6 @@ import { goalSourceBehavior, type GoalSourceMessage } from '../actors/goal-sourc
 import { RawJson } from '../ipc/protocol.js';
 import { startControlServer, type ControlServer } from '../ipc/server.js';
 import { acquireLock } from '../storage/lock.js';
-import { removeLeftovers } from '../storage/atomic-write.js';
 import { SupervisorError } from './errors.js';
 import type { GoalState } from './goal-state.js';
 import { buildDetail, closestName } from './handler-detail.js';
@@ -52,6 +51,7 @@ export class Daemon {
   private constructor(private readonly opts: DaemonOptions) {
     this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats() });
     this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)),
+      onCorruptState: (message) => opts.log('warn', message),
       onEvent: (e) => { this.metrics.observe(e); opts.onEvent?.(e); } });
   }
 
@@ -76,7 +76,7 @@ export class Daemon {
         onError: (err) => log('warn', `metrics: ${err.message}`) });
       log('info', `metrics on ${this.metricsServer.url}`);
     }
-    for (const leftover of await removeLeftovers(join(dirs.libDir, 'state'))) log('warn', `removed crash leftover ${leftover}`);
+    for (const leftover of await this.runtime.cleanLeftovers()) log('warn', `removed ${leftover}, left by an interrupted write`);
     // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
     await this.runtime.describeInstalled(null);
     this.runtime.setSupervisorStatus('Ready', `applying ${this.opts.goalSource}`);

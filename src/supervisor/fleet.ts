@@ -27,6 +27,8 @@ export interface FleetOptions {
   readonly onEvent?: (event: MonitorEvent) => void;
   /** The actor system to live in (the daemon's); a private one otherwise. */
   readonly system?: ActorSystem;
+  /** Told about a state file that did not parse: it was moved aside and rebuilt from disk. */
+  readonly onCorruptState?: (message: string) => void;
 }
 
 export interface ApplySummary {
@@ -57,7 +59,9 @@ export class Fleet {
     this.libId = libIdOf(opts.dirs.libDir);
     this.clock = opts.clock ?? systemClock;
     this.graceMs = opts.graceMs ?? 5000;
-    this.store = new StateStore(opts.dirs);
+    this.store = new StateStore(opts.dirs, {
+      onCorrupt: (c) => opts.onCorruptState?.(`${c.file} could not be read (${c.error}); moved to ${c.movedTo} and rebuilt from disk as ${c.rebuilt.state}${c.rebuilt.version ? ` ${c.rebuilt.version}` : ''}`),
+    });
     this.gates = {
       install: new Gate('install', opts.installConcurrency ?? 1),
       enable: new Gate('enable', opts.concurrency ?? 16),

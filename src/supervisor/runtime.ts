@@ -22,6 +22,7 @@ import { CommandLog, formatEnd, formatStart } from './logging/command-log.js';
 import { OperationHistory } from './monitor/operation-history.js';
 import { SessionRecorder } from './session-recorder.js';
 import { SessionStore } from '../storage/sessions.js';
+import { cleanLeftovers } from '../storage/leftovers.js';
 
 export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'> {
   readonly reportUrl?: string;
@@ -98,6 +99,18 @@ export class Runtime {
     this.opts.onEvent?.(event);
   }
 
+  /** Start-up after a crash: removes `.next` leftovers of interrupted atomic writes; returns them for the log. */
+  async cleanLeftovers(): Promise<string[]> {
+    return cleanLeftovers(this.opts.dirs, async () => {
+      const installed: Array<{ name: string; version: string }> = [];
+      for (const name of await this.fleet.store.names()) {
+        const r = await this.fleet.store.load(name);
+        for (const v of [r.version, r.previousVersion, r.pending?.targetVersion ?? null]) if (v) installed.push({ name, version: v });
+      }
+      return installed;
+    });
+  }
+
   /** Start-up: announce what is installed so the snapshot and the watchers know it before any apply. */
   async describeInstalled(goal: GoalState | null): Promise<void> {
     if (goal) this.announceGoal(goal);
@@ -112,7 +125,7 @@ export class Runtime {
   /** Applies a goal state as one session (recorded under <lib>/sessions). One at a time. */
   async apply(goal: GoalState, kind: 'apply' | 'run' = 'apply'): Promise<ApplySummary> {
     this.announceGoal(goal);
-    const recorder = new SessionRecorder(this.sessions, goal, kind, this.clock, this.onError);
+    const recorder = await SessionRecorder.open(this.sessions, goal, kind, this.clock, this.onError);
     this.recorder = recorder;
     await recorder.begin();
     try {

@@ -29,6 +29,24 @@ export class SessionRecorder {
 
   get id(): string { return this.doc.id; }
 
+  /**
+   * The session to record this application in: the unfinished one a crash left, when it was
+   * applying the same document (it is finished now), else a new one (the old is marked interrupted).
+   */
+  static async open(store: SessionStore, goal: GoalState, kind: 'apply' | 'run', clock: Clock, onError: (err: unknown) => void): Promise<SessionRecorder> {
+    const recorder = new SessionRecorder(store, goal, kind, clock, onError);
+    const last = await store.last().catch(() => null);
+    if (last && last.result === 'running') {
+      const now = new Date(clock.now()).toISOString();
+      if (last.source === goal.source && last.etag === goal.etag && last.kind === kind) {
+        recorder.doc = { ...last, handlers: { ...recorder.doc.handlers, ...last.handlers }, resumedAt: [...(last.resumedAt ?? []), now] };
+      } else {
+        await store.write({ ...last, result: 'interrupted', endedAt: now }).catch(onError);
+      }
+    }
+    return recorder;
+  }
+
   async begin(): Promise<void> {
     await this.store.writeGoal(this.doc.id, { etag: this.goal.etag, handlers: this.goal.handlers }).catch(this.onError);
     await this.write();

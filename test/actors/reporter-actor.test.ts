@@ -34,7 +34,7 @@ function start(deps: Partial<ReporterDeps> & { libDir: string; clock?: Clock }):
 }
 
 const rec = (name: string, state: LifecycleState, version = '1.0'): MonitorEvent =>
-  ({ type: 'recordChanged', handler: name, record: { schema: 1, name, state, version, previousVersion: null, form: 'command', enabledExtensions: {}, enabledAt: null } });
+  ({ type: 'recordChanged', handler: name, record: { schema: 1, name, state, version, previousVersion: null, form: 'command', enabledExtensions: {}, enabledAt: null, pending: null } });
 const status = (name: string, message: string, code = 0): MonitorEvent =>
   ({ type: 'statusChanged', handler: name, status: { status: code === 0 ? 'Ready' : 'Failed', code, message } });
 const goal = (...names: string[]): MonitorEvent =>

@@ -1,19 +1,22 @@
 /**
  * Runs a handler plan step by step, moving the lifecycle record through `transition` and
- * persisting it after every change. A failed step ends the plan with the agent's error code.
+ * checkpointing its progress in the record before and after every command. A record that
+ * still holds progress after a crash is resumed from it: completed commands are not run
+ * again; the one that was running is recovered from its exit status or run again once.
  */
 import { rm } from 'node:fs/promises';
 import type { Clock } from '../../actors/clock.js';
 import type { HandlerManifest } from '../../protocol/manifest.js';
 import type { Gate } from '../gate.js';
-import { commandEnv, commandLine, type UpgradeEnv } from './command-line.js';
+import type { UpgradeEnv } from './command-line.js';
 import { fetchFailureCode, fetchHandlerPackage, readInstalledManifest } from './fetch-step.js';
 import type { HandlerEvent, OperationResult } from './events.js';
 import { handlerPaths, scriptWorkFolder, type SupervisorDirs } from './layout.js';
 import { copyHandlerState, isMultiConfig, prepareHandlerFiles } from './prepare.js';
+import { planEnded, planStarted, stepStarted, stepsDone, type RunningStep } from './progress.js';
 import { transition, type HandlerRecord, type LifecycleEvent } from './record.js';
-import { runOperation } from './run-operation.js';
-import { runScriptOperation } from '../script/script-operations.js';
+import { recoverCommand } from './recover-command.js';
+import { invokeCommand, prepareRun, recoveredResult, type InvokeTarget } from './invoke-command.js';
 import { enabledSnapshot, type ExtensionSettings } from './settings-hash.js';
 import type { CommandName, HandlerPlan, PlanStep } from './steps.js';
 import { ErrorCodes } from './error-codes.js';
@@ -44,8 +47,11 @@ export interface PlanOutcome {
   readonly record: HandlerRecord;
   readonly operations: readonly OperationResult[];
   readonly failure: OperationResult | null;
+  /** Set when the plan was resumed after a supervisor restart: what happened to the interrupted command. */
+  readonly recovery: string | null;
 }
 
+type CommandStep = Extract<PlanStep, { kind: 'command' }>;
 const handlerLevel: ReadonlySet<CommandName> = new Set(['install', 'update', 'uninstall']);
 
 class PlanRun {
@@ -53,33 +59,60 @@ class PlanRun {
   private readonly manifests = new Map<string, HandlerManifest>();
   private readonly operations: OperationResult[] = [];
   private readonly upgrade: UpgradeEnv | null;
+  /** The step being carried out. */
+  private i = 0;
+  private recovery: string | null = null;
+  /** The checkpoint to recover (resume only, first command only). */
+  private interrupted: RunningStep | null;
 
   constructor(private readonly goal: ExecutionGoal, private readonly plan: HandlerPlan, record: HandlerRecord,
     private readonly deps: ExecutorDeps) {
-    this.record = record;
+    const resumed = record.pending;
+    this.record = resumed ? record : planStarted(record, plan);
+    this.i = resumed ? resumed.done : 0;
+    this.interrupted = resumed?.running ?? null;
+    const saved = resumed?.upgrade ?? null;
     this.upgrade = plan.fromVersion && plan.targetVersion && (plan.action === 'upgrade' || plan.action === 'downgrade')
-      ? { newVersion: plan.targetVersion, fromVersion: plan.fromVersion, disableExitCode: null, uninstallExitCode: null } : null;
+      ? { newVersion: plan.targetVersion, fromVersion: plan.fromVersion, disableExitCode: saved?.disableExitCode ?? null,
+        uninstallExitCode: saved?.uninstallExitCode ?? null } : null;
   }
 
   async run(): Promise<PlanOutcome> {
-    for (const step of this.plan.steps) {
-      if (this.deps.signal.aborted) return this.fail(this.synthetic('fetch', step, ErrorCodes.processing, 'not run: the supervisor is stopping'));
+    for (; this.i < this.plan.steps.length; this.i++) {
+      const step = this.plan.steps[this.i]!;
+      // Stopping between steps keeps the checkpoint: the next start goes on from here.
+      if (this.deps.signal.aborted) return this.fail(this.synthetic('fetch', step, ErrorCodes.processing, 'not run: the supervisor is stopping'), false);
       const failure = await this.step(step);
-      if (failure) return this.fail(failure);
+      if (failure) return this.fail(failure, true);
     }
-    return { ok: true, record: this.record, operations: this.operations, failure: null };
+    if (this.record.pending) await this.save(planEnded(this.record));
+    return { ok: true, record: this.record, operations: this.operations, failure: null, recovery: this.recovery };
   }
 
-  private async fail(failure: OperationResult): Promise<PlanOutcome> {
-    return { ok: false, record: this.record, operations: this.operations, failure };
+  private async fail(failure: OperationResult, endPlan: boolean): Promise<PlanOutcome> {
+    if (endPlan && this.record.pending) await this.save(planEnded(this.record));
+    return { ok: false, record: this.record, operations: this.operations, failure, recovery: this.recovery };
   }
 
   private paths(version: string) { return handlerPaths(this.deps.dirs, this.goal.name, version); }
 
+  private async save(record: HandlerRecord): Promise<void> {
+    this.record = record;
+    await this.deps.saveRecord(record);
+    this.deps.emit({ type: 'recordChanged', handler: this.goal.name, record });
+  }
+
+  private upgradeCodes() {
+    return this.upgrade ? { disableExitCode: this.upgrade.disableExitCode, uninstallExitCode: this.upgrade.uninstallExitCode } : null;
+  }
+
+  /** A lifecycle event always completes the current step: one write for both. */
   private async apply(event: LifecycleEvent): Promise<void> {
-    this.record = transition(this.record, event);
-    await this.deps.saveRecord(this.record);
-    this.deps.emit({ type: 'recordChanged', handler: this.goal.name, record: this.record });
+    await this.save(stepsDone(transition(this.record, event), this.i + 1, this.upgradeCodes()));
+  }
+
+  private async markDone(): Promise<void> {
+    await this.save(stepsDone(this.record, this.i + 1, this.upgradeCodes()));
   }
 
   private async manifestOf(version: string): Promise<HandlerManifest> {
@@ -141,14 +174,13 @@ class PlanRun {
     if (uninstalled) {
       await rm(scriptWorkFolder(this.deps.dirs, this.goal.name), { recursive: true, force: true });
       await this.apply({ type: 'uninstalled' });
-    }
-    else if (this.record.state === 'FailedUpgrade' && this.record.version === version && this.plan.action !== 'uninstall') {
+    } else if (this.record.state === 'FailedUpgrade' && this.record.version === version && this.plan.action !== 'uninstall') {
       await this.apply({ type: 'rolledBack' });
     }
     return null;
   }
 
-  private async command(step: Extract<PlanStep, { kind: 'command' }>): Promise<OperationResult | null> {
+  private async command(step: CommandStep): Promise<OperationResult | null> {
     let manifest: HandlerManifest;
     try {
       manifest = await this.manifestOf(step.version);
@@ -159,8 +191,10 @@ class PlanRun {
       await this.apply({ type: 'upgraded', version: step.version, form: manifest.form });
       return null;
     }
-    const results = await this.invoke(step, manifest);
-    for (const r of results) {
+    const results: OperationResult[] = [];
+    for (const target of this.targets(step, manifest)) {
+      const r = await this.runTarget(step, target);
+      results.push(r);
       const failure = this.record_(r);
       if (failure) return this.onCommandFailure(step, manifest, failure);
     }
@@ -169,76 +203,70 @@ class PlanRun {
   }
 
   /** One run for handler-level ops and single-config handlers; one per extension for multi-config. */
-  private async invoke(step: Extract<PlanStep, { kind: 'command' }>, manifest: HandlerManifest): Promise<OperationResult[]> {
+  private targets(step: CommandStep, manifest: HandlerManifest): InvokeTarget[] {
     const exts = this.goal.extensions;
     // Script handlers have no per-extension actions: one run per operation.
     const multi = isMultiConfig(exts) && !handlerLevel.has(step.op) && manifest.form === 'command';
-    const targets: Array<{ ext: ExtensionSettings | null; name: string | null }> = multi
+    const list: Array<{ ext: ExtensionSettings | null; name: string | null }> = multi
       ? exts.filter((e) => step.extensions.includes(e.name)).map((e) => ({ ext: e, name: e.name }))
       : [{ ext: exts[0] ?? null, name: null }];
-    const out: OperationResult[] = [];
-    for (const target of targets) {
-      const r = await this.invokeOne(step, manifest, target.ext, target.name);
-      out.push(r);
-      if (r.result !== 'succeeded') break;
-    }
-    return out;
+    return list.map(({ ext, name }) => ({
+      handler: this.goal.name, op: step.op, version: step.version, paths: this.paths(step.version), manifest, ext, extName: name,
+      timeoutMs: this.goal.timeouts[step.op] * 1000, upgrade: this.upgrade, handlerProperties: this.goal.handlerProperties,
+      component: this.goal.component, dirs: this.deps.dirs,
+    }));
   }
 
-  private async invokeOne(step: Extract<PlanStep, { kind: 'command' }>, manifest: HandlerManifest,
-    ext: ExtensionSettings | null, extName: string | null): Promise<OperationResult> {
-    const paths = this.paths(step.version);
-    const env = commandEnv({ handler: this.goal.name, op: step.op, dir: paths.dir, version: step.version,
-      sequenceNumber: ext?.sequenceNumber ?? 0, extensionName: extName, upgrade: this.upgrade });
+  /** Checkpoint, then run; after a restart, first find out what became of the interrupted run. */
+  private async runTarget(step: CommandStep, t: InvokeTarget): Promise<OperationResult> {
     const gate = handlerLevel.has(step.op) ? this.deps.gates.install : this.deps.gates.enable;
-    const ctx = {
-      libId: this.deps.libId, gate, graceMs: this.deps.graceMs, signal: this.deps.signal, clock: this.deps.clock,
+    const ctx = { libId: this.deps.libId, gate, graceMs: this.deps.graceMs, signal: this.deps.signal, clock: this.deps.clock,
       onStart: (pid: number | null, startedAt: number) => this.deps.emit({ type: 'operationStarted', handler: this.goal.name, op: step.op,
-        version: step.version, extension: extName, startedAt, pid }),
-    };
-    const timeoutMs = this.goal.timeouts[step.op] * 1000;
-    if (manifest.form === 'script') {
-      const r = await runScriptOperation({ handler: this.goal.name, op: step.op, version: step.version, manifest, handlerDir: paths.dir,
-        workFolder: scriptWorkFolder(this.deps.dirs, this.goal.name), outputFolder: paths.outputFolder,
-        arguments: this.goal.handlerProperties.arguments ?? manifest.arguments,
-        installedCriteria: this.goal.handlerProperties.installedCriteria ?? manifest.installedCriteria,
-        component: this.goal.component, timeoutMs, env }, ctx);
-      return { ...r, requests: { reboot: r.rebootRequested, agentRestart: r.agentRestartRequested } };
+        version: step.version, extension: t.extName, startedAt, pid }) };
+    const interrupted = this.interrupted;
+    this.interrupted = null;
+    let note = '';
+    if (interrupted && interrupted.step === this.i && interrupted.op === step.op) {
+      const got = await recoverCommand(interrupted, { libId: this.deps.libId, handler: this.goal.name, timeoutMs: t.timeoutMs,
+        graceMs: this.deps.graceMs, clock: this.deps.clock, signal: this.deps.signal });
+      if (got.kind !== 'unknown') {
+        this.recovery = `${step.op} ${got.kind === 'exited' ? 'completed' : 'timed out'} while the supervisor was down`;
+        return recoveredResult(t, interrupted, got, ctx);
+      }
+      this.recovery = `${step.op} was interrupted by a supervisor restart and ran again`;
+      note = ' (run again: it was interrupted by a supervisor restart)';
     }
-    return runOperation({ handler: this.goal.name, op: step.op, version: step.version, extension: extName,
-      command: { shell: commandLine(paths.dir, manifest[`${step.op}Command`]) }, cwd: paths.dir, env, outputFolder: paths.outputFolder,
-      timeoutMs }, ctx);
+    const run = await prepareRun(t, this.i, this.deps.clock.now());
+    await this.save(stepStarted(this.record, run, this.i));
+    const r = await invokeCommand(t, run, ctx);
+    return note ? { ...r, message: `${r.message}${note}` } : r;
   }
 
-  private async onCommandSuccess(step: Extract<PlanStep, { kind: 'command' }>, manifest: HandlerManifest, results: OperationResult[]): Promise<void> {
+  private async onCommandSuccess(step: CommandStep, manifest: HandlerManifest, results: OperationResult[]): Promise<void> {
     const last = results.at(-1);
     if (this.upgrade && step.role === 'old' && step.op === 'disable') this.upgrade.disableExitCode = last?.exitCode ?? 0;
     if (this.upgrade && step.role === 'old' && step.op === 'uninstall') this.upgrade.uninstallExitCode = last?.exitCode ?? 0;
     switch (step.op) {
       case 'install':
-        if (step.role === 'new') await this.apply({ type: 'upgraded', version: step.version, form: manifest.form });
-        else await this.apply({ type: 'installed', version: step.version, form: manifest.form });
-        return;
+        if (step.role === 'new') return this.apply({ type: 'upgraded', version: step.version, form: manifest.form });
+        if (this.record.state === 'NotInstalled') return this.apply({ type: 'installed', version: step.version, form: manifest.form });
+        return this.markDone();
       case 'enable': {
-        if (this.record.state === 'FailedUpgrade') return;
         const names = new Set(this.goal.extensions.map((e) => e.name));
         const kept = Object.fromEntries(Object.entries(this.record.enabledExtensions).filter(([n]) => names.has(n)));
         const done = this.goal.extensions.filter((e) => step.extensions.includes(e.name));
-        await this.apply({ type: 'enabled', extensions: { ...kept, ...enabledSnapshot(done) }, at: this.deps.clock.now() });
-        return;
+        return this.apply({ type: 'enabled', extensions: { ...kept, ...enabledSnapshot(done) }, at: this.deps.clock.now() });
       }
       case 'disable':
-        if (this.record.state === 'Enabled') await this.apply({ type: 'disabled' });
-        return;
+        return this.record.state === 'Enabled' ? this.apply({ type: 'disabled' }) : this.markDone();
       case 'update':
       case 'uninstall':
-        return;
+        return this.markDone();
     }
   }
 
   /** Decides what a failed command means for the lifecycle (CONTRACT section 4, upgrade rules). */
-  private async onCommandFailure(step: Extract<PlanStep, { kind: 'command' }>, manifest: HandlerManifest,
-    failure: OperationResult): Promise<OperationResult | null> {
+  private async onCommandFailure(step: CommandStep, manifest: HandlerManifest, failure: OperationResult): Promise<OperationResult | null> {
     if (this.upgrade && step.role === 'old') {
       const target = this.plan.targetVersion ?? step.version;
       const continueOnFailure = await this.manifestOf(target).then((m) => m.form === 'command' && m.continueOnUpdateFailure, () => false);
@@ -246,6 +274,7 @@ class PlanRun {
       if (step.op === 'uninstall') this.upgrade.uninstallExitCode = failure.exitCode ?? -1;
       if (continueOnFailure) {
         if (step.op === 'disable' && this.record.state === 'Enabled') await this.apply({ type: 'disabled' });
+        else await this.markDone();
         return null;
       }
       if (step.op === 'uninstall') {
@@ -271,7 +300,7 @@ class PlanRun {
   }
 }
 
-/** Executes the plan for one handler; never throws for a handler failure (it is the outcome). */
+/** Executes the plan for one handler (or resumes the one its record holds); never throws for a handler failure. */
 export async function executePlan(goal: ExecutionGoal, plan: HandlerPlan, record: HandlerRecord, deps: ExecutorDeps): Promise<PlanOutcome> {
   return new PlanRun(goal, plan, record, deps).run();
 }

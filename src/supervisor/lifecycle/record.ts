@@ -3,6 +3,7 @@
  * (STYLE habit 2: never a status string mutated from many places).
  */
 import { SupervisorError } from '../errors.js';
+import { pendingFromJson, type PendingPlan } from './progress.js';
 
 export type LifecycleState = 'NotInstalled' | 'Installed' | 'Enabled' | 'FailedUpgrade';
 
@@ -25,6 +26,8 @@ export interface HandlerRecord {
   readonly enabledExtensions: Readonly<Record<string, EnabledExtension>>;
   /** When the last successful enable ended (ms since epoch): the heartbeat's grace starts here. */
   readonly enabledAt: number | null;
+  /** The plan being carried out, checkpointed before and after every command (see progress.ts). */
+  readonly pending: PendingPlan | null;
 }
 
 export type LifecycleEvent =
@@ -39,7 +42,7 @@ export type LifecycleEvent =
 
 export function emptyRecord(name: string): HandlerRecord {
   return Object.freeze({ schema: 1, name, state: 'NotInstalled', version: null, previousVersion: null, form: null,
-    enabledExtensions: Object.freeze({}), enabledAt: null });
+    enabledExtensions: Object.freeze({}), enabledAt: null, pending: null });
 }
 
 const allowed: Readonly<Record<LifecycleEvent['type'], readonly LifecycleState[]>> = {
@@ -60,7 +63,7 @@ export function transition(record: HandlerRecord, event: LifecycleEvent): Handle
       `handler ${record.name}: event "${event.type}" is not allowed in state ${record.state}`,
       { handler: record.name, state: record.state, event: event.type });
   }
-  const next = ((): Omit<HandlerRecord, 'schema' | 'name'> => {
+  const next = ((): Omit<HandlerRecord, 'schema' | 'name' | 'pending'> => {
     switch (event.type) {
       case 'installed':
         return { state: 'Installed', version: event.version, previousVersion: null, form: event.form, enabledExtensions: {}, enabledAt: null };
@@ -79,7 +82,8 @@ export function transition(record: HandlerRecord, event: LifecycleEvent): Handle
         return { state: 'NotInstalled', version: null, previousVersion: null, form: null, enabledExtensions: {}, enabledAt: null };
     }
   })();
-  return Object.freeze({ schema: 1, name: record.name, ...next, enabledExtensions: Object.freeze({ ...next.enabledExtensions }) });
+  return Object.freeze({ schema: 1, name: record.name, ...next, enabledExtensions: Object.freeze({ ...next.enabledExtensions }),
+    pending: record.pending });
 }
 
 /** Reads a record from its JSON form, tolerating nothing: a bad file is reported by the caller. */
@@ -98,5 +102,6 @@ export function recordFromJson(value: unknown, source: string): HandlerRecord {
     form: v.form === 'command' || v.form === 'script' ? v.form : null,
     enabledExtensions: Object.freeze({ ...(v.enabledExtensions ?? {}) }),
     enabledAt: typeof v.enabledAt === 'number' ? v.enabledAt : null,
+    pending: pendingFromJson(v.pending),
   });
 }

@@ -21,6 +21,9 @@ export interface CommandInvocation {
   readonly env: Readonly<Record<string, string>>;
   readonly outputFolder: string;
   readonly timeoutMs: number;
+  /** Checkpointed before the command starts, so a restarted supervisor can find what became of it. */
+  readonly runId?: string;
+  readonly exitFile?: string;
 }
 
 export interface RunContext {
@@ -78,12 +81,18 @@ export async function runOperation(inv: CommandInvocation, ctx: RunContext): Pro
       libId: ctx.libId, handler: inv.handler, operation: inv.op, command: inv.command, cwd: inv.cwd, env: inv.env,
       stdoutFile: join(inv.outputFolder, `${base}.stdout`), stderrFile: join(inv.outputFolder, `${base}.stderr`),
       timeoutMs: inv.timeoutMs, graceMs: ctx.graceMs, signal: ctx.signal, clock: ctx.clock,
+      ...(inv.runId ? { runId: inv.runId } : {}), ...(inv.exitFile ? { exitFile: inv.exitFile } : {}),
     });
     ctx.onStart(running.pid, ctx.clock.now());
     r = await running.done;
   } finally {
     release();
   }
+  return completeOperation(inv, r, ctx);
+}
+
+/** Maps a finished command to its OperationResult, ending stragglers after a successful disable/uninstall. */
+export async function completeOperation(inv: CommandInvocation, r: RunResult, ctx: Pick<RunContext, 'libId' | 'graceMs' | 'clock'>): Promise<OperationResult> {
   const outcome = outcomeOf(inv, r);
   let unkillable = r.termination?.unkillable ?? [];
   let message = outcome.message;

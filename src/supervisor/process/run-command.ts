@@ -72,12 +72,14 @@ export function runCommand(spec: RunSpec): RunningCommand {
   if (spec.signal?.aborted) {
     return { pid: null, done: finish(null, { outcome: 'canceled', exitCode: null, signal: null, error: `${what} canceled before it started`, termination: null }) };
   }
-  const runId = randomBytes(8).toString('hex');
+  const runId = spec.runId ?? randomBytes(8).toString('hex');
   let child: ChildProcess;
   try {
     const [outFd, errFd] = openOutputs(spec);
     try {
-      const [file, args] = 'shell' in spec.command ? ['/bin/sh', ['-c', spec.command.shell]] : [spec.command.file, [...spec.command.args]];
+      const [file, args] = 'shell' in spec.command
+        ? ['/bin/sh', ['-c', spec.exitFile ? withExitFile(spec.command.shell, spec.exitFile) : spec.command.shell]]
+        : [spec.command.file, [...spec.command.args]];
       child = spawn(file, args, { cwd: spec.cwd, env: childEnv(spec, runId), detached: true, stdio: ['ignore', outFd, errFd] });
     } finally {
       // The child has its own copies now; ours would only keep the files open.
@@ -94,6 +96,23 @@ export function runCommand(spec: RunSpec): RunningCommand {
     return { pid: null, done: error.then((message) => finish(null, { outcome: 'spawnFailed', exitCode: null, signal: null, error: `cannot start ${what}: ${message}`, termination: null })) };
   }
   return { pid, done: supervise(spec, child, pid, runId, what, finish) };
+}
+
+/** Single-quotes a word for /bin/sh. */
+function shQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Records the shell's pid in `<exitFile>.pid`, then runs the line under an EXIT trap that
+ * writes its status to `exitFile` (write, then rename: a reader never sees half a number).
+ * The trap runs for `exit N` inside the line too; only an `exec` of the shell itself skips
+ * it, which recovery treats as "status unknown".
+ */
+export function withExitFile(line: string, exitFile: string): string {
+  const q = (t: string): string => shQuote(t).replace(/'/g, `'\\''`);
+  return `printf '%s\\n' "$$" > ${shQuote(`${exitFile}.pid`)}\n`
+    + `trap 'printf "%s\\n" "$?" > ${q(`${exitFile}.tmp`)} && mv -f ${q(`${exitFile}.tmp`)} ${q(exitFile)}' EXIT\n${line}`;
 }
 
 interface Supervision {

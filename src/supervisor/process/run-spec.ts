@@ -24,6 +24,14 @@ export interface RunSpec {
   readonly clock?: Clock;
   /** Default process.kill; injectable ONLY so a test can simulate a process that survives SIGKILL. */
   readonly sendSignal?: SendSignal;
+  /** Names this run in EXT_SUPERVISOR_RUN (random when absent): a restarted supervisor finds its processes by it. */
+  readonly runId?: string;
+  /**
+   * Shell form only: the shell writes the command's exit status here (atomically, from an EXIT
+   * trap) when it finishes, even if the supervisor died meanwhile, so recovery can tell a
+   * command that completed from one that was interrupted.
+   */
+  readonly exitFile?: string;
 }
 
 /** A started command: its pid (null when it never started) and the promise of its result. */

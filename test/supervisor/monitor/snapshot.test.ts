@@ -10,7 +10,7 @@ import { SupervisorError } from '../../../src/supervisor/errors.js';
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0);
 
 const record = (name: string, state: LifecycleState, version: string | null = state === 'NotInstalled' ? null : '1.0'): HandlerRecord =>
-  ({ schema: 1, name, state, version, previousVersion: null, form: 'command', enabledExtensions: {}, enabledAt: state === 'Enabled' ? T0 - 1000 : null });
+  ({ schema: 1, name, state, version, previousVersion: null, form: 'command', enabledExtensions: {}, enabledAt: state === 'Enabled' ? T0 - 1000 : null, pending: null });
 const rec = (name: string, state: LifecycleState, version?: string | null): MonitorEvent =>
   ({ type: 'recordChanged', handler: name, record: record(name, state, version) });
 const goal = (...handlers: [string, 'enabled' | 'disabled' | 'uninstall'][]): MonitorEvent =>

@@ -1,0 +1,68 @@
+/**
+ * After a supervisor restart: what became of the command that was running at the last
+ * checkpoint? Its shell outlives the supervisor (own session), records its pid when it starts
+ * and its exit status when it ends, so the answer is on disk or in /proc.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import type { Clock } from '../../actors/clock.js';
+import { RUN_ENV } from '../process/attribution.js';
+import { findEnvVar, readProcFile, readProcStat, isGone } from '../process/proc.js';
+import { terminateHandler } from '../process/terminate.js';
+import type { RunningStep } from './progress.js';
+
+export type Recovered =
+  /** It finished while the supervisor was down (or just now): its exit status. */
+  | { readonly kind: 'exited'; readonly exitCode: number; readonly endedAt: number }
+  /** Still running past its deadline: ended as a timeout. */
+  | { readonly kind: 'timedOut'; readonly endedAt: number }
+  /** Nothing says it ran to the end: run it again. */
+  | { readonly kind: 'unknown' };
+
+async function readNumber(file: string): Promise<number | null> {
+  const text = await readFile(file, 'utf8').catch(() => null);
+  if (text === null) return null;
+  const n = Number(text.trim());
+  return Number.isInteger(n) ? n : null;
+}
+
+/** The shell is alive and is the same run (its environment names the run id): a reused pid is not. */
+function aliveAsRun(pid: number, runId: string): boolean {
+  const st = readProcStat(pid);
+  if (!st || isGone(st.state)) return false;
+  const env = readProcFile(`/proc/${pid}/environ`);
+  return env !== null && findEnvVar(env, RUN_ENV) === runId;
+}
+
+export interface RecoverOptions {
+  readonly libId: string;
+  readonly handler: string;
+  readonly timeoutMs: number;
+  readonly graceMs: number;
+  readonly clock: Clock;
+  readonly signal: AbortSignal;
+  readonly pollMs?: number;
+}
+
+export async function recoverCommand(r: RunningStep, opts: RecoverOptions): Promise<Recovered> {
+  if (!r.exitFile) return { kind: 'unknown' };
+  const exited = async (): Promise<Recovered | null> => {
+    const code = await readNumber(r.exitFile!);
+    if (code === null) return null;
+    const mtime = await stat(r.exitFile!).then((s) => s.mtimeMs, () => opts.clock.now());
+    return { kind: 'exited', exitCode: code, endedAt: mtime };
+  };
+  const done = await exited();
+  if (done) return done;
+  const pid = await readNumber(`${r.exitFile}.pid`);
+  if (pid === null || !aliveAsRun(pid, r.runId)) return (await exited()) ?? { kind: 'unknown' };
+  // Still running: wait for it as if we had never left, up to its own deadline.
+  const deadline = r.startedAt + opts.timeoutMs;
+  while (aliveAsRun(pid, r.runId) && !opts.signal.aborted) {
+    if (opts.clock.now() >= deadline) {
+      await terminateHandler({ libId: opts.libId, handler: opts.handler, pgid: pid, runId: r.runId, graceMs: opts.graceMs, reason: 'timeout' });
+      return { kind: 'timedOut', endedAt: opts.clock.now() };
+    }
+    await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 200));
+  }
+  return (await exited()) ?? { kind: 'unknown' };
+}
