@@ -10,6 +10,8 @@ import { spawnSync } from 'node:child_process';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const libDir = join(root, '.example-lib');
+// Explicit, so that as root too the example keeps its logs inside the project.
+const logDir = join(libDir, 'log');
 const pkgDir = join(libDir, 'packages');
 const cli = join(root, 'bin', 'supervisor.js');
 mkdirSync(pkgDir, { recursive: true });
@@ -33,17 +35,17 @@ for (const handler of template.handlers) {
 const goalFile = join(libDir, 'goal-state.json');
 writeFileSync(goalFile, `${JSON.stringify(template, null, 2)}\n`);
 const rel = (p) => p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p;
-console.log(`example goal state: ${rel(goalFile)} (edit it: the daemon re-applies it when it changes)
-lib dir:            ${rel(libDir)}   logs: ${rel(join(libDir, 'log'))}
+console.log(`example goal state: ${rel(goalFile)} (edit it and change its "etag": the daemon re-applies it)
+lib dir:            ${rel(libDir)}   logs: ${rel(logDir)}
 
 In a second terminal, from ${root}:
-  npx supervisor ps --lib-dir ${rel(libDir)}
-  npx supervisor status Example.Service --lib-dir ${rel(libDir)}
-  npx supervisor logs Example.Hello --lib-dir ${rel(libDir)}
-Ctrl-C (or npx supervisor stop --lib-dir ${rel(libDir)}) stops the daemon; the handlers keep running and
-the next npm start adopts them.
+  node bin/supervisor.js ps --lib-dir ${rel(libDir)}
+  node bin/supervisor.js status Example.Service --lib-dir ${rel(libDir)}
+  node bin/supervisor.js logs Example.Hello --lib-dir ${rel(libDir)}
+Ctrl-C (or node bin/supervisor.js stop --lib-dir ${rel(libDir)}) stops the daemon; the handlers keep
+running and the next npm start adopts them.
 `);
 // The daemon ignores our SIGINT handling: it gets Ctrl-C itself from the terminal and stops gracefully.
 process.on('SIGINT', () => {});
-const r = supervisor(['run', '--goal-state', goalFile, '--lib-dir', libDir, ...process.argv.slice(2)]);
+const r = supervisor(['run', '--goal-state', goalFile, '--lib-dir', libDir, '--log-dir', logDir, ...process.argv.slice(2)]);
 process.exit(r.status ?? 1);

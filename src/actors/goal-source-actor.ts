@@ -11,7 +11,11 @@ import { fetchGoalState, isUrl } from '../supervisor/goal-fetch.js';
 
 export type GoalSourceMessage =
   | { readonly type: 'check'; readonly reason: string }
-  | { readonly type: 'pollDue'; readonly gen: number };
+  | { readonly type: 'pollDue'; readonly gen: number }
+  | { readonly type: 'recheckDue' };
+
+/** chokidar drops a change that follows another within 50 ms: every file event is confirmed by one more look. */
+const RECHECK_MS = 250;
 
 export interface GoalSourceDeps {
   readonly source: string;
@@ -30,6 +34,7 @@ export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMes
   let unwatch: (() => void) | null = null;
   let timer: TimerId | null = null;
   let gen = 0;
+  let recheck: TimerId | null = null;
 
   function schedule(ctx: ActorContext<GoalSourceMessage>): void {
     if (!url) return;
@@ -67,6 +72,14 @@ export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMes
         case 'check':
           await check(ctx);
           schedule(ctx);
+          if (!url && msg.reason !== 'start') {
+            if (recheck !== null) ctx.clock.clearTimeout(recheck);
+            recheck = ctx.clock.setTimeout(() => ctx.self.tell({ type: 'recheckDue' }), RECHECK_MS);
+          }
+          return;
+        case 'recheckDue':
+          recheck = null;
+          await check(ctx);
           return;
         case 'pollDue':
           if (msg.gen !== gen) return;
@@ -78,6 +91,7 @@ export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMes
     },
     onStop(ctx) {
       if (timer !== null) ctx.clock.clearTimeout(timer);
+      if (recheck !== null) ctx.clock.clearTimeout(recheck);
       unwatch?.();
     },
   };

@@ -1,5 +1,5 @@
 /** `supervisor apply`: one shot, no daemon. Renders the outcome; the work is the Fleet's. */
-import { loadGoalStateFile } from '../supervisor/goal-state.js';
+import { fetchGoalState } from '../supervisor/goal-fetch.js';
 import type { ApplySummary } from '../supervisor/fleet.js';
 import { Runtime } from '../supervisor/runtime.js';
 import { closePackagePool } from '../supervisor/packages/pool.js';
@@ -68,7 +68,9 @@ function summaryJson(summary: ApplySummary, rows: readonly HandlerRow[]): unknow
 export async function applyCommand(flags: ApplyFlags, io: CliIO): Promise<number> {
   let goal;
   try {
-    goal = await loadGoalStateFile(flags.goalState);
+    const got = await fetchGoalState(flags.goalState, null);
+    if (got.kind !== 'goal') throw new Error(`${flags.goalState}: no document`);
+    goal = got.goal;
   } catch (err) {
     io.stderr(`${err instanceof ValidationError || err instanceof SupervisorError ? err.message : String(err)}\n`);
     return EXIT.usage;

@@ -16,6 +16,7 @@ import { buildDetail, closestName } from './handler-detail.js';
 import { commandLogPath } from './logging/command-log.js';
 import { followFile, lastLines } from './logging/tail-lines.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
+import type { MonitorEvent } from './monitor/types.js';
 import { SupervisorMetrics } from './metrics/metrics.js';
 import { parseListen, startMetricsServer, type MetricsServer } from './metrics/metrics-server.js';
 import { supervisorVersion } from './version-info.js';
@@ -52,7 +53,23 @@ export class Daemon {
     this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats() });
     this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)),
       onCorruptState: (message) => opts.log('warn', message),
-      onEvent: (e) => { this.metrics.observe(e); opts.onEvent?.(e); } });
+      onEvent: (e) => { this.metrics.observe(e); this.logEvent(e); opts.onEvent?.(e); } });
+  }
+
+  /** What an operator looks for in supervisor.log: every operation's outcome, heartbeats lost and found, restarts. */
+  private logEvent(e: MonitorEvent): void {
+    const { log } = this.opts;
+    if (e.type === 'operationEnded') {
+      const r = e.result;
+      const fields = { handler: e.handler, operation: r.op, version: r.version, ...(r.extension ? { extension: r.extension } : {}),
+        result: r.result, exitCode: r.exitCode, code: r.code, durationMs: r.endedAt - r.startedAt };
+      if (r.result === 'succeeded') log('info', `${e.handler}: ${r.op} ${r.version} succeeded`, fields);
+      else log('warn', `${e.handler}: ${r.message.split('\n')[0]}`, fields);
+    } else if (e.type === 'heartbeat' && (e.state === 'stale' || e.state === 'malformed')) {
+      log('warn', `${e.handler}: heartbeat ${e.state === 'stale' ? 'stale: Unresponsive' : `malformed: ${e.problem ?? ''}`}`, { handler: e.handler });
+    } else if (e.type === 'restart') {
+      log(e.outcome === 'gaveUp' || e.outcome === 'failed' ? 'warn' : 'info', `${e.handler}: restart ${e.outcome}: ${e.message}`, { handler: e.handler, restarts: e.restarts });
+    }
   }
 
   /** Takes the lib-dir lock (E_LOCKED names the running daemon's pid), then starts everything. */

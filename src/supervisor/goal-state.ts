@@ -101,7 +101,27 @@ export function locateJsonError(text: string, message: string): JsonErrorPlace |
   const lineText = text.slice(lineStart, lineEnd === -1 ? text.length : lineEnd);
   const column = pos - lineStart + 1;
   const detail = message.replace(/,? (?:"|\.\.\.").*is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
-  return { message: detail, line, column, excerpt: lineText.slice(Math.max(0, column - 31), column + 30).trim() };
+  return { message: detail, line, column, excerpt: maskStrings(lineText).slice(Math.max(0, column - 31), column + 30).trim() };
+}
+
+/**
+ * The string values on a line, masked: an excerpt shows the shape around an error, never a
+ * value (it could be a protected setting). Keys stay readable. JSON strings never span lines.
+ */
+export function maskStrings(line: string): string {
+  let out = '';
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i]!;
+    if (c !== '"') { out += c; i++; continue; }
+    let j = i + 1;
+    while (j < line.length && line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+    const body = line.slice(i + 1, Math.min(j, line.length));
+    const isKey = /^\s*:/.test(line.slice(j + 1));
+    out += `"${isKey ? body : '*'.repeat(body.length)}${j < line.length ? '"' : ''}`;
+    i = j + 1;
+  }
+  return out;
 }
 
 function parseJson(text: string, source: string): unknown {
@@ -188,7 +208,8 @@ export function parseGoalState(text: string, source: string): GoalState {
     throw new ValidationError(`invalid goal state ${source}`, drafts.map((d) => ({ source, ...d })));
   }
   const warnings: Problem[] = findUnknownKeys(doc).map((k) => ({
-    source, path: jsonPath(k.path), reason: 'unknown key, ignored', value: k.value,
+    // No value: a misspelt protectedSettings would otherwise be echoed.
+    source, path: jsonPath(k.path), reason: 'unknown key, ignored',
   }));
   const goal: GoalState = { source, etag: result.data.etag, handlers: result.data.handlers, warnings };
   return deepFreeze(goal);

@@ -10,7 +10,7 @@ import { SessionStore, type SessionDoc } from '../storage/sessions.js';
 import { libIdOf, type SupervisorDirs } from '../storage/dirs.js';
 import { parseGoalState, type HandlerGoal } from './goal-state.js';
 import { buildDetail, type HandlerDetail } from './handler-detail.js';
-import type { OperationResult } from './lifecycle/events.js';
+import { operationFromSession } from './session-replay.js';
 import type { HandlerRecord } from './lifecycle/record.js';
 import { statusAtRest } from './lifecycle/status.js';
 import { watchSpecFor } from './lifecycle/watch-spec.js';
@@ -39,13 +39,6 @@ async function lastGoals(sessions: SessionStore, session: SessionDoc | null): Pr
   }
 }
 
-function toResult(op: SessionDoc['handlers'][string]['operations'][number]): OperationResult {
-  return { op: op.name as OperationResult['op'], version: op.version, extension: op.extension,
-    result: op.result === 'running' ? 'failed' : op.result, exitCode: op.exitCode, signal: null, code: op.code,
-    message: op.result === 'running' ? 'interrupted: the supervisor stopped while it ran' : '',
-    startedAt: Date.parse(op.startedAt), endedAt: op.endedAt ? Date.parse(op.endedAt) : Date.parse(op.startedAt), pids: [], unkillable: [] };
-}
-
 async function load(dirs: SupervisorDirs): Promise<DiskState> {
   const now = Date.now();
   const snapshot = new Snapshot();
@@ -66,7 +59,7 @@ async function load(dirs: SupervisorDirs): Promise<DiskState> {
     const last = session?.handlers[name];
     const failure = last && last.reached === false && last.code !== null ? { code: last.code, message: last.message ?? '' } : null;
     snapshot.apply({ type: 'statusChanged', handler: name, status: statusAtRest(record, failure) });
-    for (const op of last?.operations ?? []) snapshot.apply({ type: 'operationEnded', handler: name, result: toResult(op) });
+    for (const op of last?.operations ?? []) snapshot.apply({ type: 'operationEnded', handler: name, result: operationFromSession(op) });
     const spec = await watchSpecFor(dirs, record, goals.get(name) ?? null);
     snapshot.apply({ type: 'watch', handler: name, spec });
     if (!spec) continue;

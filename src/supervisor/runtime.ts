@@ -19,8 +19,11 @@ import type { StatusReport } from './monitor/status-report.js';
 import type { HandlerRow, MonitorEvent, WatchSpec } from './monitor/types.js';
 import { supervisorVersion } from './version-info.js';
 import { CommandLog, formatEnd, formatStart } from './logging/command-log.js';
+import { boundOutputs } from './logging/output-bounds.js';
+import { join } from 'node:path';
 import { OperationHistory } from './monitor/operation-history.js';
 import { SessionRecorder } from './session-recorder.js';
+import { sessionEvents } from './session-replay.js';
 import { SessionStore } from '../storage/sessions.js';
 import { cleanLeftovers } from '../storage/leftovers.js';
 
@@ -33,6 +36,9 @@ export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'>
   readonly onEvent?: (event: MonitorEvent) => void;
   /** Problems of the supervisor itself that are not a handler's (a report write failing...). */
   readonly onError?: (err: unknown) => void;
+  /** Raw command output files are cut above this size (default 8 MiB), checked every outputCheckMs (30 s). */
+  readonly outputMaxBytes?: number;
+  readonly outputCheckMs?: number;
 }
 
 export class Runtime {
@@ -45,6 +51,7 @@ export class Runtime {
   private readonly status: ActorRef<StatusMessage>;
   private readonly sampler: ActorRef<SamplerMessage>;
   private stopping: Promise<void> | null = null;
+  private outputTimer: ReturnType<Clock['setTimeout']> | null = null;
   readonly history = new OperationHistory();
   readonly commandLog: CommandLog;
   readonly sessions: SessionStore;
@@ -76,6 +83,19 @@ export class Runtime {
     this.status = this.system.spawn('status', statusCollectorBehavior({ watcher: this.watcher, emit: (e) => this.route(e) }));
     this.sampler = spawnSampler(this.system, { libId: this.fleet.libId, emit: (e) => this.route(e),
       ...(opts.sampleIntervalMs ? { intervalMs: opts.sampleIntervalMs } : {}) });
+    this.scheduleOutputBounds();
+  }
+
+  /** Keeps the raw stdout/stderr files of installed handlers bounded (daemons write them forever). */
+  private scheduleOutputBounds(): void {
+    this.outputTimer = this.clock.setTimeout(() => {
+      void (async () => {
+        for (const spec of [...this.specs.values()]) {
+          await boundOutputs(join(spec.dir, '.supervisor'), this.opts.outputMaxBytes).catch(this.onError);
+        }
+        if (!this.stopping) this.scheduleOutputBounds();
+      })();
+    }, this.opts.outputCheckMs ?? 30_000);
   }
 
   /** Every event reaches the reporter; watch specs also reach the watchers. */
@@ -87,7 +107,8 @@ export class Runtime {
       case 'watch':
         if (event.spec) this.specs.set(event.handler, event.spec); else this.specs.delete(event.handler);
         this.heartbeat.tell(event);
-        this.status.tell(event);
+        // Script-form handlers have no status files to collect: their result is the handler status.
+        this.status.tell(event.spec?.form === 'script' ? { type: 'watch', handler: event.handler, spec: null } : event);
         break;
       case 'operationStarted':
         void this.commandLog.append(event.handler, formatStart(event.handler, event.op, event.version, event.extension, event.pid, event.startedAt));
@@ -115,6 +136,12 @@ export class Runtime {
   async describeInstalled(goal: GoalState | null): Promise<void> {
     if (goal) this.announceGoal(goal);
     await this.fleet.describeInstalled(goal);
+    // What the last session did is still the handlers' last operation (ps LAST-OP, status).
+    const last = await this.sessions.last().catch(() => null);
+    for (const event of sessionEvents(last)) {
+      this.reporter.tell(event);
+      this.history.apply(event);
+    }
   }
 
   private announceGoal(goal: GoalState): void {
@@ -195,6 +222,7 @@ export class Runtime {
   /** Flushes the report, stops every actor and the watcher. Handler processes keep running. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      if (this.outputTimer !== null) this.clock.clearTimeout(this.outputTimer);
       await flushReport(this.reporter).catch((err: unknown) => this.opts.onError?.(err));
       await this.system.stop();
       await this.watcher.close();

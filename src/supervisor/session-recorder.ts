@@ -48,7 +48,10 @@ export class SessionRecorder {
   }
 
   async begin(): Promise<void> {
-    await this.store.writeGoal(this.doc.id, { etag: this.goal.etag, handlers: this.goal.handlers }).catch(this.onError);
+    // Kept for `status`/`ps` without a daemon; protected settings stay only in the handlers' settings files.
+    const handlers = this.goal.handlers.map((h) => ({ ...h,
+      extensions: h.extensions.map((e) => ({ ...e, protectedSettings: null, protectedSettingsCertThumbprint: null })) }));
+    await this.store.writeGoal(this.doc.id, { etag: this.goal.etag, handlers }).catch(this.onError);
     await this.write();
   }
 

@@ -61,7 +61,7 @@ const restart = (handler: string, outcome: RestartEvent['outcome']) => (e: Monit
 
 function watchSpec(dir: string, name: string, over: Partial<WatchSpec> = {}): WatchSpec {
   return {
-    name, version: '1.0', dir, statusFolder: join(dir, 'status'), heartbeatFile: join(dir, 'heartbeat.log'),
+    name, version: '1.0', form: 'command', dir, statusFolder: join(dir, 'status'), heartbeatFile: join(dir, 'heartbeat.log'),
     state: 'Enabled', reportHeartbeat: true, heartbeatTimeoutSec: 1, onUnresponsive: 'report',
     extensions: [], multiConfig: false, enabledAt: Date.now(), ...over,
   };

@@ -63,7 +63,7 @@ async function harness(opts: { settleMs?: number; minIntervalMs?: number } = {})
     const dir = join(root, `${name}-1.0`);
     await mkdir(join(dir, 'status'), { recursive: true });
     return {
-      name, version: '1.0', dir, statusFolder: join(dir, 'status'), heartbeatFile: join(dir, 'heartbeat.log'), state: 'Enabled',
+      name, version: '1.0', form: 'command', dir, statusFolder: join(dir, 'status'), heartbeatFile: join(dir, 'heartbeat.log'), state: 'Enabled',
       reportHeartbeat: false, heartbeatTimeoutSec: 600, onUnresponsive: 'report', extensions: [], multiConfig: false, enabledAt: null, ...over,
     };
   }
@@ -275,7 +275,7 @@ describe('status actor with the real chokidar FolderWatcher', () => {
       const actor = system.spawn<StatusMessage>('status', statusCollectorBehavior({ watcher, emit: (e) => events.push(e), settleMs: 20, minIntervalMs: 100 }));
       const dir = join(root, 'Late-1.0');
       const statusFolder = join(dir, 'status');
-      const spec: WatchSpec = { name: 'Late', version: '1.0', dir, statusFolder, heartbeatFile: join(dir, 'heartbeat.log'), state: 'Enabled',
+      const spec: WatchSpec = { name: 'Late', version: '1.0', form: 'command', dir, statusFolder, heartbeatFile: join(dir, 'heartbeat.log'), state: 'Enabled',
         reportHeartbeat: false, heartbeatTimeoutSec: 600, onUnresponsive: 'report', extensions: [{ name: 'main', sequenceNumber: 2 }], multiConfig: false, enabledAt: null };
       actor.tell({ type: 'watch', handler: 'Late', spec });
       await waitFor('the initial status', () => (events.length === 1 ? true : undefined));

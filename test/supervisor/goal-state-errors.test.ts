@@ -134,13 +134,14 @@ describe('goal state: dependency cycles', () => {
 describe('goal state: not JSON', () => {
   test('a syntax error is reported with line and column (position given by the parser)', () => {
     const err = reject('{\n  "handlers": [\n    {"name": "A" "version": "1.0"}\n  ]\n}');
-    const p = expectProblem(err, '(root)', /^not valid JSON: .* at line 3 column 18$/, '{"name": "A" "version": "1.0"}');
+    // String values are masked in the excerpt: it must never show a (protected) setting.
+    const p = expectProblem(err, '(root)', /^not valid JSON: .* at line 3 column 18$/, '{"name": "*" "version": "***"}');
     assert.ok(p.reason.includes("Expected ',' or '}'"), p.reason);
   });
 
   test('a trailing comma (no position in the message on Node 20) is still located', () => {
     const err = reject('{\n  "handlers": [\n    {"name": "A", "version": "1.0",}\n  ]\n}');
-    expectProblem(err, '(root)', /^not valid JSON: .* at line 3 column 36$/, '"name": "A", "version": "1.0",}');
+    expectProblem(err, '(root)', /^not valid JSON: .* at line 3 column 36$/, '"name": "*", "version": "***",}');
   });
 
   test('an unexpected token after a value is located', () => {

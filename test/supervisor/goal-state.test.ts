@@ -134,15 +134,15 @@ describe('goal state: Azure agent leniency', () => {
 });
 
 describe('goal state: unknown keys are warnings, not errors', () => {
-  test('each unknown key is listed with its path and value, and is not in the result', async () => {
+  test('each unknown key is listed with its path (never its value: it could be a misspelt secret), and is not in the result', async () => {
     const path = join(FIXTURES, 'unknown-keys.json');
     const goal = await loadGoalStateFile(path);
-    assert.deepEqual(goal.warnings.map((w) => [w.source, w.path, w.reason, w.value]), [
-      [path, 'schemaVersion', 'unknown key, ignored', 2],
-      [path, 'handlers[0].priority', 'unknown key, ignored', 'high'],
-      [path, 'handlers[0].packages[0].size', 'unknown key, ignored', 10],
-      [path, 'handlers[0].extensions[0].color', 'unknown key, ignored', 'blue'],
-      [path, 'handlers[0].timeouts.enabel', 'unknown key, ignored', 30],
+    assert.deepEqual(goal.warnings.map((w) => [w.source, w.path, w.reason, 'value' in w]), [
+      [path, 'schemaVersion', 'unknown key, ignored', false],
+      [path, 'handlers[0].priority', 'unknown key, ignored', false],
+      [path, 'handlers[0].packages[0].size', 'unknown key, ignored', false],
+      [path, 'handlers[0].extensions[0].color', 'unknown key, ignored', false],
+      [path, 'handlers[0].timeouts.enabel', 'unknown key, ignored', false],
     ]);
     const [h] = goal.handlers;
     assert.ok(h);

@@ -135,9 +135,11 @@ class PlanRun {
   private async step(step: PlanStep): Promise<OperationResult | null> {
     switch (step.kind) {
       case 'fetch': return this.fetch(step);
-      case 'prepare':
-        await prepareHandlerFiles(this.paths(step.version), this.goal.name, step.version, this.goal.extensions);
+      case 'prepare': {
+        const form = await this.manifestOf(step.version).then((m) => m.form, () => 'command');
+        await prepareHandlerFiles(this.paths(step.version), this.goal.name, step.version, this.goal.extensions, { settings: form !== 'script' });
         return null;
+      }
       case 'copyState':
         await copyHandlerState(this.paths(step.from), this.paths(step.to));
         return null;
@@ -220,9 +222,14 @@ class PlanRun {
   /** Checkpoint, then run; after a restart, first find out what became of the interrupted run. */
   private async runTarget(step: CommandStep, t: InvokeTarget): Promise<OperationResult> {
     const gate = handlerLevel.has(step.op) ? this.deps.gates.install : this.deps.gates.enable;
+    let started = false;
+    // Script operations start one process per action: the operation starts once.
     const ctx = { libId: this.deps.libId, gate, graceMs: this.deps.graceMs, signal: this.deps.signal, clock: this.deps.clock,
-      onStart: (pid: number | null, startedAt: number) => this.deps.emit({ type: 'operationStarted', handler: this.goal.name, op: step.op,
-        version: step.version, extension: t.extName, startedAt, pid }) };
+      onStart: (pid: number | null, startedAt: number) => {
+        if (started) return;
+        started = true;
+        this.deps.emit({ type: 'operationStarted', handler: this.goal.name, op: step.op, version: step.version, extension: t.extName, startedAt, pid });
+      } };
     const interrupted = this.interrupted;
     this.interrupted = null;
     let note = '';

@@ -18,7 +18,7 @@ export function isMultiConfig(extensions: readonly ExtensionSettings[]): boolean
 
 /** Creates every folder HandlerEnvironment.json names, then writes it and the settings files. */
 export async function prepareHandlerFiles(paths: HandlerPaths, name: string, version: string,
-  extensions: readonly ExtensionSettings[]): Promise<void> {
+  extensions: readonly ExtensionSettings[], opts: { readonly settings?: boolean } = {}): Promise<void> {
   for (const dir of [paths.dir, paths.configFolder, paths.statusFolder, paths.logFolder, paths.eventsFolder, paths.outputFolder]) {
     await ensureDir(dir, 0o700);
   }
@@ -27,6 +27,8 @@ export async function prepareHandlerFiles(paths: HandlerPaths, name: string, ver
     logFolder: paths.logFolder, configFolder: paths.configFolder, statusFolder: paths.statusFolder,
     heartbeatFile: paths.heartbeatFile, eventsFolder: paths.eventsFolder,
   }), { mode: 0o600 });
+  // Script-form handlers read no settings files: writing them would only spread protected settings.
+  if (opts.settings === false) return;
   if (extensions.length === 0) {
     await atomicWrite(join(paths.configFolder, settingsFileName('default', DEFAULT_SEQUENCE_NUMBER, false)), emptySettings(), { mode: 0o600 });
     return;

@@ -11,12 +11,13 @@ import type { HandlerRecord } from './record.js';
 export async function watchSpecFor(dirs: SupervisorDirs, record: HandlerRecord, goal: HandlerGoal | null): Promise<WatchSpec | null> {
   if (record.version === null || record.state === 'NotInstalled') return null;
   const paths = handlerPaths(dirs, record.name, record.version);
-  const reportHeartbeat = await readInstalledManifest(paths).then((m) => m.reportHeartbeat, () => false);
+  const manifest = await readInstalledManifest(paths).catch(() => null);
+  const reportHeartbeat = manifest?.reportHeartbeat ?? false;
   const extensions = goal
     ? goal.extensions.map((e) => ({ name: e.name, sequenceNumber: e.sequenceNumber }))
     : Object.entries(record.enabledExtensions).map(([name, e]) => ({ name, sequenceNumber: e.sequenceNumber }));
   return {
-    name: record.name, version: record.version, dir: paths.dir, statusFolder: paths.statusFolder, heartbeatFile: paths.heartbeatFile,
+    name: record.name, version: record.version, form: manifest?.form ?? record.form ?? 'command', dir: paths.dir, statusFolder: paths.statusFolder, heartbeatFile: paths.heartbeatFile,
     state: record.state, reportHeartbeat,
     heartbeatTimeoutSec: goal?.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT,
     onUnresponsive: goal?.onUnresponsive ?? 'report',

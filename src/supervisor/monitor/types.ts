@@ -11,6 +11,8 @@ import type { LifecycleState } from '../lifecycle/record.js';
 export interface WatchSpec {
   readonly name: string;
   readonly version: string;
+  /** Script-form handlers (Device Update) write a result file, not status files. */
+  readonly form: 'command' | 'script';
   readonly dir: string;
   readonly statusFolder: string;
   readonly heartbeatFile: string;

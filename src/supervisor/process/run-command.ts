@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { systemClock } from '../../actors/clock.js';
 import { MARK_ENV, RUN_ENV, formatMark } from './attribution.js';
 import { DEFAULT_GRACE_MS, checkRunSpec, describeCommand } from './run-spec.js';
@@ -37,11 +37,15 @@ async function tail(file: string): Promise<string> {
 }
 
 /** Opens (creating or truncating) the output files; one fd when both name the same file, so writes do not overwrite each other. */
+// O_APPEND: when the output is cut down to size while a daemon still writes it, its next write
+// lands at the new end instead of leaving a hole the size of what was cut.
+const OUTPUT_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
+
 function openOutputs(spec: RunSpec): [number, number] {
-  const out = openSync(spec.stdoutFile, 'w', 0o600);
+  const out = openSync(spec.stdoutFile, OUTPUT_FLAGS, 0o600);
   if (spec.stderrFile === spec.stdoutFile) return [out, out];
   try {
-    return [out, openSync(spec.stderrFile, 'w', 0o600)];
+    return [out, openSync(spec.stderrFile, OUTPUT_FLAGS, 0o600)];
   } catch (err) {
     closeSync(out);
     throw err;

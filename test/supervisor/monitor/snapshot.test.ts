@@ -24,7 +24,7 @@ const extStatus = (status: ExtensionStatus['status'], code = 0, message = '', su
 const ext = (handler: string, extension: string, sequenceNumber: number, status: ExtensionStatus): MonitorEvent =>
   ({ type: 'extensionStatus', handler, extension, sequenceNumber, status, file: `/lib/${handler}/status/${sequenceNumber}.status` });
 const spec = (name: string, over: Partial<WatchSpec> = {}): WatchSpec => ({
-  name, version: '1.0', dir: `/lib/${name}-1.0`, statusFolder: `/lib/${name}-1.0/status`, heartbeatFile: `/lib/${name}-1.0/heartbeat.log`,
+  name, version: '1.0', form: 'command', dir: `/lib/${name}-1.0`, statusFolder: `/lib/${name}-1.0/status`, heartbeatFile: `/lib/${name}-1.0/heartbeat.log`,
   state: 'Enabled', reportHeartbeat: true, heartbeatTimeoutSec: 600, onUnresponsive: 'report', extensions: [{ name: 'default', sequenceNumber: 0 }],
   multiConfig: false, enabledAt: T0, ...over,
 });

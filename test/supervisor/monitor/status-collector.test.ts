@@ -16,7 +16,7 @@ const STATUS_SAMPLES = join(SAMPLES_DIR, 'azure-agent/status');
 
 function spec(over: Partial<WatchSpec>): WatchSpec {
   return {
-    name: 'Contoso.Monitor', version: '1.2', dir: '/lib/Contoso.Monitor-1.2', statusFolder: '/lib/Contoso.Monitor-1.2/status',
+    name: 'Contoso.Monitor', version: '1.2', form: 'command', dir: '/lib/Contoso.Monitor-1.2', statusFolder: '/lib/Contoso.Monitor-1.2/status',
     heartbeatFile: '/lib/Contoso.Monitor-1.2/heartbeat.log', state: 'Enabled', reportHeartbeat: false, heartbeatTimeoutSec: 600,
     onUnresponsive: 'report', extensions: [], multiConfig: false, enabledAt: null, ...over,
   };

@@ -1,0 +1,41 @@
+/**
+ * The raw stdout/stderr files of commands are bounded: a daemon that `enable` left running keeps
+ * writing the enable's files forever. Over the cap, a file is cut down to its last part, with
+ * a line saying so (the writers hold it O_APPEND, so they go on at the new end).
+ */
+import { open, readdir, stat, truncate, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const OUTPUT_MAX_BYTES = 8 * 1024 * 1024;
+export const OUTPUT_KEEP_BYTES = 256 * 1024;
+
+async function tailBytes(file: string, size: number, keep: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const len = Math.min(keep, size);
+    const buf = Buffer.alloc(len);
+    const { bytesRead } = await fh.read(buf, 0, len, size - len);
+    // Start at a line boundary, so the kept part reads cleanly.
+    const cut = buf.subarray(0, bytesRead);
+    const nl = cut.indexOf(0x0a);
+    return nl >= 0 && nl < cut.length - 1 ? cut.subarray(nl + 1) : cut;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Cuts every *.stdout / *.stderr in `folder` that is over `maxBytes`; returns the files cut. */
+export async function boundOutputs(folder: string, maxBytes = OUTPUT_MAX_BYTES, keepBytes = OUTPUT_KEEP_BYTES): Promise<string[]> {
+  const cut: string[] = [];
+  for (const name of await readdir(folder).catch(() => [] as string[])) {
+    if (!name.endsWith('.stdout') && !name.endsWith('.stderr')) continue;
+    const file = join(folder, name);
+    const size = await stat(file).then((s) => s.size, () => 0);
+    if (size <= maxBytes) continue;
+    const kept = await tailBytes(file, size, keepBytes);
+    await truncate(file, 0);
+    await appendFile(file, Buffer.concat([Buffer.from(`[ext-supervisor: ${size - kept.length} earlier bytes cut; this file is kept under ${maxBytes} bytes]\n`), kept]));
+    cut.push(file);
+  }
+  return cut;
+}
