@@ -50,12 +50,17 @@ withDirs(program.command('pack <dir>')
     exitCode = await packCommand(dir, opts, processIO);
   });
 
-withDirs(program.command('apply')
+/** The options apply and run share: how a goal state is carried out. */
+function withApplyOptions(cmd: Command): Command {
+  return withDirs(cmd
+    .requiredOption('--goal-state <src>', 'goal-state file or http(s) URL')
+    .addOption(new Option('--concurrency <n>', 'enable/disable commands at once').argParser(positiveInt('--concurrency')).default(16))
+    .addOption(new Option('--install-concurrency <n>', 'install/update/uninstall commands at once').argParser(positiveInt('--install-concurrency')).default(1))
+    .addOption(new Option('--kill-grace <seconds>', 'between SIGTERM and SIGKILL when a command is ended').argParser(positiveNumber('--kill-grace')).default(5)));
+}
+
+withApplyOptions(program.command('apply')
   .description('apply a goal state once, wait for every operation, print the handler table')
-  .requiredOption('--goal-state <src>', 'goal-state file')
-  .addOption(new Option('--concurrency <n>', 'enable/disable commands at once').argParser(positiveInt('--concurrency')).default(16))
-  .addOption(new Option('--install-concurrency <n>', 'install/update/uninstall commands at once').argParser(positiveInt('--install-concurrency')).default(1))
-  .addOption(new Option('--kill-grace <seconds>', 'between SIGTERM and SIGKILL when a command is ended').argParser(positiveNumber('--kill-grace')).default(5))
   .option('--json', 'print the result as JSON'))
   .action(async (opts: DirFlags & { goalState: string; concurrency: number; installConcurrency: number; killGrace: number; json?: boolean }) => {
     const { applyCommand } = await import('./apply.js');
@@ -64,13 +69,9 @@ withDirs(program.command('apply')
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
 
-withDirs(program.command('run')
+withApplyOptions(program.command('run')
   .description('the daemon: apply the goal state, re-apply when it changes, monitor, serve the control socket')
-  .requiredOption('--goal-state <src>', 'goal-state file or http(s) URL')
   .addOption(new Option('--poll-interval <seconds>', 'how often a URL goal state is polled').argParser(positiveNumber('--poll-interval')).default(60))
-  .addOption(new Option('--concurrency <n>', 'enable/disable commands at once').argParser(positiveInt('--concurrency')).default(16))
-  .addOption(new Option('--install-concurrency <n>', 'install/update/uninstall commands at once').argParser(positiveInt('--install-concurrency')).default(1))
-  .addOption(new Option('--kill-grace <seconds>', 'between SIGTERM and SIGKILL when a command is ended').argParser(positiveNumber('--kill-grace')).default(5))
   .addOption(new Option('--stop-grace <seconds>', 'at shutdown, how long running commands may finish before they are ended').argParser(positiveNumber('--stop-grace')).default(30))
   .addOption(new Option('--sample-interval <seconds>', 'process CPU/memory sampling period').argParser(positiveNumber('--sample-interval')).default(5))
   .option('--report-url <url>', 'PUT every new status report to this http(s) URL')

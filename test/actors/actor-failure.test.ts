@@ -6,11 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ActorSystem, STOP_MESSAGE, actorFailedError, type ActorFailure, type Reply } from '../../src/actors/actor.js';
+import { recordUnhandledRejections } from '../helpers/unhandled.js';
 
-const unhandled: unknown[] = [];
-const onUnhandledRejection = (reason: unknown): void => { unhandled.push(reason); };
-process.on('unhandledRejection', onUnhandledRejection);
-after(() => { process.off('unhandledRejection', onUnhandledRejection); });
+const unhandled = recordUnhandledRejections();
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 

@@ -3,11 +3,9 @@ import assert from 'node:assert/strict';
 import { ActorSystem, type ActorRef, type Behavior, type DeadLetter, type Reply } from '../../src/actors/actor.js';
 import { ManualClock } from '../../src/actors/clock.js';
 import { SupervisorError } from '../../src/supervisor/errors.js';
+import { recordUnhandledRejections } from '../helpers/unhandled.js';
 
-const unhandled: unknown[] = [];
-const onUnhandledRejection = (reason: unknown): void => { unhandled.push(reason); };
-process.on('unhandledRejection', onUnhandledRejection);
-after(() => { process.off('unhandledRejection', onUnhandledRejection); });
+const unhandled = recordUnhandledRejections();
 
 const isCode = (code: string) => (err: unknown): boolean => err instanceof SupervisorError && err.code === code;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
