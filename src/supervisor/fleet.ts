@@ -97,7 +97,8 @@ export class Fleet {
     for (const layer of dependencyOrder(goal.handlers)) {
       for (const h of layer) {
         const dependencies: Dependency[] = h.dependsOn.map((d) => ({ name: d, result: results.get(d)! }));
-        results.set(h.name, this.actor(h.name).ask<HandlerApplyResult>((reply) => ({ type: 'apply', goal: h, dependencies, reply })));
+        // No deadline: an apply takes as long as its commands (each bounded by its own timeout) and its queue.
+        results.set(h.name, this.actor(h.name).ask<HandlerApplyResult>((reply) => ({ type: 'apply', goal: h, dependencies, reply }), Infinity));
       }
     }
     const byName = new Map<string, HandlerApplyResult>();
@@ -121,12 +122,12 @@ export class Fleet {
   async describeInstalled(goal: GoalState | null): Promise<void> {
     const goals = new Map((goal?.handlers ?? []).map((h) => [h.name, h]));
     await Promise.all((await this.store.names()).map((name) =>
-      this.actor(name).ask<unknown>((reply) => ({ type: 'describe', goal: goals.get(name) ?? null, reply }))));
+      this.actor(name).ask<unknown>((reply) => ({ type: 'describe', goal: goals.get(name) ?? null, reply }), Infinity)));
   }
 
   /** Heartbeat watchdog: disable + enable one handler through its own mailbox. */
   restart(name: string): Promise<{ ok: boolean; message: string }> {
-    return this.actor(name).ask((reply) => ({ type: 'restart', reply }));
+    return this.actor(name).ask((reply) => ({ type: 'restart', reply }), Infinity);
   }
 
   /** Number of handler actors with work queued or running. */
