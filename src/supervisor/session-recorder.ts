@@ -60,18 +60,19 @@ export class SessionRecorder {
     if (this.finished || (e.type !== 'operationStarted' && e.type !== 'operationEnded')) return;
     const h = this.doc.handlers[e.handler];
     if (!h) return;
-    let operations: SessionOperation[];
+    // The doc's handler map is private to this recorder until written: changed in place, one handler at a time
+    // (copying the map per event made 1000 handlers cost O(n²)).
+    const operations = h.operations as SessionOperation[];
     if (e.type === 'operationStarted') {
-      operations = [...h.operations, { name: e.op, version: e.version, extension: e.extension, result: 'running', exitCode: null, code: 0,
-        startedAt: new Date(e.startedAt).toISOString(), endedAt: null }];
+      operations.push({ name: e.op, version: e.version, extension: e.extension, result: 'running', exitCode: null, code: 0,
+        startedAt: new Date(e.startedAt).toISOString(), endedAt: null });
     } else {
       const r = e.result;
       const ended: SessionOperation = { name: r.op, version: r.version, extension: r.extension, result: r.result, exitCode: r.exitCode, code: r.code,
         startedAt: new Date(r.startedAt).toISOString(), endedAt: new Date(r.endedAt).toISOString() };
-      const i = h.operations.findIndex((o) => o.result === 'running' && o.name === r.op && o.extension === r.extension);
-      operations = i >= 0 ? h.operations.map((o, j) => (j === i ? ended : o)) : [...h.operations, ended];
+      const i = operations.findIndex((o) => o.result === 'running' && o.name === r.op && o.extension === r.extension);
+      if (i >= 0) operations[i] = ended; else operations.push(ended);
     }
-    this.doc = { ...this.doc, handlers: { ...this.doc.handlers, [e.handler]: { ...h, operations } } };
     if (this.timer === null) {
       this.timer = this.clock.setTimeout(() => { this.timer = null; void this.write(); }, CHECKPOINT_MS);
     }
@@ -98,7 +99,8 @@ export class SessionRecorder {
   }
 
   private write(): Promise<void> {
-    const doc = this.doc;
+    // A snapshot: later events change the live handler map while this write is queued.
+    const doc: SessionDoc = JSON.parse(JSON.stringify(this.doc)) as SessionDoc;
     this.writing = this.writing.then(() => this.store.write(doc)).catch(this.onError);
     return this.writing;
   }

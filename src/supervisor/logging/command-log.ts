@@ -43,6 +43,8 @@ export function formatStart(handler: string, op: string, version: string, extens
 /** Serialises appends per handler and rotates by size; failures go to onError, never thrown. */
 export class CommandLog {
   private readonly queues = new Map<string, Promise<void>>();
+  /** Folders made already: a mkdir per line cost more than the write (profiled). */
+  private readonly made = new Set<string>();
   private readonly maxBytes: number;
   private readonly keep: number;
 
@@ -66,10 +68,21 @@ export class CommandLog {
 
   private async write(handler: string, text: string): Promise<void> {
     const file = commandLogPath(this.opts.logDir, handler);
-    await mkdir(join(this.opts.logDir, handler), { recursive: true, mode: 0o700 });
+    const folder = join(this.opts.logDir, handler);
+    if (!this.made.has(folder)) {
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+      this.made.add(folder);
+    }
     const size = await stat(file).then((s) => s.size, () => 0);
     if (size > 0 && size + Buffer.byteLength(text) > this.maxBytes) await this.rotate(file);
-    await appendFile(file, text, { mode: 0o600 });
+    await appendFile(file, text, { mode: 0o600 }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      // The folder went away (a handler's logs removed by hand): make it again once.
+      this.made.delete(folder);
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+      this.made.add(folder);
+      await appendFile(file, text, { mode: 0o600 });
+    });
   }
 
   private async rotate(file: string): Promise<void> {

@@ -1,24 +1,17 @@
 /**
- * ONE chokidar instance for every folder the monitors care about (handler dirs for heartbeat.log,
- * status/ folders), each watched at depth 0. Never files one by one: chokidar handles a path
- * that does not exist yet by watching its parent, which costs seconds per event at scale and,
- * at depth 0, never watches the folder's content once it appears. So this class handles absent
- * folders itself: it looks for them on one retry timer (and at once when a watched parent
- * reports them), then reports the files found in them as 'add'.
+ * Every folder the monitors care about (handler dirs for heartbeat.log, status/ folders), each
+ * watched at depth 0 with the kernel's inotify through fs.watch (libuv shares one inotify fd
+ * for all of them). Never files one by one, and not chokidar here: chokidar answers every
+ * event in a folder by reading the whole folder again (readdirp + lstat of each entry), which
+ * with 1000 handlers writing heartbeats by rename cost a fifth of a core at idle (measured, see
+ * docs/decisions.md). An fs.watch event names the file; one stat tells add from unlink.
  *
- * chokidar 5 options, checked against its source: `atomic` (default with fs.watch) holds an
- * 'unlink' 100 ms so delete+recreate arrives as one 'change', and a write to x.tmp renamed onto x
- * arrives as 'add' x.tmp, 'change' x, 'unlink' x.tmp; `awaitWriteFinish` stays off (it holds
- * every event until the size is stable, 2 s by default). chokidar drops a 'change' of a path
- * within 50 ms of the previous one, so listeners treat events as hints to re-read, not counts.
- *
- * A folder whose last listener leaves stays with chokidar (its events are dropped) until it is
- * deleted or close(): chokidar's unwatch() ignores the folder's whole subtree from then on, which
- * would silently blind a watch of <folder>/status. A folder deleted or replaced is noticed through
- * its own watch; chokidar's dead watches are dropped with its internal _remove (typed in its d.ts),
- * else a re-created folder would be attached to the dead one.
+ * A folder that does not exist yet is looked for on one retry timer; when it appears, the files
+ * already in it are reported as 'add'. A watched folder that is removed or replaced (its own
+ * name reported, or its watch failing) is looked for again the same way. Events are hints to
+ * re-read, not counts: the kernel may coalesce two writes into one event.
  */
-import { watch, type FSWatcher } from 'chokidar';
+import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock, type Clock, type TimerId } from '../../actors/clock.js';
@@ -44,7 +37,7 @@ export interface FolderWatcherOptions {
   readonly onError?: (error: SupervisorError) => void;
 }
 
-// checking: a stat is in flight; pending: absent, on the retry list; active: handed to chokidar.
+// checking: a stat is in flight; pending: absent, on the retry list; active: watched.
 type FolderState = 'checking' | 'pending' | 'active';
 
 interface Folder {
@@ -53,9 +46,10 @@ interface Folder {
   state: FolderState;
   /** Inode seen when activated: a folder replaced under the same name needs a new OS watch. */
   ino: number | null;
+  watcher: FSWatcher | null;
+  /** Files known to be there, so a rename onto one reads as a change (a write by rename), not an add. */
+  names: Set<string>;
 }
-
-const ATOMIC_MS = 100;
 
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
@@ -64,7 +58,6 @@ function isMissing(err: unknown): boolean {
 
 /** Several listeners per folder, each with its own disposer; events for one folder never reach another's listeners. */
 export class FolderWatcher {
-  readonly #fsw: FSWatcher;
   readonly #clock: Clock;
   readonly #retryMs: number;
   readonly #onError: (error: SupervisorError) => void;
@@ -80,11 +73,6 @@ export class FolderWatcher {
     this.#clock = opts.clock ?? systemClock;
     this.#retryMs = retryMs;
     this.#onError = opts.onError ?? ((err) => process.emitWarning(err));
-    this.#fsw = watch([], { depth: 0, ignoreInitial: true, atomic: ATOMIC_MS, awaitWriteFinish: false, persistent: true });
-    this.#fsw.on('all', (event, p) => this.#onChokidar(event, p));
-    this.#fsw.on('raw', (event, evPath, details) => this.#onRaw(event, evPath, details));
-    this.#fsw.on('error', (err) => this.#onError(new SupervisorError('E_WATCH_FAILED',
-      `folder watcher: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err })));
   }
 
   /** Calls `listener` for files added, changed or removed directly in `folder` (which may not exist yet); returns the disposer. */
@@ -97,7 +85,7 @@ export class FolderWatcher {
     const key = path.resolve(folder);
     let entry = this.#folders.get(key);
     if (!entry) {
-      entry = { path: key, listeners: new Set(), state: 'checking', ino: null };
+      entry = { path: key, listeners: new Set(), state: 'checking', ino: null, watcher: null, names: new Set() };
       this.#folders.set(key, entry);
       void this.#activate(entry, false);
     }
@@ -109,8 +97,7 @@ export class FolderWatcher {
       if (disposed) return;
       disposed = true;
       owner.listeners.delete(wrapped);
-      // An active folder stays with chokidar (its unwatch() would blind <folder>/... for good); absent ones are dropped.
-      if (owner.listeners.size === 0 && owner.state !== 'active' && this.#folders.get(owner.path) === owner) this.#folders.delete(owner.path);
+      if (owner.listeners.size === 0 && this.#folders.get(owner.path) === owner) this.#drop(owner);
     };
   }
 
@@ -130,13 +117,19 @@ export class FolderWatcher {
     this.#closePromise ??= (async () => {
       if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
+      for (const f of this.#folders.values()) f.watcher?.close();
       this.#folders.clear();
-      await this.#fsw.close();
     })();
     return this.#closePromise;
   }
 
-  /** Hands a folder that exists to chokidar; otherwise puts it on the retry list. Never rejects. */
+  #drop(folder: Folder): void {
+    folder.watcher?.close();
+    folder.watcher = null;
+    this.#folders.delete(folder.path);
+  }
+
+  /** Watches a folder that exists; otherwise puts it on the retry list. Never rejects. */
   async #activate(folder: Folder, appeared: boolean): Promise<void> {
     folder.state = 'checking';
     let ino: number;
@@ -150,14 +143,22 @@ export class FolderWatcher {
       return;
     }
     if (this.#closePromise || this.#folders.get(folder.path) !== folder) return;
+    try {
+      folder.watcher = watch(folder.path, { persistent: true }, (eventType, filename) => this.#onEvent(folder, eventType, filename));
+      folder.watcher.on('error', () => this.#gone(folder));
+    } catch (err) {
+      if (isMissing(err)) { this.#pend(folder); return; }
+      this.#onError(new SupervisorError('E_WATCH_FAILED', `cannot watch ${folder.path}: ${(err as Error).message}`, { folder: folder.path }, { cause: err }));
+      this.#pend(folder);
+      return;
+    }
     folder.state = 'active';
     folder.ino = ino;
-    this.#fsw.add(folder.path);
-    if (appeared) await this.#reportExisting(folder);
+    await this.#reportExisting(folder, appeared);
   }
 
-  /** Files already in a folder that appeared after its listeners registered are news to them. */
-  async #reportExisting(folder: Folder): Promise<void> {
+  /** Learns the files already there; if the folder appeared after its listeners registered, they are news to them. */
+  async #reportExisting(folder: Folder, report: boolean): Promise<void> {
     let names: string[];
     try {
       names = (await readdir(folder.path, { withFileTypes: true })).filter((d) => !d.isDirectory()).map((d) => d.name);
@@ -165,12 +166,15 @@ export class FolderWatcher {
       if (!isMissing(err)) this.#onError(new SupervisorError('E_WATCH_FAILED', `cannot list ${folder.path}: ${(err as Error).message}`, { folder: folder.path }, { cause: err }));
       return;
     }
-    for (const name of names.sort()) this.#deliver(folder, { kind: 'add', path: path.join(folder.path, name) });
+    for (const name of names) folder.names.add(name);
+    if (report) for (const name of names.sort()) this.#deliver(folder, { kind: 'add', path: path.join(folder.path, name) });
   }
 
   #pend(folder: Folder): void {
     folder.state = 'pending';
     folder.ino = null;
+    folder.watcher?.close();
+    folder.watcher = null;
     if (folder.listeners.size === 0) {
       this.#folders.delete(folder.path);
       return;
@@ -183,46 +187,48 @@ export class FolderWatcher {
     for (const folder of this.#folders.values()) if (folder.state === 'pending') void this.#activate(folder, true);
   }
 
-  /** The folder vanished or was replaced: forget chokidar's dead watches, then look for it again. */
-  #gone(folder: Folder, forgetInChokidar: boolean): void {
+  /** The folder vanished or was replaced: drop its watch, then look for it again. */
+  #gone(folder: Folder): void {
     if (folder.state !== 'active' || this.#closePromise) return;
+    folder.watcher?.close();
+    folder.watcher = null;
     folder.state = 'checking';
-    if (forgetInChokidar) {
-      // chokidar's own cleanup for a removed folder (emits its unlinkDir); unwatch() would ignore the subtree forever.
-      this.#fsw._remove(path.dirname(folder.path), path.basename(folder.path), true);
-    }
     if (folder.listeners.size === 0) this.#folders.delete(folder.path);
     else void this.#activate(folder, true);
   }
 
-  #onChokidar(event: string, p: string): void {
-    if (event === 'add' || event === 'change' || event === 'unlink') {
-      const folder = this.#folders.get(path.dirname(p));
-      if (folder) this.#deliver(folder, { kind: event, path: p });
+  /** 'change' is a write; 'rename' is a create, delete or rename: one stat tells which. */
+  #onEvent(folder: Folder, eventType: string, filename: string | Buffer | null): void {
+    if (folder.state !== 'active' || filename === null) return;
+    const name = filename.toString();
+    const file = path.join(folder.path, name);
+    if (eventType === 'change') {
+      // A first write into a file created moments before may arrive as its only event.
+      const kind = folder.names.has(name) ? 'change' : 'add';
+      folder.names.add(name);
+      this.#deliver(folder, { kind, path: file });
       return;
     }
-    const folder = this.#folders.get(p);
-    if (!folder) return;
-    if (event === 'addDir' && folder.state === 'pending') void this.#activate(folder, true);
-    else if (event === 'unlinkDir') this.#gone(folder, false);
-  }
-
-  /** A watched folder's own removal or rename reaches only its own fs.watch (as an event named after it). */
-  #onRaw(event: string, evPath: string, details: unknown): void {
-    if (event !== 'rename') return;
-    const watched = (details as { watchedPath?: unknown } | null)?.watchedPath;
-    if (typeof watched !== 'string') return;
-    const folder = this.#folders.get(watched);
-    if (!folder || folder.state !== 'active' || evPath !== path.basename(folder.path)) return;
     const ino = folder.ino;
-    const stillSame = (): boolean => folder.state === 'active' && folder.ino === ino && this.#folders.get(folder.path) === folder;
-    stat(folder.path).then(
-      (st) => { if ((!st.isDirectory() || st.ino !== ino) && stillSame()) this.#gone(folder, true); },
+    stat(file).then(
+      (st) => {
+        if (folder.state !== 'active' || folder.ino !== ino || st.isDirectory()) return;
+        const known = folder.names.has(name);
+        folder.names.add(name);
+        this.#deliver(folder, { kind: known ? 'change' : 'add', path: file });
+      },
       (err: unknown) => {
-        if (!isMissing(err)) this.#onError(new SupervisorError('E_WATCH_FAILED', `cannot check ${folder.path}: ${(err as Error).message}`, { folder: folder.path }, { cause: err }));
-        else if (stillSame()) this.#gone(folder, true);
+        if (folder.state !== 'active' || folder.ino !== ino) return;
+        if (isMissing(err) && folder.names.delete(name)) this.#deliver(folder, { kind: 'unlink', path: file });
+        // The folder's own name: it was removed or renamed away (inotify IN_DELETE_SELF/IN_MOVE_SELF).
+        if (name === path.basename(folder.path)) void this.#checkSelf(folder, ino);
       },
     );
+  }
+
+  async #checkSelf(folder: Folder, ino: number | null): Promise<void> {
+    const st = await stat(folder.path).catch(() => null);
+    if (folder.state === 'active' && folder.ino === ino && (!st || !st.isDirectory() || st.ino !== ino)) this.#gone(folder);
   }
 
   #deliver(folder: Folder, event: FolderEvent): void {
