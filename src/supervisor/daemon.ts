@@ -17,6 +17,7 @@ import { commandLogPath } from './logging/command-log.js';
 import { followFile, lastLines } from './logging/tail-lines.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
 import type { MonitorEvent } from './monitor/types.js';
+import { chokidarFolderWatch } from './monitor/single-folder-watch.js';
 import { SupervisorMetrics } from './metrics/metrics.js';
 import { parseListen, startMetricsServer, type MetricsServer } from './metrics/metrics-server.js';
 import { supervisorVersion } from './version-info.js';
@@ -47,6 +48,7 @@ export class Daemon {
   lastGoal: GoalState | null = null;
 
   private metricsServer: MetricsServer | null = null;
+  private readonly goalWatch = chokidarFolderWatch((err) => this.opts.log('warn', `goal-state watch: ${(err as Error)?.message ?? String(err)}`));
   private readonly metrics: SupervisorMetrics;
 
   private constructor(private readonly opts: DaemonOptions) {
@@ -104,7 +106,7 @@ export class Daemon {
       log: (line) => log('info', line),
     });
     this.source = this.system.spawn('goal-source', goalSourceBehavior({
-      source: this.opts.goalSource, pollIntervalSec: this.opts.pollIntervalSec ?? 60, watcher: this.runtime.watcher,
+      source: this.opts.goalSource, pollIntervalSec: this.opts.pollIntervalSec ?? 60, watcher: this.goalWatch,
       onGoal: (goal) => this.offer(goal),
       onError: (err) => {
         log('error', `goal state: ${(err as Error).message}`);
@@ -195,6 +197,7 @@ export class Daemon {
       this.pending = null;
       await this.source?.stop();
       await this.system.stop();
+      await this.goalWatch.close();
       if (this.applying) {
         const grace = this.opts.stopGraceMs ?? 30_000;
         const timer = setTimeout(() => {
