@@ -32,7 +32,10 @@ export async function psCommand(flags: PsFlags, io: CliIO): Promise<number> {
   const client = await tryConnect(dirs);
   if (!flags.watch) {
     if (client) {
-      try { print(await client.call('ps', {}), flags, io); } finally { await client.close(); }
+      try {
+        if (flags.json) io.stdout(`${await client.callRaw('ps', {})}\n`);
+        else print(await client.call('ps', {}), flags, io);
+      } finally { await client.close(); }
     } else {
       io.stderr(noDaemonNote('ps', dirs));
       print(await offline(flags), flags, io);

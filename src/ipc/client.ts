@@ -32,16 +32,20 @@ export interface ControlClient {
   /** Who answered the handshake. */
   readonly server: ServerInfo;
   call<M extends CallMethod>(method: M, params: CallParams<M>, opts?: CallOptions): Promise<CallResult<M>>;
+  /** The result as the JSON text the daemon sent, not parsed: `ps --json` prints it as it is. */
+  callRaw<M extends CallMethod>(method: M, params: CallParams<M>, opts?: CallOptions): Promise<string>;
   stream<S extends StreamMethod>(method: S, params: StreamParams<S>, onItem: (item: StreamItem<S>) => void): StreamHandle;
   /** Ends the connection; running calls fail with E_DISCONNECTED, streams resolve. */
   close(): Promise<void>;
 }
 
 type Pending =
-  | { readonly kind: 'call'; readonly method: string; resolve(value: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout | undefined }
+  | { readonly kind: 'call'; readonly method: string; resolve(value: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout | undefined; raw?: boolean }
   | { readonly kind: 'stream'; readonly method: string; onItem(item: unknown): void; resolve(): void; reject(err: Error): void; cancelled: boolean };
 
 const DEFAULT_TIMEOUT_MS = 5000;
+/** How the server encodes a successful result (encodeMessage): the prefix a raw call cuts off. */
+const RAW_RESULT = /^\{"id":(\d+),"ok":true,"result":/;
 const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 const CLOSE_GRACE_MS = 1000;
 
@@ -116,12 +120,16 @@ class Connection implements ControlClient {
     return this.request(method, params, opts.timeoutMs ?? this.defaultTimeoutMs) as Promise<CallResult<M>>;
   }
 
+  callRaw<M extends CallMethod>(method: M, params: CallParams<M>, opts: CallOptions = {}): Promise<string> {
+    return this.request(method, params, opts.timeoutMs ?? this.defaultTimeoutMs, true).then((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+  }
+
   /** Sends one request and waits for its answer; E_TIMEOUT (and a cancel to the daemon) after `timeoutMs`. */
-  request(method: string, params: Readonly<Record<string, unknown>>, timeoutMs: number): Promise<unknown> {
+  request(method: string, params: Readonly<Record<string, unknown>>, timeoutMs: number, raw = false): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (!this.writable()) return reject(this.disconnected());
-      const entry: Pending = { kind: 'call', method, resolve, reject, timer: undefined };
+      const entry: Pending = { kind: 'call', method, resolve, reject, timer: undefined, raw };
       entry.timer = setTimeout(() => {
         if (this.pending.get(id) !== entry) return;
         this.pending.delete(id);
@@ -162,6 +170,17 @@ class Connection implements ControlClient {
   }
 
   private onLine(line: string): void {
+    // A raw call's success is cut out of the line as text: 600 KB of ps rows are not parsed just to be printed.
+    const head = RAW_RESULT.exec(line);
+    if (head && line.endsWith('}')) {
+      const entry = this.pending.get(Number(head[1]));
+      if (entry?.kind === 'call' && entry.raw) {
+        this.pending.delete(Number(head[1]));
+        clearTimeout(entry.timer);
+        entry.resolve(line.slice(head[0].length, -1));
+        return;
+      }
+    }
     const message = parseServerMessage(line);
     if (message === null) {
       this.fail(new SupervisorError('E_PROTOCOL', `the daemon sent a line this client cannot read: ${line.slice(0, 80)}`, { socketPath: this.socketPath }));

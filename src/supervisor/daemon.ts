@@ -149,6 +149,21 @@ export class Daemon {
     while (this.applying) await this.applying;
   }
 
+  private psCache: { version: number; at: number; rows: RawJson } | null = null;
+
+  /**
+   * The rows `ps` serves, serialised once and reused while nothing happened for under a second
+   * (ages are whole seconds): an operator's `ps --watch` or a monitoring loop costs no work.
+   */
+  private async psRows(): Promise<RawJson> {
+    const version = this.runtime.eventVersion;
+    const now = Date.now();
+    if (this.psCache && this.psCache.version === version && now - this.psCache.at < 1000) return this.psCache.rows;
+    const rows = RawJson.of(await this.runtime.rows());
+    this.psCache = { version, at: now, rows };
+    return rows;
+  }
+
   private controlHandlers() {
     const rt = this.runtime;
     const known = async (name: string): Promise<void> => {
@@ -158,7 +173,7 @@ export class Daemon {
       throw new SupervisorError('E_UNKNOWN_HANDLER', `no handler named "${name}"${guess ? `; did you mean "${guess}"?` : ''}`, { name });
     };
     return {
-      ps: async () => RawJson.of(await rt.rows()),
+      ps: () => this.psRows(),
       status: async ({ name }: { name: string }) => {
         await known(name);
         const row = (await rt.row(name))!;
@@ -173,7 +188,7 @@ export class Daemon {
       },
       watchPs: async ({ intervalMs }: { intervalMs?: number }, ctx: { signal: AbortSignal; push(item: unknown): void }) => {
         while (!ctx.signal.aborted) {
-          ctx.push(RawJson.of(await rt.rows()));
+          ctx.push(await this.psRows());
           await new Promise<void>((resolve) => {
             const t = setTimeout(resolve, intervalMs ?? 1000);
             ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });

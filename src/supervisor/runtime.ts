@@ -51,6 +51,9 @@ export class Runtime {
   private readonly status: ActorRef<StatusMessage>;
   private readonly sampler: ActorRef<SamplerMessage>;
   private stopping: Promise<void> | null = null;
+  private version = 0;
+  /** Counts events: a cache of anything derived from the snapshot is good while this has not moved. */
+  get eventVersion(): number { return this.version; }
   private outputTimer: ReturnType<Clock['setTimeout']> | null = null;
   readonly history = new OperationHistory();
   readonly commandLog: CommandLog;
@@ -100,6 +103,7 @@ export class Runtime {
 
   /** Every event reaches the reporter; watch specs also reach the watchers. */
   private route(event: MonitorEvent): void {
+    this.version++;
     this.reporter.tell(event);
     this.history.apply(event);
     this.recorder?.onEvent(event);
