@@ -46,7 +46,8 @@ export function createLogger(opts: LoggerOptions): SupervisorLogger {
         ...(opts.tty ? [winston.format.colorize()] : []),
         winston.format.printf((info) => {
           const { level, message, timestamp, ...rest } = info as Record<string, unknown>;
-          const extra = Object.entries(rest).filter(([k]) => typeof k === 'string' && k !== 'time')
+          // The message already names handler, operation, version and result: the console shows the rest.
+          const extra = Object.entries(rest).filter(([k]) => !['time', 'handler', 'operation', 'version', 'result'].includes(k))
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
           return `${String(timestamp)} ${String(level)} ${String(message)}${extra ? ` ${extra}` : ''}`;
         }),
