@@ -1,0 +1,108 @@
+/**
+ * 2. Steady state: the daemon's RSS, CPU, open fds and inotify watches over a quiet window, next
+ * to an idle `node` process sampled at the same instants; meanwhile status-report.json (written
+ * within 1 s of any change) is read from outside to catch a false Unresponsive without asking the
+ * daemon anything.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SectionOutput } from './context.js';
+import type { FleetEnv } from './fleet.js';
+import { marked, procStats, sleep, start, type ProcStats } from './proc-tools.js';
+import { max, ratio, round } from './stats.js';
+
+const MB = 1e6;
+const SAMPLE_MS = 5000;
+
+interface Sample { readonly t: number; readonly daemon: ProcStats; readonly floor: ProcStats }
+
+/** Names of the handlers the last written report calls Unresponsive. */
+async function unresponsiveInReport(libDir: string): Promise<string[]> {
+  const text = await readFile(join(libDir, 'status-report.json'), 'utf8').catch(() => null);
+  if (text === null) return [];
+  try {
+    const doc = JSON.parse(text) as { handlers?: { name: string; status: string }[] };
+    return (doc.handlers ?? []).filter((h) => h.status === 'Unresponsive').map((h) => h.name);
+  } catch {
+    return []; // caught between truncate and write: the next read sees it
+  }
+}
+
+function cpuPct(a: ProcStats, b: ProcStats, ms: number): number {
+  return ((b.cpuNs - a.cpuNs) / 1e6 / ms) * 100;
+}
+
+/** Measures the fleet's daemon over `steadyMs` and fills the steady section. */
+export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<void> {
+  const { daemon, params: p, ws } = env;
+  const floorProc = start(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+  try {
+    await sleep(1000);
+    const procsAtStart = (await marked(new Set([ws.libId]))).length;
+    const samples: Sample[] = [];
+    const falseUnresponsive = new Set<string>();
+    const t0 = performance.now();
+    let nextSample = 0;
+    let nextReport = 0;
+    while (performance.now() - t0 <= p.steadyMs + 50) {
+      const t = performance.now() - t0;
+      if (t >= nextSample) {
+        const d = procStats(daemon.pid);
+        const f = procStats(floorProc.child.pid!);
+        if (!d || !f) throw new Error(`${d ? 'the idle node floor' : 'the daemon'} exited during the steady window`);
+        samples.push({ t, daemon: d, floor: f });
+        nextSample += SAMPLE_MS;
+      }
+      if (t >= nextReport) {
+        for (const name of await unresponsiveInReport(ws.libDir)) falseUnresponsive.add(name);
+        nextReport += 2000;
+      }
+      await sleep(Math.max(10, Math.min(nextSample, nextReport) - (performance.now() - t0)));
+    }
+    const procsAtEnd = (await marked(new Set([ws.libId]))).length;
+    const first = samples[0]!;
+    const last = samples[samples.length - 1]!;
+    const windowMs = last.t - first.t;
+    const daemonCpu = cpuPct(first.daemon, last.daemon, windowMs);
+    const floorCpu = cpuPct(first.floor, last.floor, windowMs);
+    const rssMax = max(samples.map((x) => x.daemon.rssBytes)) / MB;
+    const floorRss = max(samples.map((x) => x.floor.rssBytes)) / MB;
+    const fdsMax = max(samples.map((x) => x.daemon.fds));
+    const watchLimit = Number(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim());
+    const win = `${(windowMs / 1000).toFixed(0)} s`;
+    s.figures.push(
+      { name: `daemon RSS, N = ${p.n} (max over ${win})`, value: round(rssMax, 1), unit: 'MB', floor: round(floorRss, 1), floorLabel: 'idle `node -e setInterval`',
+        ratio: ratio(rssMax, floorRss), target: '≤ 120 MB', met: rssMax <= 120 },
+      { name: `daemon CPU over ${win}, % of one core`, value: round(daemonCpu, 2), unit: '%', floor: round(floorCpu, 3), floorLabel: 'idle node',
+        ratio: ratio(daemonCpu, floorCpu), target: '≤ 1 %', met: daemonCpu <= 1 },
+      { name: `daemon open fds at the last sample (first ${first.daemon.fds}, max ${fdsMax})`, value: last.daemon.fds, unit: '',
+        floor: first.floor.fds, floorLabel: 'idle node', ratio: ratio(last.daemon.fds, first.floor.fds), target: 'bounded, not growing (last ≤ first + 2)',
+        met: last.daemon.fds <= first.daemon.fds + 2 },
+      { name: `daemon inotify watches (${round(last.daemon.inotifyWatches / p.n, 2)} per handler)`, value: last.daemon.inotifyWatches, unit: '',
+        floor: null, floorLabel: `kernel limit max_user_watches = ${watchLimit}`, target: undefined, met: null },
+      { name: `handlers reported Unresponsive during the window (false positives, of ${p.n})`, value: falseUnresponsive.size, unit: '',
+        target: '0', met: falseUnresponsive.size === 0 },
+      { name: `handler processes alive at the end of the window (${procsAtStart} at its start; 2 per handler: sh loop + sleep)`, value: procsAtEnd, unit: '',
+        target: undefined, met: null },
+    );
+    s.tables.push({ title: `Samples every ${SAMPLE_MS / 1000} s (CPU % of one core over the preceding interval):`,
+      header: ['t (s)', 'daemon RSS MB (anon + file)', 'daemon CPU %', 'daemon fds', 'inotify watches', 'threads', 'idle node RSS MB', 'idle node CPU %'],
+      rows: samples.map((x, i) => {
+        const prev = samples[i - 1];
+        const dt = prev ? x.t - prev.t : 0;
+        return [(x.t / 1000).toFixed(0), `${(x.daemon.rssBytes / MB).toFixed(1)} (${(x.daemon.rssAnonBytes / MB).toFixed(1)} + ${(x.daemon.rssFileBytes / MB).toFixed(1)})`, prev ? cpuPct(prev.daemon, x.daemon, dt).toFixed(2) : '–', x.daemon.fds,
+          x.daemon.inotifyWatches, x.daemon.threads, (x.floor.rssBytes / MB).toFixed(1), prev ? cpuPct(prev.floor, x.floor, dt).toFixed(3) : '–'];
+      }) });
+    s.notes.push('CPU is the on-CPU time of every thread of the daemon (`/proc/<pid>/task/*/schedstat`), so other load on the machine does not inflate it; '
+      + 'RSS is VmRSS; inotify watches are counted from `/proc/<pid>/fdinfo` of its inotify fds. The window includes the heartbeat writes '
+      + `(${p.n} files rewritten every ${p.periodSec} s) and the process sampler's scans: "idle" means no goal-state change and no client.`);
+    if (falseUnresponsive.size) s.notes.push(`False Unresponsive: ${[...falseUnresponsive].slice(0, 20).join(', ')}`);
+    s.data['samples'] = samples.map((x) => ({ t: round(x.t, 0), daemon: x.daemon, floor: x.floor }));
+    s.data['falseUnresponsive'] = [...falseUnresponsive];
+    s.data['procs'] = { atStart: procsAtStart, atEnd: procsAtEnd };
+  } finally {
+    floorProc.child.kill('SIGKILL');
+    await floorProc.exited;
+  }
+}
