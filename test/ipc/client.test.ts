@@ -7,6 +7,7 @@ import { RawJson, startControlServer, type ControlHandlers, type ControlServer }
 import { SupervisorError } from '../../src/supervisor/errors.js';
 import type { HandlerRow } from '../../src/supervisor/monitor/types.js';
 import { RawClient, makeRows, tempDir, waitFor } from './harness.js';
+import { leaveStaleSocket } from './harness.js';
 
 const rows = makeRows(5);
 const info = { version: '0.1.0-test', libDir: '/lib/test' };
@@ -160,12 +161,7 @@ describe('control client: connections ending', () => {
     try {
       await assert.rejects(connectControl(tmp.socketPath), (err: SupervisorError) => err.code === 'E_NO_DAEMON' && err.message.includes(tmp.socketPath));
       await assert.rejects(connectControl(join(tmp.dir, 'no', 'such', 'dir.sock')), { code: 'E_NO_DAEMON' });
-      const old = spawn(process.execPath, ['-e', `require('net').createServer().listen(process.argv[1], () => console.log('up'))`, tmp.socketPath],
-        { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve) => old.stdout.once('data', () => resolve()));
-      const gone = new Promise<void>((resolve) => old.once('exit', () => resolve()));
-      old.kill('SIGKILL');
-      await gone;
+      await leaveStaleSocket(tmp.socketPath);
       await assert.rejects(connectControl(tmp.socketPath), { code: 'E_NO_DAEMON' });
     } finally {
       await tmp.cleanup();

@@ -103,3 +103,14 @@ export class RawClient {
     for (const w of waiters) w();
   }
 }
+
+/** A server in another process killed with SIGKILL: it leaves its socket file behind, as a crashed daemon does. */
+export async function leaveStaleSocket(socketPath: string): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const old = spawn(process.execPath, ['-e', `require('net').createServer().listen(process.argv[1], () => console.log('up'))`, socketPath],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => old.stdout!.once('data', () => resolve()));
+  const gone = new Promise<void>((resolve) => old.once('exit', () => resolve()));
+  old.kill('SIGKILL');
+  await gone;
+}

@@ -8,6 +8,7 @@ import { connectControl } from '../../src/ipc/client.js';
 import { startControlServer, type ControlHandlers, type ControlServer, type ControlServerOptions } from '../../src/ipc/server.js';
 import { SupervisorError } from '../../src/supervisor/errors.js';
 import { RawClient, makeRows, tempDir, waitFor } from './harness.js';
+import { leaveStaleSocket } from './harness.js';
 
 const rows = makeRows(3);
 const info = { version: '0.1.0-test', libDir: '/lib/test' };
@@ -67,12 +68,7 @@ describe('control server: socket file', () => {
   });
 
   test('a stale socket left by a killed daemon is replaced', async () => {
-    const old = spawn(process.execPath, ['-e', `require('net').createServer().listen(process.argv[1], () => console.log('up'))`, tmp.socketPath],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => old.stdout.once('data', () => resolve()));
-    const gone = new Promise<void>((resolve) => old.once('exit', () => resolve()));
-    old.kill('SIGKILL');
-    await gone;
+    await leaveStaleSocket(tmp.socketPath);
     assert.ok((await lstat(tmp.socketPath)).isSocket(), 'the killed server left its socket file behind');
     await start();
     const client = await connectControl(tmp.socketPath);
