@@ -1,6 +1,5 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connectControl, type ControlClient } from '../../src/ipc/client.js';
 import { RawJson, startControlServer, type ControlHandlers, type ControlServer } from '../../src/ipc/server.js';
