@@ -39,7 +39,7 @@ class Events {
   }
 
   /** The first event at index >= from that matches; rejects after `ms`, listing what was seen. */
-  async waitFor(pred: (e: MonitorEvent) => boolean, what: string, from = 0, ms = 4000): Promise<Seen & { index: number }> {
+  async waitFor(pred: (e: MonitorEvent) => boolean, what: string, from = 0, ms = 10_000): Promise<Seen & { index: number }> {
     const deadline = Date.now() + ms;
     for (;;) {
       const index = this.list.findIndex((s, i) => i >= from && pred(s.event));

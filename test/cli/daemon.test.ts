@@ -135,7 +135,7 @@ describe('supervisor run: the daemon', () => {
         JSON.parse((await runCli(['sessions', '--json', ...dirFlags(ws)])).stdout).length === 3, 10_000, 'the restarted daemon applied');
       assert.deepEqual(opsOf((await ws.log()).slice(before2)), [], 'nothing ran again');
       const adopted = (await psJson(ws)).find((r) => r.name === 'D.Svc')!;
-      await waitFor(async () => ((await psJson(ws)).find((r) => r.name === 'D.Svc')!.pids as number[]).length === 1, 5000, 'sampled pids');
+      await waitFor(async () => ((await psJson(ws)).find((r) => r.name === 'D.Svc')!.pids as number[]).length === 1, 10_000, 'sampled pids');
       assert.deepEqual((await psJson(ws)).find((r) => r.name === 'D.Svc')!.pids, pidsBefore);
       assert.equal(adopted.state, 'Enabled');
     } finally {

@@ -101,7 +101,7 @@ describe('control client', () => {
   test('the client has its own timeout, and tells the daemon to stop working on it', async () => {
     await assert.rejects(client.call('status', { name: 'slow-client' }, { timeoutMs: 30 }),
       { code: 'E_TIMEOUT', message: 'status got no answer from the daemon within 30 ms' });
-    await waitFor(() => signals.get('slow-client')?.aborted === true, 1000, 'the handler to be cancelled');
+    await waitFor(() => signals.get('slow-client')?.aborted === true, 10_000, 'the handler to be cancelled');
     assert.equal((signals.get('slow-client')?.reason as SupervisorError).code, 'E_CANCELLED');
   });
 
@@ -127,7 +127,7 @@ describe('control client', () => {
   test('a consumer that throws ends the stream on both sides', async () => {
     const follow = client.stream('followLogs', { name: 'consumer-throws' }, () => { throw new Error('disk full'); });
     await assert.rejects(follow.done, /disk full/);
-    await waitFor(() => signals.get('consumer-throws')?.aborted === true, 1000, 'the stream to be cancelled');
+    await waitFor(() => signals.get('consumer-throws')?.aborted === true, 10_000, 'the stream to be cancelled');
   });
 
   test('a stream item may be a RawJson snapshot', async () => {
@@ -186,22 +186,22 @@ describe('control client: connections ending', () => {
       const leaving = await connectControl(tmp.socketPath);
       const got: string[] = [];
       const follow = leaving.stream('followLogs', { name: 'left-behind' }, (item) => got.push(item.line));
-      await waitFor(() => got.length === 3, 1000, 'the first lines');
+      await waitFor(() => got.length === 3, 10_000, 'the first lines');
       await leaving.close();
       await follow.done;
-      await waitFor(() => signals.get('left-behind')?.aborted === true, 1000, 'the handler to see the client go');
+      await waitFor(() => signals.get('left-behind')?.aborted === true, 10_000, 'the handler to see the client go');
       assert.equal((signals.get('left-behind')?.reason as SupervisorError).code, 'E_DISCONNECTED');
 
       const raw = await RawClient.greeted(tmp.socketPath);
       raw.send({ id: 1, method: 'followLogs', params: { name: 'raw-gone', lines: 1 } });
       assert.equal((await raw.next())['stream'], true);
       raw.destroy();
-      await waitFor(() => signals.get('raw-gone')?.aborted === true, 1000, 'the handler to see the raw client go');
+      await waitFor(() => signals.get('raw-gone')?.aborted === true, 10_000, 'the handler to see the raw client go');
 
       const staying = await connectControl(tmp.socketPath);
       const stream = staying.stream('followLogs', { name: 'at-shutdown' }, () => undefined);
       const callFailed = assert.rejects(staying.call('status', { name: 'slow-at-shutdown' }), { code: 'E_SHUTDOWN', message: 'the daemon is stopping' });
-      await waitFor(() => signals.has('at-shutdown') && signals.has('slow-at-shutdown'), 1000, 'both requests to start');
+      await waitFor(() => signals.has('at-shutdown') && signals.has('slow-at-shutdown'), 10_000, 'both requests to start');
       await server.close();
       await stream.done;
       await callFailed;

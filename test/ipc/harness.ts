@@ -27,7 +27,7 @@ export function makeRows(n: number): HandlerRow[] {
 }
 
 /** Resolves when `predicate` holds, polling every few ms; rejects after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -80,7 +80,7 @@ export class RawClient {
   }
 
   /** The next message from the server (in order), or an error if the connection closes first. */
-  async next(timeoutMs = 3000): Promise<Record<string, unknown>> {
+  async next(timeoutMs = 10_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     while (this.lines.length === 0) {
       if (this.closed) throw new Error('connection closed before a message arrived');

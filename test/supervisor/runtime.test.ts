@@ -35,26 +35,27 @@ describe('runtime: heartbeat and status reach ps', () => {
     const pkg = await ws.package({ name: 'Beat', version: '1.0', manifest: { reportHeartbeat: true }, behavior: { enable: beatingEnable } });
     const s = await rt.apply(parseGoalState(JSON.stringify({ handlers: [handlerEntry('Beat', [pkg], { heartbeatTimeout: 1 })] }), 'goal'));
     assert.ok(s.ok, s.results[0]?.status.message);
-    await waitFor(async () => (await row(rt, 'Beat')).heartbeat?.status === 'ready', 5000, 'the first heartbeat');
+    await waitFor(async () => (await row(rt, 'Beat')).heartbeat?.status === 'ready', 10_000, 'the first heartbeat');
     const r = await row(rt, 'Beat');
     assert.equal(r.status, 'Ready');
     assert.ok(r.heartbeatAgeSeconds !== null && r.heartbeatAgeSeconds <= 1);
-    await waitFor(async () => (await row(rt, 'Beat')).extensions[0]?.message === 'serving', 5000, 'the status file');
+    await waitFor(async () => (await row(rt, 'Beat')).extensions[0]?.message === 'serving', 10_000, 'the status file');
     assert.equal((await row(rt, 'Beat')).extensions[0]?.code, 0, 'code "0" reads as 0');
 
     const dir = join(ws.libDir, 'Beat-1.0');
     await writeFile(join(dir, 'stop-beating'), '');
     const stoppedAt = Date.now();
-    await waitFor(async () => (await row(rt, 'Beat')).status === 'Unresponsive', 4000, 'Unresponsive');
+    await waitFor(async () => (await row(rt, 'Beat')).status === 'Unresponsive', 8000, 'Unresponsive');
     const took = Date.now() - stoppedAt;
-    assert.ok(took <= 2500, `Unresponsive after ${took} ms (timeout 1 s + 1 s + last beat)`);
+    // timeout 1 s + 1 s + the last beat, with room for a loaded machine's late timers
+    assert.ok(took <= 4000, `Unresponsive after ${took} ms`);
     const stale = await row(rt, 'Beat');
     assert.equal(stale.code, -1);
     assert.match(stale.message, /no heartbeat/);
 
     await writeFile(join(dir, 'hb.tmp'), HEARTBEAT);
     await rename(join(dir, 'hb.tmp'), join(dir, 'heartbeat.log'));
-    await waitFor(async () => (await row(rt, 'Beat')).status === 'Ready', 3000, 'Ready after a write by rename');
+    await waitFor(async () => (await row(rt, 'Beat')).status === 'Ready', 10_000, 'Ready after a write by rename');
   }));
 
   test('onUnresponsive restart runs disable + enable, counts restarts, and gives up past the budget', () => withRuntime(async (ws, rt) => {

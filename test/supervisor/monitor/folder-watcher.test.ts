@@ -17,7 +17,7 @@ class Recorder {
     this.#waiters = this.#waiters.filter((w) => (w.pred(e) ? (w.resolve(e), false) : true));
   };
 
-  async waitFor(pred: (e: FolderEvent) => boolean, what: string, ms = 3000): Promise<FolderEvent> {
+  async waitFor(pred: (e: FolderEvent) => boolean, what: string, ms = 10_000): Promise<FolderEvent> {
     const seen = this.events.find(pred);
     if (seen) return seen;
     let timer: NodeJS.Timeout | undefined;
@@ -225,12 +225,12 @@ describe('FolderWatcher', () => {
       const start = performance.now();
       await Promise.all(dirs.map((d) => writeFile(join(d, 'heartbeat.log'), '[]')));
       const writes = performance.now() - start;
-      const doneBy = Date.now() + 5000;
+      const doneBy = Date.now() + 15_000;
       while (seen.size < dirs.length && Date.now() < doneBy) await sleep(5);
       assert.equal(seen.size, dirs.length, `saw ${seen.size} of ${dirs.length} writes`);
       return { last: Math.max(...seen.values()) - start, writes };
     };
-    const liveBy = Date.now() + 4000;
+    const liveBy = Date.now() + 15_000;
     while (probes.size < dirs.length && Date.now() < liveBy) {
       await Promise.all(dirs.filter((d) => !probes.has(d)).map((d) => writeFile(join(d, '.probe'), 'p')));
       await sleep(50);

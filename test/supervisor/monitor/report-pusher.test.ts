@@ -60,7 +60,7 @@ function pusher(opts: ConstructorParameters<typeof ReportPusher>[0]): ReportPush
 }
 
 /** Polls in real time (the I/O is real) until `cond` holds; fails after `ms`. */
-async function waitFor(cond: () => boolean, what: string, ms = 3000): Promise<void> {
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);

@@ -38,7 +38,7 @@ export async function killAllMarked(libId: string): Promise<void> {
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

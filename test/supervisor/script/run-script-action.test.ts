@@ -84,7 +84,7 @@ describe('processes', () => {
     await dir.behave('install', 'sleep 30 & echo started; write_result 600 0 ""');
     const t0 = Date.now();
     const { record } = await run('install');
-    assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms (the background child sleeps 30 s)`);
     assert.equal(record.succeeded, true);
     // The child outlives the action and stays attributed (the afterEach hook ends it).
     const child = await waitFor('the background sleep', async () => (await liveMarked(ctx.libId)).find((p) => p.comm === 'sleep'));
@@ -98,7 +98,7 @@ describe('processes', () => {
       const t0 = Date.now();
       const { record } = await run('install', { env: { SCRIPT_TEST_TOKEN: token }, timeoutMs: 300 });
       assert.deepEqual([record.succeeded, record.code, record.outcome, record.decidedBy], [false, 1011, 'timedOut', 'timedOut']);
-      assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+      assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms (the script never exits by itself)`);
       assert.deepEqual(pidsWithEnv('SCRIPT_TEST_TOKEN', token), [], 'no process with the token survives');
     } finally {
       await killWithEnv('SCRIPT_TEST_TOKEN', token);
