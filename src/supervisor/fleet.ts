@@ -2,6 +2,7 @@
  * The handlers of one lib dir as actors: applies a goal state with dependency order and
  * the command concurrency limits, and stops cleanly (running commands are ended).
  */
+import type { Spawner } from './process/spawner.js';
 import { setMaxListeners } from 'node:events';
 import { ActorSystem, type ActorRef } from '../actors/actor.js';
 import { systemClock, type Clock } from '../actors/clock.js';
@@ -27,6 +28,8 @@ export interface FleetOptions {
   readonly onEvent?: (event: MonitorEvent) => void;
   /** The actor system to live in (the daemon's); a private one otherwise. */
   readonly system?: ActorSystem;
+  /** Forks handler commands through this helper process (a big process forks slowly). */
+  readonly spawner?: Spawner;
   /** Told about a state file that did not parse: it was moved aside and rebuilt from disk. */
   readonly onCorruptState?: (message: string) => void;
 }
@@ -82,6 +85,7 @@ export class Fleet {
       ref = this.system.spawn<HandlerMessage>(`handler:${name}`, handlerBehavior(name, {
         dirs: this.dirs, libId: this.libId, gates: this.gates, graceMs: this.graceMs, clock: this.clock,
         signal: this.abort.signal, store: this.store, emit: (e) => this.opts.onEvent?.(e),
+        ...(this.opts.spawner ? { spawner: this.opts.spawner } : {}),
       }));
       this.actors.set(name, ref);
     }

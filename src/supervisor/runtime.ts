@@ -26,6 +26,7 @@ import { SessionRecorder } from './session-recorder.js';
 import { sessionEvents } from './session-replay.js';
 import { SessionStore } from '../storage/sessions.js';
 import { cleanLeftovers } from '../storage/leftovers.js';
+import { Spawner } from './process/spawner.js';
 
 export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'> {
   readonly reportUrl?: string;
@@ -39,6 +40,8 @@ export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'>
   /** Raw command output files are cut above this size (default 8 MiB), checked every outputCheckMs (30 s). */
   readonly outputMaxBytes?: number;
   readonly outputCheckMs?: number;
+  /** 'here': fork handler commands from this process instead of a spawner process (default: a spawner). */
+  readonly spawn?: 'spawner' | 'here';
 }
 
 export class Runtime {
@@ -62,6 +65,8 @@ export class Runtime {
   /** Latest watch spec of every installed handler (for `status NAME`). */
   readonly specs = new Map<string, WatchSpec>();
   private readonly onError: (err: unknown) => void;
+  /** The helper process handler commands are forked from; null: from this process. */
+  readonly spawner: Spawner | null;
 
   constructor(private readonly opts: RuntimeOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -78,7 +83,11 @@ export class Runtime {
       libDir: opts.dirs.libDir, clock: this.clock, supervisorVersion: supervisorVersion(),
       ...(opts.reportUrl ? { reportUrl: opts.reportUrl } : {}), onPushError: onError, onWriteError: onError,
     }));
-    this.fleet = new Fleet({ ...opts, system: this.system, onEvent: (e) => this.route(e) });
+    // A daemon of a thousand handlers is a big process, and fork() slows down with the size of
+    // its parent (docs/decisions.md): commands are forked by a small helper process instead.
+    const here = (opts.spawn ?? (process.env['EXT_SUPERVISOR_SPAWN'] === 'here' ? 'here' : 'spawner')) === 'here';
+    this.spawner = opts.spawner ?? (here ? null : new Spawner());
+    this.fleet = new Fleet({ ...opts, system: this.system, onEvent: (e) => this.route(e), ...(this.spawner ? { spawner: this.spawner } : {}) });
     this.heartbeat = this.system.spawn('heartbeat', new HeartbeatActor({
       clock: this.clock, watcher: this.watcher, emit: (e) => this.route(e),
       restart: (handler) => this.fleet.restart(handler), ...(opts.restartPolicy ? { policy: opts.restartPolicy } : {}),
@@ -231,6 +240,7 @@ export class Runtime {
       await this.system.stop();
       await this.watcher.close();
       await this.commandLog.idle();
+      if (this.spawner && this.spawner !== this.opts.spawner) await this.spawner.close();
     })();
     return this.stopping;
   }

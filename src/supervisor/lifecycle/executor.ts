@@ -4,6 +4,7 @@
  * still holds progress after a crash is resumed from it: completed commands are not run
  * again; the one that was running is recovered from its exit status or run again once.
  */
+import type { Spawner } from '../process/spawner.js';
 import { rm } from 'node:fs/promises';
 import type { Clock } from '../../actors/clock.js';
 import type { HandlerManifest } from '../../protocol/manifest.js';
@@ -38,6 +39,8 @@ export interface ExecutorDeps {
   readonly graceMs: number;
   readonly clock: Clock;
   readonly signal: AbortSignal;
+  /** Forks through this helper process (the daemon's); from this process otherwise. */
+  readonly spawner?: Spawner;
   readonly saveRecord: (record: HandlerRecord) => Promise<void>;
   readonly emit: (event: HandlerEvent) => void;
 }
@@ -225,6 +228,7 @@ class PlanRun {
     let started = false;
     // Script operations start one process per action: the operation starts once.
     const ctx = { libId: this.deps.libId, gate, graceMs: this.deps.graceMs, signal: this.deps.signal, clock: this.deps.clock,
+      ...(this.deps.spawner ? { spawner: this.deps.spawner } : {}),
       onStart: (pid: number | null, startedAt: number) => {
         if (started) return;
         started = true;

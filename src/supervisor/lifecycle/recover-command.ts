@@ -3,9 +3,10 @@
  * checkpoint? Its shell outlives the supervisor (own session), records its pid when it starts
  * and its exit status when it ends, so the answer is on disk or in /proc.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { Clock } from '../../actors/clock.js';
 import { RUN_ENV } from '../process/attribution.js';
+import { readExitFile } from '../process/exit-file.js';
 import { findEnvVar, readProcFile, readProcStat, isGone } from '../process/proc.js';
 import { terminateHandler } from '../process/terminate.js';
 import type { RunningStep } from './progress.js';
@@ -17,13 +18,6 @@ export type Recovered =
   | { readonly kind: 'timedOut'; readonly endedAt: number }
   /** Nothing says it ran to the end: run it again. */
   | { readonly kind: 'unknown' };
-
-async function readNumber(file: string): Promise<number | null> {
-  const text = await readFile(file, 'utf8').catch(() => null);
-  if (text === null) return null;
-  const n = Number(text.trim());
-  return Number.isInteger(n) ? n : null;
-}
 
 /** The shell is alive and is the same run (its environment names the run id): a reused pid is not. */
 function aliveAsRun(pid: number, runId: string): boolean {
@@ -46,14 +40,14 @@ export interface RecoverOptions {
 export async function recoverCommand(r: RunningStep, opts: RecoverOptions): Promise<Recovered> {
   if (!r.exitFile) return { kind: 'unknown' };
   const exited = async (): Promise<Recovered | null> => {
-    const code = await readNumber(r.exitFile!);
+    const code = await readExitFile(r.exitFile!);
     if (code === null) return null;
     const mtime = await stat(r.exitFile!).then((s) => s.mtimeMs, () => opts.clock.now());
     return { kind: 'exited', exitCode: code, endedAt: mtime };
   };
   const done = await exited();
   if (done) return done;
-  const pid = await readNumber(`${r.exitFile}.pid`);
+  const pid = await readExitFile(`${r.exitFile}.pid`);
   if (pid === null || !aliveAsRun(pid, r.runId)) return (await exited()) ?? { kind: 'unknown' };
   // Still running: wait for it as if we had never left, up to its own deadline.
   const deadline = r.startedAt + opts.timeoutMs;

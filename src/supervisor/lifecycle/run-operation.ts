@@ -2,6 +2,7 @@
  * One lifecycle command of one handler: wait for a slot, run it isolated, map the outcome
  * to the agent's error codes, and end stragglers after a successful disable/uninstall.
  */
+import type { Spawner } from '../process/spawner.js';
 import { join } from 'node:path';
 import { runCommand, type RunResult } from '../process/run-command.js';
 import { terminateHandler } from '../process/terminate.js';
@@ -33,6 +34,8 @@ export interface RunContext {
   readonly signal: AbortSignal;
   readonly clock: Clock;
   readonly onStart: (pid: number | null, startedAt: number) => void;
+  /** Forks through this helper process (the daemon's); from this process otherwise. */
+  readonly spawner?: Spawner;
 }
 
 /** How much of stdout/stderr goes into a failure message. */
@@ -77,10 +80,11 @@ export async function runOperation(inv: CommandInvocation, ctx: RunContext): Pro
   let r: RunResult;
   try {
     const base = `${inv.op}${inv.extension ? `.${inv.extension}` : ''}`;
-    const running = runCommand({
+    const running = await runCommand({
       libId: ctx.libId, handler: inv.handler, operation: inv.op, command: inv.command, cwd: inv.cwd, env: inv.env,
       stdoutFile: join(inv.outputFolder, `${base}.stdout`), stderrFile: join(inv.outputFolder, `${base}.stderr`),
       timeoutMs: inv.timeoutMs, graceMs: ctx.graceMs, signal: ctx.signal, clock: ctx.clock,
+      ...(ctx.spawner ? { spawner: ctx.spawner } : {}),
       ...(inv.runId ? { runId: inv.runId } : {}), ...(inv.exitFile ? { exitFile: inv.exitFile } : {}),
     });
     ctx.onStart(running.pid, ctx.clock.now());

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { systemClock } from '../../actors/clock.js';
 import { MARK_ENV, RUN_ENV, formatMark } from './attribution.js';
 import { DEFAULT_GRACE_MS, checkRunSpec, describeCommand } from './run-spec.js';
 import type { RunResult, RunSpec, RunningCommand } from './run-spec.js';
 import { defaultSendSignal, trySignal } from './signal.js';
 import { readTail } from './tail.js';
+import { readExitFile, withExitFile } from './exit-file.js';
+import { closeOutputs, openOutputs } from './output-files.js';
 import { terminateHandler } from './terminate.js';
 import type { TerminationReason, TerminationReport } from './terminate.js';
 
@@ -18,14 +19,9 @@ const EXIT_EVENT_WAIT_MS = 1000;
 
 type Ending = Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'error' | 'termination'>;
 
-function childEnv(spec: RunSpec, runId: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  Object.assign(env, spec.env);
-  // Last, so nothing the handler configures can hide it from attribution.
-  env[MARK_ENV] = formatMark(spec.libId, spec.handler);
-  env[RUN_ENV] = runId;
-  return env;
+/** What the command gets on top of the supervisor's environment; the marks last, so nothing hides them. */
+function commandEnv(spec: RunSpec, runId: string): Record<string, string> {
+  return { ...spec.env, [MARK_ENV]: formatMark(spec.libId, spec.handler), [RUN_ENV]: runId };
 }
 
 async function tail(file: string): Promise<string> {
@@ -36,27 +32,39 @@ async function tail(file: string): Promise<string> {
   }
 }
 
-/** Opens (creating or truncating) the output files; one fd when both name the same file, so writes do not overwrite each other. */
-// O_APPEND: when the output is cut down to size while a daemon still writes it, its next write
-// lands at the new end instead of leaving a hole the size of what was cut.
-const OUTPUT_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
+/** A started process: its pid and how it ended. */
+interface Started {
+  readonly pid: number;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; lost?: boolean }>;
+}
 
-function openOutputs(spec: RunSpec): [number, number] {
-  const out = openSync(spec.stdoutFile, OUTPUT_FLAGS, 0o600);
-  if (spec.stderrFile === spec.stdoutFile) return [out, out];
+/** Forks from this process (tests, one-off commands); the daemon uses its spawner instead. */
+function startHere(spec: RunSpec, file: string, args: readonly string[], env: Record<string, string>): Promise<Started> {
+  const full: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) full[k] = v;
+  Object.assign(full, env);
+  const fds = openOutputs(spec.stdoutFile, spec.stderrFile);
+  let child: ChildProcess;
   try {
-    return [out, openSync(spec.stderrFile, OUTPUT_FLAGS, 0o600)];
-  } catch (err) {
-    closeSync(out);
-    throw err;
+    child = spawn(file, [...args], { cwd: spec.cwd, env: full, detached: true, stdio: ['ignore', ...fds] });
+  } finally {
+    closeOutputs(fds); // the child has its own copies now; ours would only keep the files open
   }
+  const pid = child.pid;
+  if (pid === undefined) {
+    // ENOENT/EACCES/bad cwd: Node reports them on the next tick as an 'error' event.
+    return new Promise((_, reject) => child.once('error', reject));
+  }
+  child.on('error', () => { /* spawn succeeded: later errors come from child.kill(), which is never called */ });
+  return Promise.resolve({ pid, exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))) });
 }
 
 /**
  * Starts a handler command in its own session and process group, marked for attribution,
- * stdin closed and output to files; ends it (two-phase) on timeout or abort.
+ * stdin closed and output to files; ends it (two-phase) on timeout or abort. Resolves once the
+ * process exists (its pid known) or could not be started.
  */
-export function runCommand(spec: RunSpec): RunningCommand {
+export async function runCommand(spec: RunSpec): Promise<RunningCommand> {
   checkRunSpec(spec);
   const clock = spec.clock ?? systemClock;
   const startedAt = clock.now();
@@ -68,55 +76,23 @@ export function runCommand(spec: RunSpec): RunningCommand {
     const endedAt = clock.now();
     return { pid, ...ending, startedAt, endedAt, durationMs: endedAt - startedAt, stdoutTail, stderrTail };
   };
-  const failed = (error: string): RunningCommand => ({
-    pid: null,
-    done: finish(null, { outcome: 'spawnFailed', exitCode: null, signal: null, error, termination: null }),
-  });
 
   if (spec.signal?.aborted) {
     return { pid: null, done: finish(null, { outcome: 'canceled', exitCode: null, signal: null, error: `${what} canceled before it started`, termination: null }) };
   }
   const runId = spec.runId ?? randomBytes(8).toString('hex');
-  let child: ChildProcess;
+  const [file, args] = 'shell' in spec.command
+    ? ['/bin/sh', ['-c', spec.exitFile ? withExitFile(spec.command.shell, spec.exitFile) : spec.command.shell]]
+    : [spec.command.file, [...spec.command.args]];
+  let started: Started;
   try {
-    const [outFd, errFd] = openOutputs(spec);
-    try {
-      const [file, args] = 'shell' in spec.command
-        ? ['/bin/sh', ['-c', spec.exitFile ? withExitFile(spec.command.shell, spec.exitFile) : spec.command.shell]]
-        : [spec.command.file, [...spec.command.args]];
-      child = spawn(file, args, { cwd: spec.cwd, env: childEnv(spec, runId), detached: true, stdio: ['ignore', outFd, errFd] });
-    } finally {
-      // The child has its own copies now; ours would only keep the files open.
-      closeSync(outFd);
-      if (errFd !== outFd) closeSync(errFd);
-    }
+    started = spec.spawner
+      ? await spec.spawner.spawn({ file, args, cwd: spec.cwd, env: commandEnv(spec, runId), stdoutFile: spec.stdoutFile, stderrFile: spec.stderrFile })
+      : await startHere(spec, file, args, commandEnv(spec, runId));
   } catch (err) {
-    return failed(`cannot start ${what}: ${(err as Error).message}`);
+    return { pid: null, done: finish(null, { outcome: 'spawnFailed', exitCode: null, signal: null, error: `cannot start ${what}: ${(err as Error).message}`, termination: null }) };
   }
-  const pid = child.pid;
-  if (pid === undefined) {
-    // ENOENT/EACCES/bad cwd: Node reports them on the next tick as an 'error' event.
-    const error = new Promise<string>((resolve) => child.once('error', (err) => resolve(err.message)));
-    return { pid: null, done: error.then((message) => finish(null, { outcome: 'spawnFailed', exitCode: null, signal: null, error: `cannot start ${what}: ${message}`, termination: null })) };
-  }
-  return { pid, done: supervise(spec, child, pid, runId, what, finish) };
-}
-
-/** Single-quotes a word for /bin/sh. */
-function shQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * Records the shell's pid in `<exitFile>.pid`, then runs the line under an EXIT trap that
- * writes its status to `exitFile` (write, then rename: a reader never sees half a number).
- * The trap runs for `exit N` inside the line too; only an `exec` of the shell itself skips
- * it, which recovery treats as "status unknown".
- */
-export function withExitFile(line: string, exitFile: string): string {
-  const q = (t: string): string => shQuote(t).replace(/'/g, `'\\''`);
-  return `printf '%s\\n' "$$" > ${shQuote(`${exitFile}.pid`)}\n`
-    + `trap 'printf "%s\\n" "$?" > ${q(`${exitFile}.tmp`)} && mv -f ${q(`${exitFile}.tmp`)} ${q(exitFile)}' EXIT\n${line}`;
+  return { pid: started.pid, done: supervise(spec, started, runId, what, finish) };
 }
 
 interface Supervision {
@@ -126,7 +102,7 @@ interface Supervision {
 }
 
 async function supervise(
-  spec: RunSpec, child: ChildProcess, pid: number, runId: string, what: string,
+  spec: RunSpec, started: Started, runId: string, what: string,
   finish: (pid: number | null, ending: Ending) => Promise<RunResult>,
 ): Promise<RunResult> {
   const clock = spec.clock ?? systemClock;
@@ -140,18 +116,18 @@ async function supervise(
   let exited!: () => void;
   const exitSeen = new Promise<void>((resolve) => { exited = resolve; });
 
+  const pid = started.pid;
   const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+    if (life.signal.aborted) return;
     state.exit = { code, signal };
     exited();
     wake();
   };
-  const onError = (): void => { /* spawn succeeded: later errors come from child.kill(), which is never called */ };
-  child.once('exit', onExit);
-  child.on('error', onError);
-  life.signal.addEventListener('abort', () => {
-    child.off('exit', onExit);
-    child.off('error', onError);
-  }, { once: true });
+  void started.exit.then(async (e) => {
+    // The spawner died before it could say how the command ended: the exit file still knows.
+    const code = e.lost && spec.exitFile ? await readExitFile(spec.exitFile) : e.code;
+    onExit(code, e.signal);
+  });
 
   const stop = (why: TerminationReason): void => {
     if (state.exit !== null || state.termination !== null) return;
@@ -168,6 +144,7 @@ async function supervise(
   const timer = clock.setTimeout(() => stop('timeout'), spec.timeoutMs);
   life.signal.addEventListener('abort', () => clock.clearTimeout(timer), { once: true });
   spec.signal?.addEventListener('abort', () => stop('cancel'), { signal: life.signal, once: true });
+  if (spec.signal?.aborted) stop('cancel'); // aborted while the process was being started
 
   try {
     await stopped;

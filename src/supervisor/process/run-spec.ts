@@ -3,6 +3,7 @@ import { SupervisorError, showValue } from '../errors.js';
 import { checkMarkParts } from './attribution.js';
 import type { SendSignal } from './signal.js';
 import type { TerminationReport } from './terminate.js';
+import type { Spawner } from './spawner.js';
 
 /** What to run for one handler operation, and where its output goes. */
 export interface RunSpec {
@@ -32,6 +33,8 @@ export interface RunSpec {
    * command that completed from one that was interrupted.
    */
   readonly exitFile?: string;
+  /** Fork through this small helper process instead of from this (possibly large) one. */
+  readonly spawner?: Spawner;
 }
 
 /** A started command: its pid (null when it never started) and the promise of its result. */

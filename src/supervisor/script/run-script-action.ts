@@ -3,6 +3,7 @@
  * handlers (own process group, attribution mark, timeout with SIGTERM/SIGKILL, output to
  * files) and maps its ending and result file to a Device Update result.
  */
+import type { Spawner } from '../process/spawner.js';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../actors/clock.js';
@@ -38,6 +39,8 @@ export interface ActionContext {
   readonly graceMs: number;
   readonly signal: AbortSignal;
   readonly clock: Clock;
+  /** Forks through this helper process (the daemon's); from this process otherwise. */
+  readonly spawner?: Spawner;
 }
 
 /** What one action did, kept in the operation's record (`status` shows it). */
@@ -114,10 +117,11 @@ export async function runScriptAction(inv: ScriptActionInvocation, ctx: ActionCo
     const reason = `cannot clear the previous result file ${resultFile}: ${(err as Error).message} (extendedResultCode ${formatCode(ScriptCodes.sandbox)})`;
     return notRun(inv, ctx.clock, setupFailure(ScriptCodes.sandbox, reason));
   }
-  const running = runCommand({
+  const running = await runCommand({
     libId: ctx.libId, handler: inv.handler, operation: `${inv.op} (--action-${inv.action})`,
     command: { file: inv.script, args: inv.args }, cwd: inv.cwd, env: inv.env, stdoutFile, stderrFile,
     timeoutMs: inv.timeoutMs, graceMs: ctx.graceMs, signal: ctx.signal, clock: ctx.clock,
+    ...(ctx.spawner ? { spawner: ctx.spawner } : {}),
   });
   onStart(running.pid);
   const r = await running.done;

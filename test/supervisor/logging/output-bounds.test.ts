@@ -33,7 +33,7 @@ describe('boundOutputs', () => {
     const dir = await mkdtemp(join(tmpdir(), 'exts-out-'));
     const libId = 'b0b0b0b0b0b0';
     try {
-      const running = runCommand({ libId, handler: 'Writer', operation: 'enable', cwd: dir, env: {}, timeoutMs: 10_000, graceMs: 200,
+      const running = await runCommand({ libId, handler: 'Writer', operation: 'enable', cwd: dir, env: {}, timeoutMs: 10_000, graceMs: 200,
         command: { shell: `( i=0; while :; do i=$((i+1)); echo "tick $i $(head -c 200 /dev/zero | tr '\\\\0' x)"; sleep 0.01; done ) &` },
         stdoutFile: join(dir, 'enable.stdout'), stderrFile: join(dir, 'enable.stderr') });
       assert.equal((await running.done).exitCode, 0);

@@ -25,7 +25,7 @@ function spec(command: RunSpec['command'], extra: Partial<RunSpec> = {}): RunSpe
 /** Runs a spec to the end, then proves by /proc that nothing of it is left running. */
 async function runClean(s: RunSpec) {
   try {
-    const result = await runCommand(s).done;
+    const result = await (await runCommand(s)).done;
     assert.deepEqual(await liveMarked(s.libId), [], 'no process with the mark survives');
     return result;
   } finally {
@@ -96,7 +96,7 @@ describe('descendants after a normal exit', () => {
   test('a daemon left behind (sleep &) does not hold the command up and stays attributed', async () => {
     const s = spec({ shell: 'sleep 1000 & echo started' });
     try {
-      const r = await runCommand(s).done;
+      const r = await (await runCommand(s)).done;
       assert.equal(r.outcome, 'exited');
       assert.equal(r.exitCode, 0);
       // Right after the fork the background child may still be `sh`; it becomes `sleep` on exec.
@@ -113,7 +113,7 @@ describe('descendants after a normal exit', () => {
   test('a grandchild holding stdout open does not delay done', async () => {
     const s = spec({ shell: '(sleep 1000; echo late) & echo early' });
     try {
-      const r = await runCommand(s).done;
+      const r = await (await runCommand(s)).done;
       // Proof without timing: done came while the grandchild, which holds the file open, still runs.
       assert.ok((await liveMarked(s.libId)).length >= 1);
       assert.equal(r.outcome, 'exited');
@@ -145,10 +145,10 @@ describe('spawn failures', () => {
     assert.match(noDir.error ?? '', /missing-dir/);
   });
 
-  test('a bad spec is a caller bug: thrown at once with the field and the value', () => {
-    assert.throws(() => runCommand(spec({ shell: 'exit 0' }, { timeoutMs: -5 })), (e: Error & { code?: string }) => e.code === 'E_RUN_SPEC' && /timeoutMs/.test(e.message) && /-5/.test(e.message));
-    assert.throws(() => runCommand(spec({ file: 'x', args: ['ok', 3 as unknown as string] })), /command\.args\[1\]/);
-    assert.throws(() => runCommand(spec({ shell: 'exit 0' }, { handler: 'bad/name' })), (e: Error & { code?: string }) => e.code === 'E_BAD_HANDLER_NAME');
+  test('a bad spec is a caller bug: rejected at once with the field and the value', async () => {
+    await assert.rejects(runCommand(spec({ shell: 'exit 0' }, { timeoutMs: -5 })), (e: Error & { code?: string }) => e.code === 'E_RUN_SPEC' && /timeoutMs/.test(e.message) && /-5/.test(e.message));
+    await assert.rejects(runCommand(spec({ file: 'x', args: ['ok', 3 as unknown as string] })), /command\.args\[1\]/);
+    await assert.rejects(runCommand(spec({ shell: 'exit 0' }, { handler: 'bad/name' })), (e: Error & { code?: string }) => e.code === 'E_BAD_HANDLER_NAME');
   });
 });
 
@@ -189,7 +189,7 @@ describe('timeouts and cancellation', () => {
     const ready = join(dir, 'cancel.ready');
     const ac = new AbortController();
     const s = spec({ shell: `touch ${JSON.stringify(ready)}; sleep 1000` }, { signal: ac.signal, graceMs: 2000 });
-    const running = runCommand(s);
+    const running = await runCommand(s);
     try {
       await waitFor('the command to start', async () => (await readFile(ready).then(() => true, () => undefined)));
       ac.abort();
@@ -216,7 +216,7 @@ describe('timeouts and cancellation', () => {
   test('the timeout and the grace run on the injected clock, not on wall time', async () => {
     const clock = new ManualClock(1_000_000);
     const s = spec({ shell: "trap '' TERM; sleep 1000" }, { timeoutMs: 600_000, graceMs: 5000, clock });
-    const running = runCommand(s);
+    const running = await runCommand(s);
     try {
       let result: Awaited<typeof running.done> | undefined;
       void running.done.then((r) => { result = r; });

@@ -30,7 +30,7 @@ describe('terminateHandler', () => {
     const libId = uniqueLibId();
     try {
       const ready = join(dir, 'daemon.ready');
-      const r = await runCommand(spec(libId, 'Daemon', `sh -c 'touch ${JSON.stringify(ready)}; exec sleep 1000' &`)).done;
+      const r = await (await runCommand(spec(libId, 'Daemon', `sh -c 'touch ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
       assert.equal(r.outcome, 'exited');
       await waitFor('the daemon', exists(ready));
       const daemon = (await scanAttributed(libId)).get('Daemon') ?? [];
@@ -52,11 +52,11 @@ describe('terminateHandler', () => {
     const libId = uniqueLibId();
     try {
       const ready = join(dir, 'own-run.ready');
-      await runCommand(spec(libId, 'H', `sh -c 'touch ${JSON.stringify(ready)}; exec sleep 1000' &`)).done;
+      await (await runCommand(spec(libId, 'H', `sh -c 'touch ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
       await waitFor('the daemon', exists(ready));
       const [daemon] = (await scanAttributed(libId)).get('H') ?? [];
       assert.ok(daemon);
-      const hung = await runCommand(spec(libId, 'H', 'setsid sleep 1000 & sleep 1000', { timeoutMs: 200, graceMs: 300 })).done;
+      const hung = await (await runCommand(spec(libId, 'H', 'setsid sleep 1000 & sleep 1000', { timeoutMs: 200, graceMs: 300 }))).done;
       assert.equal(hung.outcome, 'timedOut');
       assert.ok(!hung.termination?.termed.includes(daemon.pid));
       assert.deepEqual((await liveMarked(libId)).map((p) => p.pid), [daemon.pid]);
@@ -70,9 +70,9 @@ describe('terminateHandler', () => {
     try {
       // A forker outside the group that ignores TERM and keeps starting setsid children.
       const started = join(dir, 'forker.started');
-      const r = await runCommand(spec(libId, 'Forker',
+      const r = await (await runCommand(spec(libId, 'Forker',
         `setsid sh -c 'trap "" TERM; touch ${JSON.stringify(started)}; while :; do setsid sleep 1000 & sleep 0.03; done' & trap '' TERM; sleep 1000`,
-        { timeoutMs: 300, graceMs: 300 })).done;
+        { timeoutMs: 300, graceMs: 300 }))).done;
       assert.equal(r.outcome, 'timedOut');
       assert.ok(await exists(started)());
       assert.ok((r.termination?.killed.length ?? 0) > 3, 'the children forked during the grace got SIGKILL too');
@@ -90,7 +90,7 @@ describe('terminateHandler', () => {
       try { return Number(readFileSync(pidFile, 'utf8').trim()); } catch { return Number.NaN; }
     };
     try {
-      const running = runCommand(spec(libId, 'Stuck',
+      const running = await runCommand(spec(libId, 'Stuck',
         `setsid sh -c 'trap "" TERM; echo $$ > ${JSON.stringify(pidFile)}.tmp; mv ${JSON.stringify(pidFile)}.tmp ${JSON.stringify(pidFile)}; exec sleep 1000' & trap '' TERM; sleep 1000`,
         {
           timeoutMs: 300, graceMs: 300,
@@ -122,7 +122,7 @@ describe('terminateHandler', () => {
     try {
       const runs = Array.from({ length: 50 }, (_, i) =>
         runCommand(spec(libId, `Hung.${i}`, "trap '' TERM; setsid sleep 1000 & sleep 1000", { timeoutMs: 300, graceMs: 300 })));
-      const results = await Promise.all(runs.map((r) => r.done));
+      const results = await Promise.all(runs.map(async (r) => (await r).done));
       const ms = Date.now() - t0;
       const scans = sharedScanner.scansRun - scansBefore;
       const slowest = Math.max(...results.map((r) => r.termination?.durationMs ?? 0));

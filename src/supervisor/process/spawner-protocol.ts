@@ -1,0 +1,22 @@
+/**
+ * The messages between the supervisor and its spawner process (one JSON object per line, on the
+ * spawner's stdin and stdout). Shared by both ends; imports nothing, so the spawner stays small.
+ */
+
+/** Start one command: output files opened by the spawner, environment on top of the spawner's own. */
+export interface SpawnRequest {
+  readonly t: 'spawn';
+  readonly id: number;
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** Added to the spawner's environment (the supervisor's, as it was when the spawner started). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly stdoutFile: string;
+  readonly stderrFile: string;
+}
+
+export type SpawnerReply =
+  | { readonly t: 'started'; readonly id: number; readonly pid: number }
+  | { readonly t: 'failed'; readonly id: number; readonly error: string }
+  | { readonly t: 'exit'; readonly id: number; readonly code: number | null; readonly signal: string | null };

@@ -1,0 +1,173 @@
+/**
+ * The supervisor's side of the spawner process (spawner-main.ts): asks it to start commands,
+ * learns their pids and exit statuses. Started on first use, kept alive only while commands run
+ * (it never holds a finished supervisor open), restarted on the next spawn if it died.
+ *
+ * If the spawner dies while commands run, their exit statuses are lost with it: each such command
+ * is watched in /proc until it is gone and reported with `lost: true` (the caller reads its exit
+ * file, if it has one). Killing is never the spawner's job: the supervisor signals process groups
+ * itself, so a dead spawner cannot stop a timeout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
+import { isGone, readProcStat } from './proc.js';
+import type { SpawnRequest, SpawnerReply } from './spawner-protocol.js';
+
+export interface SpawnedExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The spawner died first: the process is gone, but how it ended is not known here. */
+  readonly lost: boolean;
+}
+
+export interface Spawned {
+  readonly pid: number;
+  readonly exit: Promise<SpawnedExit>;
+}
+
+export type SpawnOrder = Omit<SpawnRequest, 't' | 'id'>;
+
+interface Pending {
+  pid: number | null;
+  started: { resolve: (pid: number) => void; reject: (err: Error) => void } | null;
+  exit: (e: SpawnedExit) => void;
+}
+
+export interface SpawnerOptions {
+  /** How often a command whose spawner died is looked for in /proc (ms). */
+  readonly pollMs?: number;
+}
+
+function spawnerCommand(): { file: string; args: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const ts = here.endsWith('.ts');
+  const script = here.replace(/spawner\.(ts|js)$/, 'spawner-main.$1');
+  // A small young generation keeps the spawner small, and a small process forks fast.
+  return { file: process.execPath, args: ['--max-semi-space-size=1', ...(ts ? ['--import', 'tsx'] : []), script] };
+}
+
+export class Spawner {
+  private child: ChildProcess | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private buffered = '';
+  private spawnerExited: Promise<void> = Promise.resolve();
+  /** Spawner processes started so far (1 unless one died). */
+  starts = 0;
+
+  constructor(private readonly opts: SpawnerOptions = {}) {}
+
+  /** Starts a command; rejects when it could not start (the message says why). */
+  spawn(order: SpawnOrder): Promise<Spawned> {
+    if (this.closed) return Promise.reject(new Error('the spawner is closed'));
+    let child: ChildProcess;
+    try {
+      child = this.ensure();
+    } catch (err) {
+      return Promise.reject(new Error(`cannot start the spawner process: ${(err as Error).message}`));
+    }
+    const id = this.nextId++;
+    let exit!: (e: SpawnedExit) => void;
+    const exited = new Promise<SpawnedExit>((resolve) => { exit = resolve; });
+    return new Promise<Spawned>((resolve, reject) => {
+      this.pending.set(id, { pid: null, exit, started: { resolve: (pid) => resolve({ pid, exit: exited }), reject } });
+      this.hold(true);
+      const request: SpawnRequest = { t: 'spawn', id, ...order };
+      child.stdin!.write(`${JSON.stringify(request)}\n`);
+    });
+  }
+
+  /** Commands started and not yet ended (or not yet started). */
+  get running(): number { return this.pending.size; }
+
+  /** Pid of the spawner process, null when none runs. */
+  get pid(): number | null { return this.child?.pid ?? null; }
+
+  /** Ends the spawner process (commands it started live on); later spawns are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const child = this.child;
+    if (child) {
+      this.hold(true); // held until it is gone
+      child.stdin!.end();
+    }
+    await this.spawnerExited;
+  }
+
+  private ensure(): ChildProcess {
+    if (this.child) return this.child;
+    const { file, args } = spawnerCommand();
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+    this.child = child;
+    this.starts++;
+    this.buffered = '';
+    this.spawnerExited = new Promise<void>((resolve) => child.once('exit', () => { this.onSpawnerExit(child); resolve(); }));
+    child.once('error', () => { /* reported through 'exit' (or spawn failures through pending rejects) */ });
+    child.stdin!.on('error', () => { /* EPIPE after the spawner died: 'exit' handles it */ });
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => this.onData(chunk));
+    this.hold(false);
+    return child;
+  }
+
+  /** Keeps the event loop alive while commands run, and only then. */
+  private hold(on: boolean): void {
+    const child = this.child;
+    if (!child) return;
+    const handles = [child, child.stdin as unknown as Socket | null, child.stdout as unknown as Socket | null];
+    for (const h of handles) {
+      if (!h) continue;
+      if (on) h.ref(); else h.unref();
+    }
+  }
+
+  private onData(chunk: string): void {
+    const lines = (this.buffered + chunk).split('\n');
+    this.buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === '') continue;
+      const reply = JSON.parse(line) as SpawnerReply;
+      const p = this.pending.get(reply.id);
+      if (!p) continue;
+      switch (reply.t) {
+        case 'started':
+          p.pid = reply.pid;
+          p.started?.resolve(reply.pid);
+          p.started = null;
+          break;
+        case 'failed':
+          this.pending.delete(reply.id);
+          p.started?.reject(new Error(reply.error));
+          break;
+        case 'exit':
+          this.pending.delete(reply.id);
+          p.exit({ code: reply.code, signal: reply.signal as NodeJS.Signals | null, lost: false });
+          break;
+      }
+    }
+    if (this.pending.size === 0) this.hold(false);
+  }
+
+  private onSpawnerExit(child: ChildProcess): void {
+    if (this.child === child) this.child = null;
+    const orphans = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of orphans) {
+      if (p.started) p.started.reject(new Error('the spawner process ended before the command started'));
+      else if (p.pid !== null) void this.watchGone(p.pid).then(() => p.exit({ code: null, signal: null, lost: true }));
+    }
+  }
+
+  /** Resolves when the process is gone (or a zombie about to be reaped by init). */
+  private async watchGone(pid: number): Promise<void> {
+    const first = readProcStat(pid);
+    if (!first) return;
+    for (;;) {
+      const st = readProcStat(pid);
+      if (!st || isGone(st.state) || st.startTicks !== first.startTicks) return;
+      await new Promise((resolve) => setTimeout(resolve, this.opts.pollMs ?? 100));
+    }
+  }
+}
