@@ -11,7 +11,7 @@ import { summarizeProfiles } from './cpuprofile.js';
 import type { BenchWorkspace, BuiltHandler } from './fixtures.js';
 import { bringUpFleet } from './fleet-up.js';
 import { summarizeHeapSnapshot } from './heap-snapshot.js';
-import { killMarked, processStartedAt, procStats, sleep } from './proc-tools.js';
+import { killMarked, processStartedAt, supervisorStats, sleep } from './proc-tools.js';
 
 /** Waits until the daemon has written a new .heapsnapshot in `dir` and it stopped growing; returns its path. */
 async function takeHeapSnapshot(pid: number, dir: string): Promise<string> {
@@ -48,7 +48,7 @@ export async function profileFleet(ctx: BenchContext, ws: BenchWorkspace, handle
     await sleep(steadyFrom - Date.now() + (ctx.quick ? 10_000 : 30_000));
     const steadyTo = Date.now();
     await sleep(1000);
-    const rss = procStats(daemon.pid)?.rssBytes ?? 0;
+    const rss = supervisorStats(daemon.pid)?.rssBytes ?? 0;
     const snapshot = await takeHeapSnapshot(daemon.pid, dirOf(attempt));
     const heap = await summarizeHeapSnapshot(snapshot);
     section.tables.push({ title: `Heap snapshot of a daemon with ${n} handlers at steady state (profiled run, RSS ${(rss / 1e6).toFixed(1)} MB before the snapshot; `

@@ -7,7 +7,7 @@
 import type { BenchContext } from './context.js';
 import { startDaemon, waitRows } from './daemon.js';
 import { BenchWorkspace, goalState } from './fixtures.js';
-import { marked, procStats, runCli, sleep } from './proc-tools.js';
+import { marked, supervisorStats, runCli, sleep } from './proc-tools.js';
 import { median } from './stats.js';
 
 /** What one contender did with N processes (ms, bytes); null where it has no such operation. */
@@ -52,7 +52,7 @@ export async function runOurs(ctx: BenchContext, n: number): Promise<PeerFigures
     const startMs = await apply('enabled', 'start-1', (p) => p >= n, `${n} handlers Enabled and Ready`);
     ctx.log(`ours: cold start of ${n} in ${startMs} ms`);
     await sleep(6000); // one sampler round, so RSS includes the tracked processes
-    const rss = procStats(daemon.pid)?.rssBytes ?? 0;
+    const rss = supervisorStats(daemon.pid)?.rssBytes ?? 0;
     const list: number[] = [];
     for (let i = 0; i < 5; i += 1) list.push((await runCli(['ps', ...ws.dirFlags])).ms);
     const stopMs = await apply('disabled', 'stop-1', (p) => p === 0, `${n} handlers disabled`);

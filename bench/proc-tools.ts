@@ -128,6 +128,34 @@ export function procStats(pid: number): ProcStats | null {
   }
 }
 
+/** The supervisor's own helper processes (its spawner): direct children running spawner-main. */
+export function helperPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = readProcStat(Number(name));
+    if (st?.ppid !== pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('spawner-main')) out.push(Number(name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** procStats of the supervisor daemon plus its helper processes: its whole footprint. */
+export function supervisorStats(pid: number): ProcStats | null {
+  const own = procStats(pid);
+  if (!own) return null;
+  let sum = own;
+  for (const h of helperPids(pid)) {
+    const x = procStats(h);
+    if (!x) continue;
+    sum = { rssBytes: sum.rssBytes + x.rssBytes, rssAnonBytes: sum.rssAnonBytes + x.rssAnonBytes, rssFileBytes: sum.rssFileBytes + x.rssFileBytes,
+      cpuNs: sum.cpuNs + x.cpuNs, fds: sum.fds + x.fds, inotifyWatches: sum.inotifyWatches + x.inotifyWatches, threads: sum.threads + x.threads };
+  }
+  return sum;
+}
+
 /** Date.now() at which a process started (from its /proc start time, 10 ms resolution); null when it is gone. */
 export async function processStartedAt(pid: number): Promise<number | null> {
   const { clockTicks } = await loadProcConstants();

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SectionOutput } from './context.js';
 import type { FleetEnv } from './fleet.js';
-import { marked, procStats, sleep, start, type ProcStats } from './proc-tools.js';
+import { marked, procStats, supervisorStats, sleep, start, type ProcStats } from './proc-tools.js';
 import { max, ratio, round } from './stats.js';
 
 const MB = 1e6;
@@ -48,7 +48,7 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
     while (performance.now() - t0 <= p.steadyMs + 50) {
       const t = performance.now() - t0;
       if (t >= nextSample) {
-        const d = procStats(daemon.pid);
+        const d = supervisorStats(daemon.pid);
         const f = procStats(floorProc.child.pid!);
         if (!d || !f) throw new Error(`${d ? 'the idle node floor' : 'the daemon'} exited during the steady window`);
         samples.push({ t, daemon: d, floor: f });
@@ -72,7 +72,7 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
     const watchLimit = Number(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim());
     const win = `${(windowMs / 1000).toFixed(0)} s`;
     s.figures.push(
-      { name: `daemon RSS, N = ${p.n} (max over ${win})`, value: round(rssMax, 1), unit: 'MB', floor: round(floorRss, 1), floorLabel: 'idle `node -e setInterval`',
+      { name: `daemon + spawner RSS, N = ${p.n} (max over ${win})`, value: round(rssMax, 1), unit: 'MB', floor: round(floorRss, 1), floorLabel: 'idle `node -e setInterval`',
         ratio: ratio(rssMax, floorRss), target: '≤ 120 MB', met: rssMax <= 120 },
       { name: `daemon CPU over ${win}, % of one core`, value: round(daemonCpu, 2), unit: '%', floor: round(floorCpu, 3), floorLabel: 'idle node',
         ratio: ratio(daemonCpu, floorCpu), target: '≤ 1 %', met: daemonCpu <= 1 },
@@ -95,7 +95,7 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
           x.daemon.inotifyWatches, x.daemon.threads, (x.floor.rssBytes / MB).toFixed(1), prev ? cpuPct(prev.floor, x.floor, dt).toFixed(3) : '–'];
       }) });
     s.notes.push('CPU is the on-CPU time of every thread of the daemon (`/proc/<pid>/task/*/schedstat`), so other load on the machine does not inflate it; '
-      + 'RSS is VmRSS; inotify watches are counted from `/proc/<pid>/fdinfo` of its inotify fds. The window includes the heartbeat writes '
+      + 'Daemon figures include its spawner process (RSS, CPU, fds, threads summed). RSS is VmRSS; inotify watches are counted from `/proc/<pid>/fdinfo` of its inotify fds. The window includes the heartbeat writes '
       + `(${p.n} files rewritten every ${p.periodSec} s) and the process sampler's scans: "idle" means no goal-state change and no client.`);
     if (falseUnresponsive.size) s.notes.push(`False Unresponsive: ${[...falseUnresponsive].slice(0, 20).join(', ')}`);
     s.data['samples'] = samples.map((x) => ({ t: round(x.t, 0), daemon: x.daemon, floor: x.floor }));

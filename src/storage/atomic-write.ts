@@ -78,7 +78,8 @@ export async function removeLeftovers(dir: string, opts: { readonly recursive?: 
 }
 
 /** fsync of a folder, so a rename or create in it survives a power loss. */
-export async function syncDir(dir: string): Promise<void> {
+async function fsyncDir(dir: string): Promise<void> {
+  folderFsyncCount += 1;
   let handle: FileHandle | undefined;
   try {
     handle = await open(dir, 'r');
@@ -91,6 +92,42 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+let folderFsyncCount = 0;
+/** Folder fsyncs started by this process (tests check that concurrent writes share them). */
+export function folderFsyncs(): number {
+  return folderFsyncCount;
+}
+
+// Group commit of folder fsyncs: one fsync makes every rename done before it durable, so callers
+// that arrive while one runs share the next one instead of queueing one each (a thousand handler
+// records renamed in state/ at once cost a handful of fsyncs, not a thousand).
+const dirSyncs = new Map<string, { running: Promise<void>; next: Promise<void> | null }>();
+
+/** fsync of a folder, so a rename or create in it (done before this call) survives a power loss. */
+export function syncDir(dir: string): Promise<void> {
+  const key = resolve(dir);
+  const state = dirSyncs.get(key);
+  if (!state) {
+    const running = fsyncDir(key).finally(() => {
+      const s = dirSyncs.get(key);
+      if (s && s.running === running && s.next === null) dirSyncs.delete(key);
+    });
+    dirSyncs.set(key, { running, next: null });
+    return running;
+  }
+  // One is running: it may have started before our rename, so wait for the one after it.
+  state.next ??= state.running.then(noop, noop).then(() => {
+    const next = fsyncDir(key);
+    const after = next.finally(() => {
+      const s = dirSyncs.get(key);
+      if (s && s.running === after && s.next === null) dirSyncs.delete(key);
+    });
+    dirSyncs.set(key, { running: after, next: null });
+    return next;
+  });
+  return state.next;
+}
+
 async function writeNow(target: string, data: string | Uint8Array, opts: AtomicWriteOptions): Promise<void> {
   const next = target + LEFTOVER_SUFFIX;
   const mode = opts.mode ?? 0o600;
@@ -98,7 +135,8 @@ async function writeNow(target: string, data: string | Uint8Array, opts: AtomicW
   try {
     const handle = await openExclusive(next, mode, opts.onLeftover);
     try {
-      await handle.chmod(mode);
+      // Created with its mode: the umask can only take bits away, and only then is a chmod needed.
+      if ((mode & process.umask()) !== 0) await handle.chmod(mode);
       await handle.writeFile(data);
       await handle.sync();
     } catch (error) {

@@ -17,6 +17,8 @@ export interface StateStoreOptions {
 }
 
 export class StateStore {
+  private folderReady: Promise<void> | null = null;
+
   constructor(private readonly dirs: SupervisorDirs, private readonly opts: StateStoreOptions = {}) {}
 
   /** The record of `name`; NotInstalled when there is none. */
@@ -39,8 +41,17 @@ export class StateStore {
   }
 
   async save(record: HandlerRecord): Promise<void> {
-    await ensureDir(stateFolder(this.dirs), 0o700);
-    await atomicWriteJson(stateFile(this.dirs, record.name), record, { mode: 0o600 });
+    // The folder is made once, not before every save (a save is a checkpoint, several per command);
+    // if it went away meanwhile, the failed write makes it again and retries once.
+    this.folderReady ??= ensureDir(stateFolder(this.dirs), 0o700).catch((err: unknown) => { this.folderReady = null; throw err; });
+    await this.folderReady;
+    try {
+      await atomicWriteJson(stateFile(this.dirs, record.name), record, { mode: 0o600 });
+    } catch {
+      this.folderReady = null;
+      await ensureDir(stateFolder(this.dirs), 0o700);
+      await atomicWriteJson(stateFile(this.dirs, record.name), record, { mode: 0o600 });
+    }
   }
 
   async remove(name: string): Promise<void> {

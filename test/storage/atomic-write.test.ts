@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  atomicWrite, atomicWriteJson, pendingAtomicWrites, removeLeftovers, syncDir,
+  atomicWrite, atomicWriteJson, folderFsyncs, pendingAtomicWrites, removeLeftovers, syncDir,
 } from '../../src/storage/atomic-write.js';
 import { SupervisorError } from '../../src/supervisor/errors.js';
 
@@ -79,6 +79,23 @@ describe('atomicWrite', () => {
     assert.equal(await readFile(file, 'utf8'), payload(99));
     assert.equal(pendingAtomicWrites(), 0, 'the queue entry is dropped once it drains');
     assert.deepEqual(await readdir(dir), ['status-report.json']);
+  });
+
+  test('writes to many files of one folder share folder fsyncs (group commit), and each is complete', async () => {
+    const before = folderFsyncs();
+    await Promise.all(Array.from({ length: 200 }, (_, i) => atomicWrite(join(dir, `h${i}.json`), payload(i))));
+    const used = folderFsyncs() - before;
+    assert.ok(used >= 1 && used < 100, `${used} folder fsyncs for 200 renames`);
+    for (let i = 0; i < 200; i += 37) assert.equal(await readFile(join(dir, `h${i}.json`), 'utf8'), payload(i));
+    // A call made while one runs waits for a later one (that one may have started before its rename).
+    const first = syncDir(dir);
+    let secondDone = false;
+    const second = syncDir(dir).then(() => { secondDone = true; });
+    const third = syncDir(dir);
+    await first;
+    assert.equal(secondDone, false, 'the second call does not ride on the fsync already running');
+    await Promise.all([second, third]);
+    assert.equal(folderFsyncs() - before - used, 2, 'the second and third share one');
   });
 
   test('paths are keyed after resolution, so two spellings share one queue', async () => {

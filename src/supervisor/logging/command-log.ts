@@ -43,6 +43,10 @@ export function formatStart(handler: string, op: string, version: string, extens
 /** Serialises appends per handler and rotates by size; failures go to onError, never thrown. */
 export class CommandLog {
   private readonly queues = new Map<string, Promise<void>>();
+  /** Text of the write queued next, per handler. */
+  private readonly unwritten = new Map<string, string>();
+  /** Size of each live file as this process left it (stat once, then counted). */
+  private readonly sizes = new Map<string, number>();
   /** Folders made already: a mkdir per line cost more than the write (profiled). */
   private readonly made = new Set<string>();
   private readonly maxBytes: number;
@@ -54,8 +58,19 @@ export class CommandLog {
   }
 
   append(handler: string, text: string): Promise<void> {
+    // Lines that arrive while a write is queued join it: one open/append/close for all of them.
+    const waiting = this.unwritten.get(handler);
+    if (waiting !== undefined) {
+      this.unwritten.set(handler, waiting + text);
+      return this.queues.get(handler)!;
+    }
+    this.unwritten.set(handler, text);
     const prev = this.queues.get(handler) ?? Promise.resolve();
-    const next = prev.then(() => this.write(handler, text)).catch(this.onError);
+    const next = prev.then(() => {
+      const batch = this.unwritten.get(handler) ?? '';
+      this.unwritten.delete(handler);
+      return this.write(handler, batch);
+    }).catch(this.onError);
     this.queues.set(handler, next);
     void next.finally(() => { if (this.queues.get(handler) === next) this.queues.delete(handler); });
     return next;
@@ -73,16 +88,22 @@ export class CommandLog {
       await mkdir(folder, { recursive: true, mode: 0o700 });
       this.made.add(folder);
     }
-    const size = await stat(file).then((s) => s.size, () => 0);
-    if (size > 0 && size + Buffer.byteLength(text) > this.maxBytes) await this.rotate(file);
+    const bytes = Buffer.byteLength(text);
+    const size = this.sizes.get(file) ?? await stat(file).then((s) => s.size, () => 0);
+    if (size > 0 && size + bytes > this.maxBytes) {
+      await this.rotate(file);
+      this.sizes.set(file, 0);
+    }
     await appendFile(file, text, { mode: 0o600 }).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       // The folder went away (a handler's logs removed by hand): make it again once.
       this.made.delete(folder);
+      this.sizes.set(file, 0);
       await mkdir(folder, { recursive: true, mode: 0o700 });
       this.made.add(folder);
       await appendFile(file, text, { mode: 0o600 });
     });
+    this.sizes.set(file, (this.sizes.get(file) ?? size) + bytes);
   }
 
   private async rotate(file: string): Promise<void> {
