@@ -72,7 +72,7 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
     const watchLimit = Number(readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim());
     const win = `${(windowMs / 1000).toFixed(0)} s`;
     s.figures.push(
-      { name: `daemon + spawner RSS, N = ${p.n} (max over ${win})`, value: round(rssMax, 1), unit: 'MB', floor: round(floorRss, 1), floorLabel: 'idle `node -e setInterval`',
+      { name: `daemon RSS (with its spawner), N = ${p.n} (max over ${win})`, value: round(rssMax, 1), unit: 'MB', floor: round(floorRss, 1), floorLabel: 'idle `node -e setInterval`',
         ratio: ratio(rssMax, floorRss), target: '≤ 120 MB', met: rssMax <= 120 },
       { name: `daemon CPU over ${win}, % of one core`, value: round(daemonCpu, 2), unit: '%', floor: round(floorCpu, 3), floorLabel: 'idle node',
         ratio: ratio(daemonCpu, floorCpu), target: '≤ 1 %', met: daemonCpu <= 1 },

@@ -92,7 +92,7 @@ export async function runCommand(spec: RunSpec): Promise<RunningCommand> {
   } catch (err) {
     return { pid: null, done: finish(null, { outcome: 'spawnFailed', exitCode: null, signal: null, error: `cannot start ${what}: ${(err as Error).message}`, termination: null }) };
   }
-  return { pid: started.pid, done: supervise(spec, started, runId, what, finish) };
+  return { pid: started.pid, done: supervise(spec, started, startedAt, runId, what, finish) };
 }
 
 interface Supervision {
@@ -102,7 +102,7 @@ interface Supervision {
 }
 
 async function supervise(
-  spec: RunSpec, started: Started, runId: string, what: string,
+  spec: RunSpec, started: Started, startedAt: number, runId: string, what: string,
   finish: (pid: number | null, ending: Ending) => Promise<RunResult>,
 ): Promise<RunResult> {
   const clock = spec.clock ?? systemClock;
@@ -141,7 +141,8 @@ async function supervise(
       });
     wake();
   };
-  const timer = clock.setTimeout(() => stop('timeout'), spec.timeoutMs);
+  // The timeout counts from the request to start, not from the fork: a queue at the spawner is part of it.
+  const timer = clock.setTimeout(() => stop('timeout'), Math.max(0, spec.timeoutMs - (clock.now() - startedAt)));
   life.signal.addEventListener('abort', () => clock.clearTimeout(timer), { once: true });
   spec.signal?.addEventListener('abort', () => stop('cancel'), { signal: life.signal, once: true });
   if (spec.signal?.aborted) stop('cancel'); // aborted while the process was being started
