@@ -128,7 +128,12 @@ export class Spawner {
     this.buffered = lines.pop() ?? '';
     for (const line of lines) {
       if (line === '') continue;
-      const reply = JSON.parse(line) as SpawnerReply;
+      let reply: SpawnerReply;
+      try {
+        reply = JSON.parse(line) as SpawnerReply;
+      } catch {
+        continue; // not ours (the spawner writes nothing else there); never worth a daemon crash
+      }
       const p = this.pending.get(reply.id);
       if (!p) continue;
       switch (reply.t) {
