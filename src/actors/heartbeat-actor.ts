@@ -6,7 +6,7 @@
  * with onUnresponsive 'restart' is restarted within the restart policy's budget and backoff.
  * Timers and listeners only post messages here; all state changes happen in receive.
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ActorContext, ActorRef, Behavior, Reply } from './actor.js';
 import type { Clock, TimerId } from './clock.js';
@@ -62,32 +62,41 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** Reads heartbeat.log once through one descriptor, so the stamp and the content belong together. */
-export async function readHeartbeat(file: string, limit = 64 * 1024): Promise<HeartbeatRead> {
-  let fh: FileHandle;
+/**
+ * Reads heartbeat.log once through one descriptor, so the stamp and the content belong together.
+ * Synchronous: a file of at most `limit` bytes in the handler's own folder, read 100 times a second
+ * with 1000 handlers; four thread-pool round trips per read cost more than the read (docs/decisions.md).
+ */
+export function readHeartbeatNow(file: string, limit = 64 * 1024): HeartbeatRead {
+  let fd: number;
   try {
-    fh = await open(file, 'r');
+    fd = openSync(file, 'r');
   } catch (err) {
     return isMissing(err) ? { kind: 'absent' } : { kind: 'unreadable', problem: `cannot open ${file}: ${(err as Error).message}` };
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     const stamp: FileStamp = { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
     const buf = Buffer.alloc(Math.min(st.size, limit) + 1);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const bytesRead = readSync(fd, buf, 0, buf.length, 0);
     if (bytesRead > limit) return { kind: 'read', stamp, result: { ok: false, problem: `heartbeat file ${file} is malformed: larger than ${limit} bytes` } };
     return { kind: 'read', stamp, result: parseHeartbeat(buf.subarray(0, bytesRead), file) };
   } catch (err) {
     return { kind: 'unreadable', problem: `cannot read ${file}: ${(err as Error).message}` };
   } finally {
-    await fh.close().catch(() => undefined); // nothing useful to do when closing a read-only descriptor fails
+    try { closeSync(fd); } catch { /* nothing useful to do when closing a read-only descriptor fails */ }
   }
 }
 
+/** readHeartbeatNow for callers that await (the offline view). */
+export function readHeartbeat(file: string, limit = 64 * 1024): Promise<HeartbeatRead> {
+  return Promise.resolve(readHeartbeatNow(file, limit));
+}
+
 /** The stamp of heartbeat.log; null when absent, 'error' when it cannot be stat'ed (then a read reports why). */
-async function statStamp(file: string): Promise<FileStamp | null | 'error'> {
+function statStamp(file: string): FileStamp | null | 'error' {
   try {
-    const st = await stat(file);
+    const st = statSync(file);
     return { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
   } catch (err) {
     return isMissing(err) ? null : 'error';
@@ -164,8 +173,8 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
   }
 
   /**
-   * Reads the file (on a write), or stats it and reads only when it changed (on the timer), outside
-   * the mailbox so 1000 handlers' reads overlap; the result comes back as 'heartbeatObserved'.
+   * Reads the file (on a write), or stats it and reads only when it changed (on the timer); the
+   * result comes back as 'heartbeatObserved', so the tracker is only ever changed in receive.
    */
   #look(handler: string, w: Watched, mode: 'read' | 'stat', self: ActorRef<HeartbeatMessage>): void {
     if (w.busy) {
@@ -175,10 +184,13 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
     w.busy = true;
     const limit = this.#deps.readLimit;
     // Safe to consult the tracker here: nothing changes its last read while this look is in flight.
-    const io = mode === 'read' ? readHeartbeat(w.file, limit)
-      : statStamp(w.file).then((s) => (s === 'error' || w.tracker.needsRead(s) ? readHeartbeat(w.file, limit) : undefined));
-    void io.catch((err: unknown): HeartbeatRead => ({ kind: 'unreadable', problem: `cannot read ${w.file}: ${String(err)}` }))
-      .then((read) => self.tell({ type: 'heartbeatObserved', handler, gen: w.gen, read }));
+    let read: HeartbeatRead | undefined;
+    if (mode === 'read') read = readHeartbeatNow(w.file, limit);
+    else {
+      const s = statStamp(w.file);
+      read = s === 'error' || w.tracker.needsRead(s) ? readHeartbeatNow(w.file, limit) : undefined;
+    }
+    self.tell({ type: 'heartbeatObserved', handler, gen: w.gen, read });
   }
 
   /** Lets the tracker decide, emits, re-arms the one timer, and starts the look asked for meanwhile. */

@@ -67,6 +67,8 @@ class PlanRun {
   private recovery: string | null = null;
   /** The checkpoint to recover (resume only, first command only). */
   private interrupted: RunningStep | null;
+  /** this.record holds a step's end that is not on disk yet (see checkpoint). */
+  private unsaved = false;
 
   constructor(private readonly goal: ExecutionGoal, private readonly plan: HandlerPlan, record: HandlerRecord,
     private readonly deps: ExecutorDeps) {
@@ -88,20 +90,41 @@ class PlanRun {
       const failure = await this.step(step);
       if (failure) return this.fail(failure, true);
     }
-    if (this.record.pending) await this.save(planEnded(this.record));
+    await this.end(true);
     return { ok: true, record: this.record, operations: this.operations, failure: null, recovery: this.recovery };
   }
 
   private async fail(failure: OperationResult, endPlan: boolean): Promise<PlanOutcome> {
-    if (endPlan && this.record.pending) await this.save(planEnded(this.record));
+    await this.end(endPlan);
     return { ok: false, record: this.record, operations: this.operations, failure, recovery: this.recovery };
+  }
+
+  /** The last write of a run: the plan ended, or (stopping) the progress so far. */
+  private async end(endPlan: boolean): Promise<void> {
+    if (endPlan && this.record.pending) await this.save(planEnded(this.record));
+    else if (this.unsaved) await this.save(this.record);
   }
 
   private paths(version: string) { return handlerPaths(this.deps.dirs, this.goal.name, version); }
 
   private async save(record: HandlerRecord): Promise<void> {
     this.record = record;
+    this.unsaved = false;
     await this.deps.saveRecord(record);
+    this.deps.emit({ type: 'recordChanged', handler: this.goal.name, record });
+  }
+
+  /**
+   * The end of a step. Written now, unless the next write comes before anything else can happen:
+   * the next step is a command (whose start is checkpointed before it runs) or there is none (the
+   * plan's end is written). A crash in between leaves the previous command's start on disk, and
+   * its exit file says it completed: recovery reaches the same record, one atomic write fewer.
+   */
+  private async checkpoint(record: HandlerRecord): Promise<void> {
+    const next = this.plan.steps[this.i + 1];
+    if (next !== undefined && next.kind !== 'command') return this.save(record);
+    this.record = record;
+    this.unsaved = true;
     this.deps.emit({ type: 'recordChanged', handler: this.goal.name, record });
   }
 
@@ -111,11 +134,11 @@ class PlanRun {
 
   /** A lifecycle event always completes the current step: one write for both. */
   private async apply(event: LifecycleEvent): Promise<void> {
-    await this.save(stepsDone(transition(this.record, event), this.i + 1, this.upgradeCodes()));
+    await this.checkpoint(stepsDone(transition(this.record, event), this.i + 1, this.upgradeCodes()));
   }
 
   private async markDone(): Promise<void> {
-    await this.save(stepsDone(this.record, this.i + 1, this.upgradeCodes()));
+    await this.checkpoint(stepsDone(this.record, this.i + 1, this.upgradeCodes()));
   }
 
   private async manifestOf(version: string): Promise<HandlerManifest> {

@@ -12,6 +12,7 @@
  * re-read, not counts: the kernel may coalesce two writes into one event.
  */
 import { watch, type FSWatcher } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock, type Clock, type TimerId } from '../../actors/clock.js';
@@ -209,21 +210,21 @@ export class FolderWatcher {
       this.#deliver(folder, { kind, path: file });
       return;
     }
-    const ino = folder.ino;
-    stat(file).then(
-      (st) => {
-        if (folder.state !== 'active' || folder.ino !== ino || st.isDirectory()) return;
-        const known = folder.names.has(name);
-        folder.names.add(name);
-        this.#deliver(folder, { kind: known ? 'change' : 'add', path: file });
-      },
-      (err: unknown) => {
-        if (folder.state !== 'active' || folder.ino !== ino) return;
-        if (isMissing(err) && folder.names.delete(name)) this.#deliver(folder, { kind: 'unlink', path: file });
-        // The folder's own name: it was removed or renamed away (inotify IN_DELETE_SELF/IN_MOVE_SELF).
-        if (name === path.basename(folder.path)) void this.#checkSelf(folder, ino);
-      },
-    );
+    // A stat of a name in a local folder the supervisor owns: synchronous, as the thread-pool round
+    // trip (two wake-ups and a promise per event) cost more than the call (docs/decisions.md).
+    let st: Stats | null = null;
+    let err: unknown = null;
+    try { st = statSync(file); } catch (e) { err = e; }
+    if (st) {
+      if (st.isDirectory()) return;
+      const known = folder.names.has(name);
+      folder.names.add(name);
+      this.#deliver(folder, { kind: known ? 'change' : 'add', path: file });
+      return;
+    }
+    if (isMissing(err) && folder.names.delete(name)) this.#deliver(folder, { kind: 'unlink', path: file });
+    // The folder's own name: it was removed or renamed away (inotify IN_DELETE_SELF/IN_MOVE_SELF).
+    if (name === path.basename(folder.path)) void this.#checkSelf(folder, folder.ino);
   }
 
   async #checkSelf(folder: Folder, ino: number | null): Promise<void> {

@@ -81,6 +81,7 @@ export async function scanProcesses(options: ScanOptions = {}): Promise<ProcSnap
     throw new SupervisorError('E_PROC_UNAVAILABLE', `cannot list processes in /proc: ${(err as Error).message}`, {}, { cause: err });
   }
   const procs: ScannedProc[] = [];
+  const seen = new Map<string, Attribution>();
   let sliceStart = performance.now();
   let maxBlockMs = sliceStart - t0;
   for (let i = 0; i < pids.length; i += 1) {
@@ -90,21 +91,45 @@ export async function scanProcesses(options: ScanOptions = {}): Promise<ProcSnap
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
     }
-    const scanned = scanOne(pids[i]!);
+    const scanned = scanOne(pids[i]!, seen);
     if (scanned !== null) procs.push(scanned);
   }
+  // Only processes alive in this walk stay known: the map never outgrows the process table.
+  if (options.procRoot === undefined) known = seen;
   maxBlockMs = Math.max(maxBlockMs, performance.now() - sliceStart);
   return { startedAt, procs, durationMs: performance.now() - t0, maxBlockMs };
 }
 
-function scanOne(pid: number): ScannedProc | null {
+interface Attribution { readonly mark: Mark | null; readonly runId: string | null }
+
+/**
+ * Marks found in the last walk, by pid + start time + comm. The sampler walks ~2000 processes every
+ * 5 s at 1000 handlers, and the environ reads were half of that walk. A process's environment is
+ * fixed from its exec on, and marks are inherited across exec, so a marked process is read once.
+ * Unmarked ones are read every walk: a fork of the spawner is unmarked until its exec, which may
+ * keep its comm (a `node` handler), and must not stay unmarked in here.
+ */
+let known = new Map<string, Attribution>();
+
+/** The mark and run id in a process's environment; null when it cannot be read. */
+function attributionOf(pid: number): Attribution | null {
+  const environ = readProcFile(`/proc/${pid}/environ`);
+  if (environ === null) return null;
+  const markText = findEnvVar(environ, MARK_ENV);
+  const mark = markText === null ? null : parseMark(markText);
+  return { mark, runId: mark === null ? null : findEnvVar(environ, RUN_ENV) };
+}
+
+const UNREADABLE: Attribution = { mark: null, runId: null };
+
+function scanOne(pid: number, seen: Map<string, Attribution>): ScannedProc | null {
   if (pid === process.pid) return null;
   const stat = readProcStat(pid);
   if (stat === null || isGone(stat.state) || isKernelThread(stat)) return null;
-  const environ = readProcFile(`/proc/${pid}/environ`);
-  const markText = environ === null ? null : findEnvVar(environ, MARK_ENV);
-  const mark = markText === null ? null : parseMark(markText);
-  const runId = environ === null || mark === null ? null : findEnvVar(environ, RUN_ENV);
+  const key = `${pid}:${stat.startTicks}:${stat.comm}`;
+  const a = known.get(key) ?? attributionOf(pid);
+  if (a !== null && a.mark !== null) seen.set(key, a);
+  const { mark, runId } = a ?? UNREADABLE;
   return {
     pid, ppid: stat.ppid, pgid: stat.pgid, sid: stat.sid, state: stat.state, startTicks: stat.startTicks, comm: stat.comm,
     utimeTicks: stat.utimeTicks, stimeTicks: stat.stimeTicks, rssPages: stat.rssPages, mark, runId,

@@ -97,3 +97,24 @@ test('the shared scanner serves concurrent callers with one walk of /proc', asyn
   assert.ok(ran >= 1 && ran <= 2, `ran ${ran} scans for 50 callers`);
   await assert.rejects(scanAttributed('nope'), (e: Error & { code?: string }) => e.code === 'E_BAD_LIB_ID');
 });
+
+test('marks are read once per process and kept while it lives; an unmarked process that execs into a marked one is seen', async () => {
+  const libId = uniqueLibId();
+  const mark = `${libId}:Exec.Test`;
+  // Starts unmarked as `sh`, then execs a marked `sh` (same pid, start time and comm): only a fresh read sees the mark.
+  const child = spawn('/bin/sh', ['-c', `read x; exec env EXT_SUPERVISOR_MARK=${mark} EXT_SUPERVISOR_RUN=r1 /bin/sh -c 'sleep 30'`],
+    { stdio: ['pipe', 'ignore', 'ignore'] });
+  try {
+    await waitFor('the unmarked shell', async () => ((await scanProcesses()).procs.find((p) => p.pid === child.pid && p.comm === 'sh') ? true : undefined));
+    const before = (await scanProcesses()).procs.find((p) => p.pid === child.pid);
+    assert.equal(before?.mark, null);
+    child.stdin!.end('go\n');
+    const after = await waitFor('the marked shell', async () => (await scanProcesses()).procs.find((p) => p.pid === child.pid && p.mark !== null));
+    assert.deepEqual([after.mark, after.runId], [{ libId, handler: 'Exec.Test' }, 'r1']);
+    const again = (await scanProcesses()).procs.find((p) => p.pid === child.pid);
+    assert.deepEqual([again?.mark, again?.runId], [{ libId, handler: 'Exec.Test' }, 'r1'], 'kept in the next walk');
+  } finally {
+    child.kill('SIGKILL');
+    await killAllMarked(libId);
+  }
+});
