@@ -14,6 +14,8 @@ import type { TerminationReason, TerminationReport } from './terminate.js';
 
 export type { RunResult, RunSpec, RunningCommand } from './run-spec.js';
 
+const SUPERVISION_ENDED = 'supervision ended';
+
 // How long to wait for the exit event after a termination saw the child gone (it may be an unreaped zombie).
 const EXIT_EVENT_WAIT_MS = 1000;
 
@@ -174,6 +176,7 @@ async function supervise(
       termination: report,
     });
   } finally {
-    life.abort();
+    // An explicit reason: the default builds a DOMException with a stack, once per command (profiled).
+    life.abort(SUPERVISION_ENDED);
   }
 }
