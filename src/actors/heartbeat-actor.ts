@@ -24,7 +24,6 @@ export type HeartbeatMessage =
   /** Internal, from this actor's listener, timers and file reads; `gen` drops messages from a superseded one. */
   | { readonly type: 'heartbeatWritten'; readonly handler: string; readonly gen: number }
   | { readonly type: 'heartbeatDue'; readonly handler: string; readonly gen: number }
-  | { readonly type: 'heartbeatObserved'; readonly handler: string; readonly gen: number; readonly read: HeartbeatRead | undefined }
   | { readonly type: 'restartDue'; readonly handler: string; readonly gen: number };
 
 export interface HeartbeatActorDeps {
@@ -46,9 +45,6 @@ interface Watched {
   readonly dispose: () => void;
   timer: TimerId | undefined;
   timerGen: number;
-  /** One look at the file in flight at a time; what was asked meanwhile runs next ('read' covers 'stat'). */
-  busy: boolean;
-  next: 'read' | 'stat' | null;
 }
 
 interface Restarts {
@@ -109,6 +105,11 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
   readonly #policy: RestartPolicy;
   readonly #watched = new Map<string, Watched>();
   readonly #restarts = new Map<string, Restarts>();
+  /**
+   * Watch generations with a 'heartbeatWritten' in the mailbox: a write is two inotify events (the
+   * truncate and the write), and a burst of them needs one message and one read (docs/decisions.md).
+   */
+  readonly #posted = new Set<number>();
   #seq = 0;
 
   constructor(deps: HeartbeatActorDeps) {
@@ -125,9 +126,11 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
     const w = this.#watched.get(handler);
     switch (msg.type) {
       case 'watch': return this.#onWatch(handler, msg.spec, ctx.self);
-      case 'heartbeatWritten': if (w?.gen === msg.gen) this.#look(handler, w, 'read', ctx.self); return;
+      case 'heartbeatWritten':
+        this.#posted.delete(msg.gen);
+        if (w?.gen === msg.gen) this.#look(handler, w, 'read', ctx.self);
+        return;
       case 'heartbeatDue': if (w?.timerGen === msg.gen) this.#look(handler, w, 'stat', ctx.self); return;
-      case 'heartbeatObserved': if (w?.gen === msg.gen) this.#observed(handler, w, msg.read, ctx.self); return;
       case 'restartDue': return this.#onRestartDue(handler, msg.gen, ctx.self);
       case 'restartDone': return this.#onRestartDone(handler, msg.ok, msg.message, ctx.self);
     }
@@ -164,38 +167,29 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
     }
     if (current) this.#unwatch(current);
     const gen = ++this.#seq;
+    const posted = this.#posted;
     const dispose = this.#deps.watcher.add(dirname(file), (e) => {
-      if (e.path === file) self.tell({ type: 'heartbeatWritten', handler, gen });
+      if (e.path !== file || posted.has(gen)) return;
+      posted.add(gen);
+      self.tell({ type: 'heartbeatWritten', handler, gen });
     });
-    const w: Watched = { spec, file, tracker: new HeartbeatTracker(trackerSpec(spec), now), gen, dispose, timer: undefined, timerGen: 0, busy: false, next: null };
+    const w: Watched = { spec, file, tracker: new HeartbeatTracker(trackerSpec(spec), now), gen, dispose, timer: undefined, timerGen: 0 };
     this.#watched.set(handler, w);
     this.#look(handler, w, 'read', self);
   }
 
   /**
-   * Reads the file (on a write), or stats it and reads only when it changed (on the timer); the
-   * result comes back as 'heartbeatObserved', so the tracker is only ever changed in receive.
+   * Reads the file (on a write), or stats it and reads only when it changed (on the timer), then
+   * lets the tracker decide, emits, and re-arms the one timer. Synchronous, called from receive only.
    */
   #look(handler: string, w: Watched, mode: 'read' | 'stat', self: ActorRef<HeartbeatMessage>): void {
-    if (w.busy) {
-      w.next = w.next === 'read' ? 'read' : mode;
-      return;
-    }
-    w.busy = true;
     const limit = this.#deps.readLimit;
-    // Safe to consult the tracker here: nothing changes its last read while this look is in flight.
     let read: HeartbeatRead | undefined;
     if (mode === 'read') read = readHeartbeatNow(w.file, limit);
     else {
       const s = statStamp(w.file);
       read = s === 'error' || w.tracker.needsRead(s) ? readHeartbeatNow(w.file, limit) : undefined;
     }
-    self.tell({ type: 'heartbeatObserved', handler, gen: w.gen, read });
-  }
-
-  /** Lets the tracker decide, emits, re-arms the one timer, and starts the look asked for meanwhile. */
-  #observed(handler: string, w: Watched, read: HeartbeatRead | undefined, self: ActorRef<HeartbeatMessage>): void {
-    w.busy = false;
     const now = this.#deps.clock.now();
     const decision = read === undefined ? w.tracker.afterUnchanged(now) : w.tracker.afterRead(read, now);
     if (w.timer !== undefined) this.#deps.clock.clearTimeout(w.timer);
@@ -206,9 +200,6 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
       this.#deps.emit({ type: 'heartbeat', handler, state: view.state, heartbeat: view.heartbeat, mtimeMs: view.mtimeMs, problem: view.problem });
       if (view.state === 'stale' && w.spec.onUnresponsive === 'restart') this.#considerRestart(handler, w, self);
     }
-    const next = w.next;
-    w.next = null;
-    if (next) this.#look(handler, w, next, self);
   }
 
   #considerRestart(handler: string, w: Watched, self: ActorRef<HeartbeatMessage>): void {

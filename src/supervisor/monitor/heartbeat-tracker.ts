@@ -98,7 +98,12 @@ export interface TrackerDecision {
   readonly checkAt: number;
 }
 
-/** After a read, look once more this soon: catches a write chokidar merged into the previous event and confirms 'malformed'. */
+/**
+ * After the first read of a watch, and after a malformed read, look once more this soon: the first
+ * catches a write that landed before the folder's OS watch was live, the second confirms 'malformed'
+ * (a file caught between its truncate and its write is no news). Later good reads need no second
+ * look: every write after them is an inotify event.
+ */
 export const DEFAULT_SETTLE_MS = 150;
 
 /** One handler's heartbeat bookkeeping: feed it reads and stats, it says what to emit and when to check. */
@@ -111,6 +116,8 @@ export class HeartbeatTracker {
   #emitted: HeartbeatView | null = null;
   #current: HeartbeatView | null = null;
   #lastGood: Heartbeat | null = null;
+  /** A read happened since the watch began (the first one is followed by a settle check). */
+  #looked = false;
   readonly #settleMs: number;
 
   constructor(spec: TrackerSpec, now: number, opts: { readonly settleMs?: number } = {}) {
@@ -184,7 +191,9 @@ export class HeartbeatTracker {
       view = this.#view(s.state, read, mtimeMs);
     }
     // An unreadable file is no half-written one: no settle check for it, the slow re-check will do.
-    const settle = justRead && read?.kind === 'read';
+    const first = justRead && !this.#looked;
+    if (justRead) this.#looked = true;
+    const settle = justRead && read?.kind === 'read' && (first || view.state === 'malformed');
     if (settle) checkAt = Math.min(checkAt, now + this.#settleMs);
     this.#current = view;
     const hold = settle && view.state === 'malformed' && !sameView(view, this.#emitted);
