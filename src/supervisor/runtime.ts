@@ -102,7 +102,10 @@ export class Runtime {
   private scheduleOutputBounds(): void {
     this.outputTimer = this.clock.setTimeout(() => {
       void (async () => {
+        let i = 0;
         for (const spec of [...this.specs.values()]) {
+          // The checks are synchronous: yield now and then, so 1000s of handlers never stall the loop.
+          if (++i % 100 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
           await boundOutputs(join(spec.dir, '.supervisor'), this.opts.outputMaxBytes).catch(this.onError);
         }
         if (!this.stopping) this.scheduleOutputBounds();

@@ -80,6 +80,26 @@ describe('ProcUsageTracker', () => {
     assert.equal(t.tracked, 0);
   });
 
+  test('schedstat is read again only for a process that ran or was charged a tick since the last sample', () => {
+    const reads: number[] = [];
+    const ns = new Map([[1, 2.0], [2, 3.0], [3, 4.0]]);
+    const t = new ProcUsageTracker(CONSTANTS, { runSeconds: (pid) => { reads.push(pid); return ns.get(pid) ?? null; } });
+    const sleeping = (pid: number, ticks: number, state = 'S'): ProcInfo => ({ ...proc(pid, 100, ticks), state });
+    t.sample([sleeping(1, 200), sleeping(2, 300), sleeping(3, 400)], 50);
+    assert.deepEqual(reads, [1, 2, 3], 'first sight: every one read');
+    reads.length = 0;
+    ns.set(1, 2.5).set(2, 3.001).set(3, 4.2);
+    const usage = t.sample([sleeping(1, 250), sleeping(2, 300), sleeping(3, 400, 'R')], 55);
+    assert.deepEqual(reads, [1, 3], 'pid 2 slept and was charged no tick: its last exact figure stands');
+    assert.equal(usage.get(1)!.cpuPercent, 10);
+    assert.equal(usage.get(2)!.cpuPercent, 0);
+    assert.ok(Math.abs(usage.get(3)!.cpuPercent - 4) < 1e-9, 'a running process is always read');
+    reads.length = 0;
+    // Charged a tick later: the exact figure catches up with everything since the last read.
+    assert.ok(Math.abs(t.sample([sleeping(2, 301)], 60).get(2)!.cpuPercent - (0.001 / 5) * 100) < 1e-9);
+    assert.deepEqual(reads, [2]);
+  });
+
   test('summarizeHandlers sums per handler, sorts pids, finds the oldest start and rounds CPU', () => {
     const t = new ProcUsageTracker(CONSTANTS, { runSeconds: () => null });
     const a = [proc(30, 500, 100), proc(10, 300, 100)];
