@@ -96,6 +96,10 @@ export interface ProcStats {
   /** RSS split: anonymous memory (heaps, malloc arenas) and file-backed pages (the node binary, libraries). */
   readonly rssAnonBytes: number;
   readonly rssFileBytes: number;
+  /** Pages only this process maps (smaps_rollup Private_Clean + Private_Dirty): what it adds next to processes sharing its binary. */
+  readonly privateBytes: number;
+  /** For supervisorStats: the helpers' private pages included in rssBytes (0 for one process). */
+  readonly helperPrivateBytes: number;
   /** On-CPU time of every thread (schedstat, ns). */
   readonly cpuNs: number;
   readonly fds: number;
@@ -122,7 +126,12 @@ export function procStats(pid: number): ProcStats | null {
       const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
       inotifyWatches += info.split('\n').filter((l) => l.startsWith('inotify wd:')).length;
     }
-    return { rssBytes: kb('VmRSS'), rssAnonBytes: kb('RssAnon'), rssFileBytes: kb('RssFile'), cpuNs, fds: fds.length, inotifyWatches, threads: tasks.length };
+    let privateBytes = 0;
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      for (const m of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB$/gm)) privateBytes += Number(m[1]) * 1024;
+    } catch { /* no smaps_rollup (kernel < 4.14): counted as nothing private */ }
+    return { rssBytes: kb('VmRSS'), rssAnonBytes: kb('RssAnon'), rssFileBytes: kb('RssFile'), privateBytes, helperPrivateBytes: 0, cpuNs, fds: fds.length, inotifyWatches, threads: tasks.length };
   } catch {
     return null;
   }
@@ -142,7 +151,12 @@ export function helperPids(pid: number): number[] {
   return out;
 }
 
-/** procStats of the supervisor daemon plus its helper processes: its whole footprint. */
+/**
+ * procStats of the supervisor daemon plus its helper processes: its whole footprint. CPU, fds,
+ * watches and threads are summed; memory is the daemon's RSS plus each helper's private pages,
+ * since a helper's shared pages are the same node binary and libraries the daemon maps (counting
+ * its RSS would count ~40 MB of them twice).
+ */
 export function supervisorStats(pid: number): ProcStats | null {
   const own = procStats(pid);
   if (!own) return null;
@@ -150,7 +164,7 @@ export function supervisorStats(pid: number): ProcStats | null {
   for (const h of helperPids(pid)) {
     const x = procStats(h);
     if (!x) continue;
-    sum = { rssBytes: sum.rssBytes + x.rssBytes, rssAnonBytes: sum.rssAnonBytes + x.rssAnonBytes, rssFileBytes: sum.rssFileBytes + x.rssFileBytes,
+    sum = { ...sum, rssBytes: sum.rssBytes + x.privateBytes, helperPrivateBytes: sum.helperPrivateBytes + x.privateBytes,
       cpuNs: sum.cpuNs + x.cpuNs, fds: sum.fds + x.fds, inotifyWatches: sum.inotifyWatches + x.inotifyWatches, threads: sum.threads + x.threads };
   }
   return sum;

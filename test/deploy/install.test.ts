@@ -10,6 +10,7 @@ import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, re
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LONG_RUNNING_NODE_FLAGS } from '../../src/supervisor/process/spawner.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(root, 'deploy', 'install.sh');
@@ -86,7 +87,9 @@ describe('deploy/install.sh', () => {
     const unit = readFileSync(join(dest, UNIT), 'utf8');
     assert.equal(mode(join(dest, UNIT)), 0o644);
     assert.doesNotMatch(unit, /@[A-Z_]+@/, 'every placeholder is substituted');
-    assert.match(unit, /^ExecStart=\/opt\/ext-supervisor\/bin\/supervisor run --goal-state \$\{SUPERVISOR_GOAL_STATE\} \$SUPERVISOR_ARGS$/m);
+    assert.match(unit, /^ExecStart=\/usr\/bin\/env node (\S+ )*\/opt\/ext-supervisor\/bin\/supervisor run --goal-state \$\{SUPERVISOR_GOAL_STATE\} \$SUPERVISOR_ARGS$/m);
+    const flags = /^ExecStart=\/usr\/bin\/env node (.*?) ?\/opt\//m.exec(unit)?.[1]?.split(' ') ?? [];
+    assert.deepEqual(flags, [...LONG_RUNNING_NODE_FLAGS], 'the daemon runs with the flags the spawner and the benchmarks use');
     assert.match(unit, /^Restart=always$/m);
     assert.match(unit, /^KillMode=process$/m);
     assert.match(unit, /^EnvironmentFile=-\/etc\/ext-supervisor\/supervisor\.env$/m);
@@ -129,10 +132,12 @@ describe('deploy/install.sh', () => {
     const exec = unitLines.find((l) => l.startsWith('ExecStart='));
     assert.ok(exec, 'the unit has ExecStart=');
     const argv = expandExec(exec.slice('ExecStart='.length), vars);
-    assert.deepEqual(argv.slice(1), ['run', '--goal-state', vars['SUPERVISOR_GOAL_STATE'], '--poll-interval', '30', '--log-level', 'debug']);
-    assert.ok(argv[0]?.startsWith(`${PREFIX}/`));
+    const at = argv.findIndex((a) => a.startsWith(`${PREFIX}/`));
+    assert.deepEqual(argv.slice(0, at), ['/usr/bin/env', 'node', ...LONG_RUNNING_NODE_FLAGS]);
+    assert.deepEqual(argv.slice(at + 1), ['run', '--goal-state', vars['SUPERVISOR_GOAL_STATE'], '--poll-interval', '30', '--log-level', 'debug']);
+    argv[at] = join(dest, argv[at] as string);
 
-    const child = spawn(join(dest, argv[0] as string), argv.slice(1), { env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0] as string, argv.slice(1), { env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
@@ -142,6 +147,8 @@ describe('deploy/install.sh', () => {
       const deadline = Date.now() + 20_000;
       while (!existsSync(report) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.ok(existsSync(report), `the daemon wrote its status report\n${output}`);
+      const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(LONG_RUNNING_NODE_FLAGS.every((f) => cmdline.includes(f)), `the daemon itself carries its node flags: ${cmdline.join(' ')}`);
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       const end = await exited;
@@ -160,7 +167,7 @@ describe('deploy/install.sh', () => {
     // verify checks that ExecStart's binary exists: point a copy of the unit into DESTDIR.
     const dir = join(work, 'verify');
     mkdirSync(dir, { recursive: true });
-    const unit = readFileSync(join(dest, UNIT), 'utf8').replaceAll(`=${PREFIX}/`, `=${join(dest, PREFIX)}/`);
+    const unit = readFileSync(join(dest, UNIT), 'utf8').replaceAll(` ${PREFIX}/`, ` ${join(dest, PREFIX)}/`);
     const verify = (text: string): { status: number | null; problems: string[] } => {
       const file = join(dir, 'ext-supervisor.service');
       writeFileSync(file, text);

@@ -39,12 +39,20 @@ export interface SpawnerOptions {
   readonly pollMs?: number;
 }
 
+/**
+ * V8 grows its young generation to 2 x 16 MiB under allocation bursts (an apply of 1000 handlers)
+ * and gives it back slowly; capped at 1 MiB a long-running process stays ~50 MB smaller at the
+ * same CPU (docs/decisions.md, "Daemon memory"). Only a command-line flag sets it: the spawner gets
+ * it here, the daemon from the systemd unit (deploy/ext-supervisor.service) and the benchmarks.
+ */
+export const LONG_RUNNING_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=1']);
+
 function spawnerCommand(): { file: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
   const ts = here.endsWith('.ts');
   const script = here.replace(/spawner\.(ts|js)$/, 'spawner-main.$1');
   // A small young generation keeps the spawner small, and a small process forks fast.
-  return { file: process.execPath, args: ['--max-semi-space-size=1', ...(ts ? ['--import', 'tsx'] : []), script] };
+  return { file: process.execPath, args: [...LONG_RUNNING_NODE_FLAGS, ...(ts ? ['--import', 'tsx'] : []), script] };
 }
 
 export class Spawner {
