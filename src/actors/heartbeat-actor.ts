@@ -10,7 +10,7 @@ import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ActorContext, ActorRef, Behavior, Reply } from './actor.js';
 import type { Clock, TimerId } from './clock.js';
-import { parseHeartbeat } from '../protocol/heartbeat.js';
+import { parseHeartbeat, type HeartbeatResult } from '../protocol/heartbeat.js';
 import type { FolderEvent } from '../supervisor/monitor/folder-watcher.js';
 import { HeartbeatTracker, heartbeatWatched, trackerSpec, type FileStamp, type HeartbeatRead, type HeartbeatView } from '../supervisor/monitor/heartbeat-tracker.js';
 import { DEFAULT_RESTART_POLICY, RestartBook, formatDuration, type RestartPolicy } from '../supervisor/monitor/restart-policy.js';
@@ -45,6 +45,7 @@ interface Watched {
   readonly dispose: () => void;
   timer: TimerId | undefined;
   timerGen: number;
+  readonly parsed: ParsedContent;
 }
 
 interface Restarts {
@@ -58,12 +59,21 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** The bytes last parsed for one file and what they said: a rewrite with the same bytes is not parsed again. */
+export interface ParsedContent {
+  current: { readonly bytes: Buffer; readonly result: HeartbeatResult } | null;
+}
+
+// One buffer for every read: the reads are synchronous, so they never overlap.
+let scratch = Buffer.allocUnsafe(0);
+
 /**
  * Reads heartbeat.log once through one descriptor, so the stamp and the content belong together.
  * Synchronous: a file of at most `limit` bytes in the handler's own folder, read 100 times a second
  * with 1000 handlers; four thread-pool round trips per read cost more than the read (docs/decisions.md).
+ * With `parsed`, content identical to the last read's reuses its result (most beats rewrite the same bytes).
  */
-export function readHeartbeatNow(file: string, limit = 64 * 1024): HeartbeatRead {
+export function readHeartbeatNow(file: string, limit = 64 * 1024, parsed?: ParsedContent): HeartbeatRead {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -73,10 +83,16 @@ export function readHeartbeatNow(file: string, limit = 64 * 1024): HeartbeatRead
   try {
     const st = fstatSync(fd);
     const stamp: FileStamp = { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
-    const buf = Buffer.alloc(Math.min(st.size, limit) + 1);
-    const bytesRead = readSync(fd, buf, 0, buf.length, 0);
+    const want = Math.min(st.size, limit) + 1;
+    if (scratch.length < want) scratch = Buffer.allocUnsafe(Math.max(want, 4096));
+    const bytesRead = readSync(fd, scratch, 0, want, 0);
     if (bytesRead > limit) return { kind: 'read', stamp, result: { ok: false, problem: `heartbeat file ${file} is malformed: larger than ${limit} bytes` } };
-    return { kind: 'read', stamp, result: parseHeartbeat(buf.subarray(0, bytesRead), file) };
+    const bytes = scratch.subarray(0, bytesRead);
+    const last = parsed?.current;
+    if (last && last.bytes.equals(bytes)) return { kind: 'read', stamp, result: last.result };
+    const result = parseHeartbeat(bytes, file);
+    if (parsed) parsed.current = { bytes: Buffer.from(bytes), result };
+    return { kind: 'read', stamp, result };
   } catch (err) {
     return { kind: 'unreadable', problem: `cannot read ${file}: ${(err as Error).message}` };
   } finally {
@@ -173,7 +189,7 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
       posted.add(gen);
       self.tell({ type: 'heartbeatWritten', handler, gen });
     });
-    const w: Watched = { spec, file, tracker: new HeartbeatTracker(trackerSpec(spec), now), gen, dispose, timer: undefined, timerGen: 0 };
+    const w: Watched = { spec, file, tracker: new HeartbeatTracker(trackerSpec(spec), now), gen, dispose, timer: undefined, timerGen: 0, parsed: { current: null } };
     this.#watched.set(handler, w);
     this.#look(handler, w, 'read', self);
   }
@@ -185,10 +201,10 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
   #look(handler: string, w: Watched, mode: 'read' | 'stat', self: ActorRef<HeartbeatMessage>): void {
     const limit = this.#deps.readLimit;
     let read: HeartbeatRead | undefined;
-    if (mode === 'read') read = readHeartbeatNow(w.file, limit);
+    if (mode === 'read') read = readHeartbeatNow(w.file, limit, w.parsed);
     else {
       const s = statStamp(w.file);
-      read = s === 'error' || w.tracker.needsRead(s) ? readHeartbeatNow(w.file, limit) : undefined;
+      read = s === 'error' || w.tracker.needsRead(s) ? readHeartbeatNow(w.file, limit, w.parsed) : undefined;
     }
     const now = this.#deps.clock.now();
     const decision = read === undefined ? w.tracker.afterUnchanged(now) : w.tracker.afterRead(read, now);

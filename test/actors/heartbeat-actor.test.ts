@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorSystem, type ActorRef } from '../../src/actors/actor.js';
 import { ManualClock, systemClock, type Clock } from '../../src/actors/clock.js';
-import { HeartbeatActor, type HeartbeatMessage } from '../../src/actors/heartbeat-actor.js';
+import { HeartbeatActor, readHeartbeatNow, type HeartbeatMessage, type ParsedContent } from '../../src/actors/heartbeat-actor.js';
 import { FolderWatcher } from '../../src/supervisor/monitor/folder-watcher.js';
 import { DEFAULT_SETTLE_MS, type HeartbeatView } from '../../src/supervisor/monitor/heartbeat-tracker.js';
 import { restartPolicy, type RestartPolicy } from '../../src/supervisor/monitor/restart-policy.js';
@@ -344,6 +344,37 @@ describe('HeartbeatActor resources', () => {
       writer.kill('SIGKILL');
       await exited;
       await r.close();
+    }
+  });
+});
+
+describe('readHeartbeatNow', () => {
+  test('reads stamp and content together; the same bytes again reuse the parse, other bytes are parsed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hb-read-'));
+    try {
+      const file = join(dir, 'heartbeat.log');
+      assert.deepEqual(readHeartbeatNow(file), { kind: 'absent' });
+      const beat = (message: string): string => JSON.stringify([{ heartbeat: { status: 'ready', code: '0', formattedMessage: { lang: 'en-US', message } } }]);
+      await writeFile(file, beat('one'));
+      const parsed: ParsedContent = { current: null };
+      const first = readHeartbeatNow(file, 64 * 1024, parsed);
+      assert.equal(first.kind, 'read');
+      assert.deepEqual(first.kind === 'read' && first.result, { ok: true, heartbeat: { status: 'ready', code: 0, message: 'one' } });
+      assert.equal(first.kind === 'read' && first.stamp.size, beat('one').length);
+      await writeFile(file, beat('one'));
+      const again = readHeartbeatNow(file, 64 * 1024, parsed);
+      assert.ok(first.kind === 'read' && again.kind === 'read' && again.result === first.result, 'same bytes: the earlier result object');
+      await writeFile(file, beat('two'));
+      const other = readHeartbeatNow(file, 64 * 1024, parsed);
+      assert.deepEqual(other.kind === 'read' && other.result, { ok: true, heartbeat: { status: 'ready', code: 0, message: 'two' } });
+      await writeFile(file, beat('x'.repeat(200)));
+      const big = readHeartbeatNow(file, 100, parsed);
+      assert.match(big.kind === 'read' && !big.result.ok ? big.result.problem : '', /larger than 100 bytes/);
+      await writeFile(file, '');
+      const empty = readHeartbeatNow(file, 64 * 1024, parsed);
+      assert.match(empty.kind === 'read' && !empty.result.ok ? empty.result.problem : '', /the file is empty/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
