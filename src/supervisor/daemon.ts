@@ -18,6 +18,7 @@ import { followFile, lastLines } from './logging/tail-lines.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
 import type { MonitorEvent } from './monitor/types.js';
 import { chokidarFolderWatch } from './monitor/single-folder-watch.js';
+import { releaseMemory } from './memory.js';
 import { SupervisorMetrics } from './metrics/metrics.js';
 import { parseListen, startMetricsServer, type MetricsServer } from './metrics/metrics-server.js';
 import { supervisorVersion } from './version-info.js';
@@ -141,6 +142,8 @@ export class Daemon {
     }).finally(() => {
       this.applying = null;
       this.kick();
+      // Nothing else queued: give the apply's garbage back now, not minutes later.
+      if (!this.applying && !this.stopPromise) releaseMemory();
     });
   }
 
