@@ -4,7 +4,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Gate } from '../../../src/supervisor/gate.js';
 import { actionsFor, runScriptOperation } from '../../../src/supervisor/script/script-operations.js';
-import { killAllMarked, liveMarked } from '../process/kit.js';
+import { killAllMarked, liveMarked, waitFor } from '../process/kit.js';
 import { makeHandlerDir, operationInput, runContext, scriptManifest, type ScriptHandlerDir } from './kit.js';
 
 let dir: ScriptHandlerDir;
@@ -127,7 +127,8 @@ describe('enable, disable, uninstall', () => {
   test('disable is cancel: exit 0 without a result file succeeds, and leftover processes are ended', async () => {
     await dir.behave('apply', 'sleep 30 & write_result 700 0 ""');
     assert.equal((await runScriptOperation(operationInput(dir, { op: 'enable' }), ctx)).result, 'succeeded');
-    assert.equal((await liveMarked(ctx.libId)).length, 1);
+    // The background `sleep` may still be inside its exec, when /proc/<pid>/environ reads empty: look again.
+    await waitFor('the leftover sleep to be seen', async () => ((await liveMarked(ctx.libId)).length === 1 ? true : undefined));
     await dir.behave('cancel', ':');
     const r = await runScriptOperation(operationInput(dir, { op: 'disable' }), ctx);
     assert.deepEqual(await dir.calls(), ['apply', 'cancel']);
