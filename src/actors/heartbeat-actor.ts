@@ -4,7 +4,8 @@
  * deadline timer, the source of truth for staleness, since what we detect is a write that did
  * not happen. The timer stats, re-reads only when the file changed, and re-arms. A stale handler
  * with onUnresponsive 'restart' is restarted within the restart policy's budget and backoff.
- * Timers and listeners only post messages here; all state changes happen in receive.
+ * Timers and listeners only post messages here (a listener also notes that it posted one, so a
+ * burst of events sends one); all state changes happen in receive.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -155,6 +156,7 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
   onStop(): void {
     for (const w of this.#watched.values()) this.#unwatch(w);
     this.#watched.clear();
+    this.#posted.clear();
     for (const r of this.#restarts.values()) if (r.timer !== undefined) this.#deps.clock.clearTimeout(r.timer);
     this.#restarts.clear();
   }
