@@ -197,8 +197,8 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
           return msg.reply.resolve({ ...stats, pushes: p?.succeeded ?? 0, pushFailures: p?.failures ?? 0, pushesDropped: p?.dropped ?? 0 });
         }
         default:
-          snapshot.apply(msg);
-          return changed();
+          if (snapshot.apply(msg)) changed();
+          return;
       }
     },
     async onStop() {

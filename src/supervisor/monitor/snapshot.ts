@@ -102,8 +102,29 @@ export class Snapshot {
   #samples: ReadonlyMap<string, ProcessSample> = new Map();
   #sorted: Entry[] | null = null;
 
-  /** Applies one event; an unknown event type is a programming error and throws. */
-  apply(event: MonitorEvent): void {
+  /**
+   * Applies one event; an unknown event type is a programming error and throws. Returns false when
+   * the event cannot have changed the status report: a process sample that shows and hides no
+   * handler (the report has no pids or CPU; the sampler's event every 5 s need not rebuild it),
+   * unless a row's message counts time ("no heartbeat for N s"), which the sample keeps current.
+   */
+  apply(event: MonitorEvent): boolean {
+    if (event.type === 'processSample') {
+      const before = this.#visibleNames();
+      this.#applyEvent(event);
+      return this.#visibleNames() !== before || [...this.#entries.values()].some((e) => e.heartbeat?.state === 'stale');
+    }
+    this.#applyEvent(event);
+    return true;
+  }
+
+  #visibleNames(): string {
+    let names = '';
+    for (const e of this.#entries.values()) if (this.#visible(e)) names += `${e.name}\n`;
+    return names;
+  }
+
+  #applyEvent(event: MonitorEvent): void {
     switch (event.type) {
       case 'goalApplied':
         this.#desired = new Map(event.handlers.map((h) => [h.name, h.desiredState]));

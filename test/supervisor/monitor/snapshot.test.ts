@@ -233,6 +233,20 @@ describe('process samples', () => {
     s.apply(sample(T0 + 1000, {}));
     assert.deepEqual(names(s), []);
   });
+
+  test('apply says whether the report may have changed: a sample only when it shows or hides a handler, or a row counts time', () => {
+    const s = fold(rec('A', 'Enabled'), goal(['A', 'enabled'], ['B', 'uninstall']), rec('B', 'NotInstalled'));
+    assert.equal(s.apply(lifecycle('A', 'Ready')), true, 'every other event may');
+    const pids = (p: number[]): ProcessSample => ({ pids: p, cpuPercent: 1, memoryBytes: 1, oldestStartMs: T0 });
+    assert.equal(s.apply(sample(T0, { A: pids([10]) })), false, 'A was shown already: cpu and pids are not in the report');
+    assert.equal(s.apply(sample(T0 + 5000, { A: pids([10, 11]) })), false);
+    assert.equal(s.apply(sample(T0 + 10_000, { A: pids([10]), B: pids([20]) })), true, 'B shows again while its processes live');
+    assert.equal(s.apply(sample(T0 + 15_000, { A: pids([10]), B: pids([20]) })), false);
+    assert.equal(s.apply(sample(T0 + 20_000, { A: pids([10]) })), true, 'B is gone');
+    s.apply({ type: 'watch', handler: 'A', spec: spec('A') });
+    s.apply(hb('A', 'stale', { mtimeMs: T0 }));
+    assert.equal(s.apply(sample(T0 + 25_000, { A: pids([10]) })), true, '"no heartbeat for N s" moves on with time');
+  });
 });
 
 describe('extension statuses', () => {
