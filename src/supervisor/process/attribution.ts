@@ -82,7 +82,6 @@ export async function scanProcesses(options: ScanOptions = {}): Promise<ProcSnap
   }
   const procs: ScannedProc[] = [];
   const seen = new Map<string, Attribution>();
-  const blank = new Set<number>();
   let sliceStart = performance.now();
   let maxBlockMs = sliceStart - t0;
   for (let i = 0; i < pids.length; i += 1) {
@@ -92,10 +91,9 @@ export async function scanProcesses(options: ScanOptions = {}): Promise<ProcSnap
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
     }
-    const scanned = scanOne(pids[i]!, seen, blank);
+    const scanned = scanOne(pids[i]!, seen);
     if (scanned !== null) procs.push(scanned);
   }
-  if (blank.size > 0) inheritMarks(procs, blank);
   // Only processes alive in this walk stay known: the map never outgrows the process table.
   if (options.procRoot === undefined) known = seen;
   maxBlockMs = Math.max(maxBlockMs, performance.now() - sliceStart);
@@ -113,33 +111,10 @@ interface Attribution { readonly mark: Mark | null; readonly runId: string | nul
  */
 let known = new Map<string, Attribution>();
 
-/**
- * Gives each process whose environ read empty its parent's mark and run id (through chains of
- * such processes). A process inside execve reads empty between the switch to its new memory and
- * the copy of its environment, and `env -i` makes one empty for good: either way it belongs to
- * whoever its parent belongs to, and a kill scan taken at that instant must not miss it.
- */
-function inheritMarks(procs: ScannedProc[], blank: ReadonlySet<number>): void {
-  const index = new Map(procs.map((p, i) => [p.pid, i]));
-  let pending = procs.flatMap((p, i) => (blank.has(p.pid) ? [i] : []));
-  while (pending.length > 0) {
-    const next = pending.filter((i) => {
-      const p = procs[i]!;
-      const parent = procs[index.get(p.ppid) ?? -1];
-      if (parent?.mark) procs[i] = { ...p, mark: parent.mark, runId: parent.runId };
-      // Still unknown but the parent is blank too: try again once the parent has inherited.
-      return !parent?.mark && parent !== undefined && blank.has(parent.pid);
-    });
-    if (next.length === pending.length) return;
-    pending = next;
-  }
-}
-
-/** The mark and run id in a process's environment; null when it cannot be read, 'blank' when it is empty. */
-function attributionOf(pid: number): Attribution | null | 'blank' {
+/** The mark and run id in a process's environment; null when it cannot be read. */
+function attributionOf(pid: number): Attribution | null {
   const environ = readProcFile(`/proc/${pid}/environ`);
   if (environ === null) return null;
-  if (environ.length === 0) return 'blank';
   const markText = findEnvVar(environ, MARK_ENV);
   const mark = markText === null ? null : parseMark(markText);
   return { mark, runId: mark === null ? null : findEnvVar(environ, RUN_ENV) };
@@ -147,16 +122,12 @@ function attributionOf(pid: number): Attribution | null | 'blank' {
 
 const UNREADABLE: Attribution = { mark: null, runId: null };
 
-function scanOne(pid: number, seen: Map<string, Attribution>, blank: Set<number>): ScannedProc | null {
+function scanOne(pid: number, seen: Map<string, Attribution>): ScannedProc | null {
   if (pid === process.pid) return null;
   const stat = readProcStat(pid);
   if (stat === null || isGone(stat.state) || isKernelThread(stat)) return null;
   const key = `${pid}:${stat.startTicks}:${stat.comm}`;
-  let a = known.get(key) ?? attributionOf(pid);
-  if (a === 'blank') {
-    blank.add(pid);
-    a = null;
-  }
+  const a = known.get(key) ?? attributionOf(pid);
   if (a !== null && a.mark !== null) seen.set(key, a);
   const { mark, runId } = a ?? UNREADABLE;
   return {

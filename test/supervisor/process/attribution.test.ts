@@ -118,25 +118,3 @@ test('marks are read once per process and kept while it lives; an unmarked proce
     await killAllMarked(libId);
   }
 });
-
-test('a process whose environment reads empty (inside exec, or env -i) belongs to its marked parent, with its run id', async () => {
-  const libId = uniqueLibId();
-  const mark = `${libId}:Blank.Env`;
-  // The parent keeps its mark; the grandchild `env -i sh -c 'env -i sleep'` chain has no environment at all.
-  const child = spawn('/bin/sh', ['-c', `env -i /bin/sh -c 'env -i /bin/sleep 30 & wait' & wait`],
-    { stdio: 'ignore', env: { ...process.env, [MARK_ENV]: mark, EXT_SUPERVISOR_RUN: 'run-7' } });
-  try {
-    const procs = await waitFor('the blank-environment sleep', async () => {
-      const all = (await scanProcesses()).procs;
-      return all.some((p) => p.comm === 'sleep' && p.mark?.libId === libId) ? all : undefined;
-    });
-    const ours = procs.filter((p) => p.mark?.libId === libId);
-    assert.deepEqual(ours.map((p) => p.comm).sort(), ['sh', 'sh', 'sleep'], 'the marked shell, the env -i shell under it and its env -i sleep');
-    assert.ok(ours.every((p) => p.mark?.handler === 'Blank.Env' && p.runId === 'run-7'));
-    assert.deepEqual([...(await scanAttributed(libId)).keys()], ['Blank.Env']);
-  } finally {
-    child.kill('SIGKILL');
-    await killAllMarked(libId);
-  }
-  assert.deepEqual(await liveMarked(libId), []);
-});
