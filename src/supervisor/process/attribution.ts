@@ -32,6 +32,13 @@ export interface ProcSnapshot {
   readonly durationMs: number;
   /** Longest synchronous stretch between yields to the event loop. */
   readonly maxBlockMs: number;
+  /**
+   * Processes (not init's parent-less ones) whose environ read empty, so their mark, if any, was
+   * not seen: one inside execve reads empty between the switch to its new memory and the copy of
+   * its environment, as does one that is exiting. A kill scan that found nothing looks once more
+   * when this is not 0 (terminate.ts).
+   */
+  readonly blankEnviron?: number;
 }
 
 /** Checks a libId (12 lowercase hex chars) and a handler name, throwing a coded error naming the bad value. */
@@ -82,6 +89,7 @@ export async function scanProcesses(options: ScanOptions = {}): Promise<ProcSnap
   }
   const procs: ScannedProc[] = [];
   const seen = new Map<string, Attribution>();
+  const blank = { count: 0 };
   let sliceStart = performance.now();
   let maxBlockMs = sliceStart - t0;
   for (let i = 0; i < pids.length; i += 1) {
@@ -91,13 +99,13 @@ export async function scanProcesses(options: ScanOptions = {}): Promise<ProcSnap
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
     }
-    const scanned = scanOne(pids[i]!, seen);
+    const scanned = scanOne(pids[i]!, seen, blank);
     if (scanned !== null) procs.push(scanned);
   }
   // Only processes alive in this walk stay known: the map never outgrows the process table.
   if (options.procRoot === undefined) known = seen;
   maxBlockMs = Math.max(maxBlockMs, performance.now() - sliceStart);
-  return { startedAt, procs, durationMs: performance.now() - t0, maxBlockMs };
+  return { startedAt, procs, durationMs: performance.now() - t0, maxBlockMs, blankEnviron: blank.count };
 }
 
 interface Attribution { readonly mark: Mark | null; readonly runId: string | null }
@@ -111,10 +119,13 @@ interface Attribution { readonly mark: Mark | null; readonly runId: string | nul
  */
 let known = new Map<string, Attribution>();
 
-/** The mark and run id in a process's environment; null when it cannot be read. */
+const BLANK: Attribution = { mark: null, runId: null };
+
+/** The mark and run id in a process's environment; null when it cannot be read, BLANK when it reads empty. */
 function attributionOf(pid: number): Attribution | null {
   const environ = readProcFile(`/proc/${pid}/environ`);
   if (environ === null) return null;
+  if (environ.length === 0) return BLANK;
   const markText = findEnvVar(environ, MARK_ENV);
   const mark = markText === null ? null : parseMark(markText);
   return { mark, runId: mark === null ? null : findEnvVar(environ, RUN_ENV) };
@@ -122,12 +133,13 @@ function attributionOf(pid: number): Attribution | null {
 
 const UNREADABLE: Attribution = { mark: null, runId: null };
 
-function scanOne(pid: number, seen: Map<string, Attribution>): ScannedProc | null {
+function scanOne(pid: number, seen: Map<string, Attribution>, blank: { count: number }): ScannedProc | null {
   if (pid === process.pid) return null;
   const stat = readProcStat(pid);
   if (stat === null || isGone(stat.state) || isKernelThread(stat)) return null;
   const key = `${pid}:${stat.startTicks}:${stat.comm}`;
   const a = known.get(key) ?? attributionOf(pid);
+  if (a === BLANK && stat.ppid !== 0) blank.count += 1;
   if (a !== null && a.mark !== null) seen.set(key, a);
   const { mark, runId } = a ?? UNREADABLE;
   return {

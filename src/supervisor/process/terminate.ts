@@ -112,7 +112,17 @@ export async function terminateHandler(opts: TerminateOptions): Promise<Terminat
   const isTarget = (p: ScannedProc): boolean =>
     (pgid !== undefined && p.pgid === pgid)
     || (p.mark !== null && p.mark.libId === libId && p.mark.handler === handler && (runId === undefined || p.runId === runId));
-  const targetsNow = async (): Promise<ScannedProc[]> => (await scanner.fresh()).procs.filter(isTarget);
+  /**
+   * The targets alive now. A scan that finds none while some process's environ read empty looks
+   * once more: that process may be one of ours inside execve (its mark unreadable for an instant),
+   * e.g. a `setsid` child that has left the group, and "none left" must not let it escape.
+   */
+  const targetsNow = async (): Promise<ScannedProc[]> => {
+    const snap = await scanner.fresh();
+    const found = snap.procs.filter(isTarget);
+    if (found.length > 0 || !snap.blankEnviron) return found;
+    return (await scanner.fresh()).procs.filter(isTarget);
+  };
 
   /** Polls until no target is left or the deadline passes; returns what was left at the last look. */
   const waitGone = async (deadline: number, targets: ScannedProc[], onRound: (t: ScannedProc[]) => void): Promise<ScannedProc[]> => {

@@ -118,3 +118,16 @@ test('marks are read once per process and kept while it lives; an unmarked proce
     await killAllMarked(libId);
   }
 });
+
+test('a walk counts the processes whose environ reads empty (an env -i process here; one inside exec or exiting in life)', async () => {
+  const child = spawn('env', ['-i', '/bin/sleep', '30'], { stdio: 'ignore' });
+  try {
+    await waitFor('the blank-environment sleep', async () => ((await scanProcesses()).procs.some((p) => p.pid === child.pid && p.comm === 'sleep') ? true : undefined));
+    const snap = await scanProcesses();
+    assert.ok((snap.blankEnviron ?? 0) >= 1, `blankEnviron ${snap.blankEnviron}`);
+    assert.equal(snap.procs.find((p) => p.pid === child.pid)?.mark, null);
+  } finally {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+});

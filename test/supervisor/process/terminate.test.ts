@@ -5,7 +5,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../../src/supervisor/process/run-command.js';
 import type { RunSpec } from '../../../src/supervisor/process/run-command.js';
-import { scanAttributed, sharedScanner } from '../../../src/supervisor/process/attribution.js';
+import { MARK_ENV, scanAttributed, scanProcesses, sharedScanner } from '../../../src/supervisor/process/attribution.js';
+import { ProcScanner } from '../../../src/supervisor/process/scanner.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readProcStat } from '../../../src/supervisor/process/proc.js';
 import { terminateHandler } from '../../../src/supervisor/process/terminate.js';
 import { killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
@@ -149,5 +152,32 @@ describe('terminateHandler', () => {
     }
     await assert.rejects(terminateHandler({ ...base, graceMs: -1 }), /graceMs/);
     await assert.rejects(terminateHandler({ ...base, libId: 'x' }), (e: Error & { code?: string }) => e.code === 'E_BAD_LIB_ID');
+  });
+});
+
+describe('a process whose mark could not be read', () => {
+  test('a kill scan that finds nothing while some environ read empty looks once more, and ends what it then sees', async () => {
+    const libId = uniqueLibId();
+    const child = spawn('sleep', ['1000'], { stdio: 'ignore', detached: true, env: { ...process.env, [MARK_ENV]: `${libId}:Mid.Exec` } });
+    await once(child, 'spawn');
+    try {
+      await waitFor('the marked sleep', async () => ((await scanAttributed(libId)).get('Mid.Exec')?.length === 1 ? true : undefined));
+      // The first walk stands for one taken while the process was inside execve: no mark seen, one blank environ.
+      const walks = (blankFirst: number) => {
+        let n = 0;
+        return new ProcScanner(async () => (n++ === 0
+          ? { startedAt: Date.now(), procs: [], durationMs: 0, maxBlockMs: 0, blankEnviron: blankFirst }
+          : scanProcesses()));
+      };
+      const trusted = await terminateHandler({ libId, handler: 'Mid.Exec', graceMs: 2000, reason: 'cleanup', scanner: walks(0) });
+      assert.deepEqual(trusted.termed, [], 'no blank environ: an empty scan is believed (no second walk for every cleanup)');
+      const report = await terminateHandler({ libId, handler: 'Mid.Exec', graceMs: 2000, reason: 'cleanup', scanner: walks(1) });
+      assert.deepEqual(report.termed, [child.pid]);
+      assert.deepEqual(report.unkillable, []);
+      assert.deepEqual(await liveMarked(libId), []);
+    } finally {
+      child.kill('SIGKILL');
+      await killAllMarked(libId);
+    }
   });
 });
