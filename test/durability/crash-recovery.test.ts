@@ -109,7 +109,14 @@ async function crashSeed(seed: number, pk: Packages, expected: FinalState): Prom
       for (;;) {
         const d = await startDaemon(lib, base, FAST);
         if (kills >= upto) {
-          await waitFor(() => sessionDone(lib, 'upgrade'), 60_000, `seed ${seed}: the last session to finish`);
+          try {
+            await waitFor(() => sessionDone(lib, 'upgrade'), 60_000, `seed ${seed}: the last session to finish`);
+          } catch (err) {
+            // A daemon left running would keep this test file, and so the whole run, from ever ending.
+            d.child.kill('SIGKILL');
+            await d.done;
+            throw err;
+          }
           await d.stop();
           break;
         }

@@ -38,7 +38,14 @@ export async function startDaemon(ws: Workspace, goalSource: string, extra: read
     child, done, args,
     async stop() {
       if (!exited) child.kill('SIGTERM');
-      return done;
+      // A daemon that does not stop (a defect under test) must not keep the test file, and the
+      // whole run, alive: past its stop grace (30 s) and kill grace, it is killed.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+      try {
+        return await done;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
