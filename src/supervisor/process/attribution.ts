@@ -119,6 +119,8 @@ interface Attribution { readonly mark: Mark | null; readonly runId: string | nul
  */
 let known = new Map<string, Attribution>();
 
+/** No mark because the environ could not be read, or because it read empty (counted: see ProcSnapshot.blankEnviron). */
+const UNREADABLE: Attribution = { mark: null, runId: null };
 const BLANK: Attribution = { mark: null, runId: null };
 
 /** The mark and run id in a process's environment; null when it cannot be read, BLANK when it reads empty. */
@@ -130,8 +132,6 @@ function attributionOf(pid: number): Attribution | null {
   const mark = markText === null ? null : parseMark(markText);
   return { mark, runId: mark === null ? null : findEnvVar(environ, RUN_ENV) };
 }
-
-const UNREADABLE: Attribution = { mark: null, runId: null };
 
 function scanOne(pid: number, seen: Map<string, Attribution>, blank: { count: number }): ScannedProc | null {
   if (pid === process.pid) return null;
