@@ -11,7 +11,7 @@ import { defaultSendSignal, signalIfSame } from '../src/supervisor/process/signa
 import { readProcStat } from '../src/supervisor/process/proc.js';
 import { loadProcConstants, readUptimeSec } from '../src/supervisor/monitor/proc-usage.js';
 
-export const CLI = fileURLToPath(new URL('../bin/supervisor.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../bin/supervisor.cjs', import.meta.url));
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface Ran { readonly code: number | null; readonly signal: string | null; readonly stdout: string; readonly stderr: string; readonly ms: number;

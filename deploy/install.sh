@@ -162,8 +162,8 @@ stage_package() {
   for d in bin dist docs examples deploy; do
     if [ -d "$FROM/$d" ]; then cp -RP -- "$FROM/$d" "$stage/$d"; fi
   done
-  chmod 0755 "$stage/bin/supervisor.js" "$stage/deploy/install.sh"
-  ln -sfn supervisor.js "$stage/bin/supervisor"
+  chmod 0755 "$stage/bin/supervisor.cjs" "$stage/bin/supervisor.js" "$stage/deploy/install.sh"
+  ln -sfn supervisor.cjs "$stage/bin/supervisor"
   if [ -n "$NODE_MODULES_FROM" ]; then
     cp -RP -- "$NODE_MODULES_FROM" "$stage/node_modules"
     # --offline: prune removes dev packages and can only fill a gap from npm's cache; `npm ls` then proves the tree complete.

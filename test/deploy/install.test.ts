@@ -73,11 +73,11 @@ describe('deploy/install.sh', () => {
   test('installs the package, unit, config and state dirs into DESTDIR', () => {
     assert.equal(first.status, 0, explain(first));
     const pkg = join(dest, PREFIX);
-    for (const f of ['package.json', 'package-lock.json', 'bin/supervisor.js', 'dist/cli/main.js', 'docs/contract.md',
+    for (const f of ['package.json', 'package-lock.json', 'bin/supervisor.cjs', 'bin/supervisor.js', 'bin/fast-ps.cjs', 'dist/cli/main.js', 'docs/contract.md',
       'examples/goal-state.template.json', 'deploy/ext-supervisor.service', 'deploy/install.sh', 'deploy/README.md']) {
       assert.ok(existsSync(join(pkg, f)), `${f} is installed`);
     }
-    assert.equal(readlinkSync(join(pkg, 'bin', 'supervisor')), 'supervisor.js');
+    assert.equal(readlinkSync(join(pkg, 'bin', 'supervisor')), 'supervisor.cjs');
     assert.equal(mode(join(dest, 'var/lib/ext-supervisor')), 0o700);
     assert.equal(mode(join(dest, 'var/log/ext-supervisor')), 0o700);
     assert.equal(mode(join(dest, 'etc/ext-supervisor')), 0o755);
@@ -105,7 +105,7 @@ describe('deploy/install.sh', () => {
   test('the installed CLI runs on the production dependencies alone', () => {
     const pkg = join(dest, PREFIX);
     const goal = join(dest, 'etc/ext-supervisor/goal-state.json');
-    const v = spawnSync(process.execPath, [join(pkg, 'bin/supervisor.js'), 'validate', goal], { encoding: 'utf8', timeout: 30_000 });
+    const v = spawnSync(process.execPath, [join(pkg, 'bin/supervisor'), 'validate', goal], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(v.status, 0, explain(v));
     assert.match(v.stdout, /valid, 0 handlers/);
     // Through the bin/supervisor link and the `#!/usr/bin/env node` line, as systemd starts it.
