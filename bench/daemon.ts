@@ -10,6 +10,7 @@ import { connectControl, type ControlClient } from '../src/ipc/client.js';
 import type { HandlerRow } from '../src/supervisor/monitor/types.js';
 import type { SupervisorDirs } from './fixtures.js';
 import { LONG_RUNNING_NODE_FLAGS } from '../src/supervisor/process/spawner.js';
+import { daemonStartEnv } from '../src/supervisor/process/daemon-env.js';
 import { CLI, sleep, start } from './proc-tools.js';
 
 export interface BenchDaemon {
@@ -37,11 +38,12 @@ export interface DaemonStartOptions {
 
 /** Starts `supervisor run --goal-state <goal>` and waits until its socket answers the handshake. */
 export async function startDaemon(ws: SupervisorDirs, goal: string, opts: DaemonStartOptions = {}): Promise<BenchDaemon> {
-  // Started as the systemd unit starts it (deploy/ext-supervisor.service): node with the daemon's flags.
+  // Started as the systemd unit starts it (deploy/ext-supervisor.service): node with the daemon's flags and malloc settings.
   const args = [...LONG_RUNNING_NODE_FLAGS, ...(opts.nodeFlags ?? []), CLI, 'run', '--goal-state', goal, ...ws.dirFlags, '--log-level', 'warn', ...(opts.extraArgs ?? [])];
   const stderrFile = join(dirname(ws.libDir), `${basename(ws.libDir)}-daemon-${Date.now()}.stderr`);
   const errFd = openSync(stderrFile, 'a');
-  const { child, exited } = start(process.execPath, args, { stdio: ['ignore', 'ignore', errFd], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+  const { child, exited } = start(process.execPath, args, { stdio: ['ignore', 'ignore', errFd], env: { ...process.env, ...daemonStartEnv() },
+    ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   closeSync(errFd);
   let ended = false;
   void exited.then(() => { ended = true; });

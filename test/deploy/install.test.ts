@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LONG_RUNNING_NODE_FLAGS } from '../../src/supervisor/process/spawner.js';
+import { daemonStartEnv } from '../../src/supervisor/process/daemon-env.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(root, 'deploy', 'install.sh');
@@ -90,6 +91,10 @@ describe('deploy/install.sh', () => {
     assert.match(unit, /^ExecStart=\/usr\/bin\/env node (\S+ )*\/opt\/ext-supervisor\/bin\/supervisor run --goal-state \$\{SUPERVISOR_GOAL_STATE\} \$SUPERVISOR_ARGS$/m);
     const flags = /^ExecStart=\/usr\/bin\/env node (.*?) ?\/opt\//m.exec(unit)?.[1]?.split(' ') ?? [];
     assert.deepEqual(flags, [...LONG_RUNNING_NODE_FLAGS], 'the daemon runs with the flags the spawner and the benchmarks use');
+    for (const [k, v] of Object.entries(daemonStartEnv())) {
+      assert.ok(unit.split('\n').includes(`Environment=${k}=${v}`), `the unit sets ${k}=${v} for the daemon, as the benchmarks start it`);
+    }
+    assert.ok(unit.indexOf('Environment=MALLOC_') < unit.indexOf('EnvironmentFile='), 'the operator\'s env file can override them');
     assert.match(unit, /^Restart=always$/m);
     assert.match(unit, /^KillMode=process$/m);
     assert.match(unit, /^EnvironmentFile=-\/etc\/ext-supervisor\/supervisor\.env$/m);
@@ -149,6 +154,8 @@ describe('deploy/install.sh', () => {
       assert.ok(existsSync(report), `the daemon wrote its status report\n${output}`);
       const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
       assert.ok(LONG_RUNNING_NODE_FLAGS.every((f) => cmdline.includes(f)), `the daemon itself carries its node flags: ${cmdline.join(' ')}`);
+      const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      for (const [k, v] of Object.entries(daemonStartEnv())) assert.ok(environ.includes(`${k}=${v}`), `the daemon runs with ${k}=${v}`);
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       const end = await exited;

@@ -9,6 +9,7 @@ import { defaultSendSignal, trySignal } from './signal.js';
 import { readTail } from './tail.js';
 import { readExitFile, withExitFile } from './exit-file.js';
 import { closeOutputs, openOutputs } from './output-files.js';
+import { handlerBaseEnv } from './daemon-env.js';
 import { terminateHandler } from './terminate.js';
 import type { TerminationReason, TerminationReport } from './terminate.js';
 
@@ -42,9 +43,7 @@ interface Started {
 
 /** Forks from this process (tests, one-off commands); the daemon uses its spawner instead. */
 function startHere(spec: RunSpec, file: string, args: readonly string[], env: Record<string, string>): Promise<Started> {
-  const full: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) full[k] = v;
-  Object.assign(full, env);
+  const full = Object.assign(handlerBaseEnv(), env);
   const fds = openOutputs(spec.stdoutFile, spec.stderrFile);
   let child: ChildProcess;
   try {

@@ -12,9 +12,9 @@
 import { spawn } from 'node:child_process';
 import { closeOutputs, openOutputs } from './output-files.js';
 import type { SpawnRequest, SpawnerReply } from './spawner-protocol.js';
+import { handlerBaseEnv } from './daemon-env.js';
 
-const baseEnv: Record<string, string> = {};
-for (const [k, v] of Object.entries(process.env)) if (v !== undefined) baseEnv[k] = v;
+const baseEnv = handlerBaseEnv();
 
 let queued: string[] = [];
 function send(reply: SpawnerReply): void {

@@ -1,8 +1,10 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Spawner } from '../../../src/supervisor/process/spawner.js';
+import { daemonStartEnv } from '../../../src/supervisor/process/daemon-env.js';
 import { runCommand, type RunSpec } from '../../../src/supervisor/process/run-command.js';
 import { readExitFile, withExitFile } from '../../../src/supervisor/process/exit-file.js';
 import { readProcStat } from '../../../src/supervisor/process/proc.js';
@@ -96,6 +98,28 @@ describe('spawner: commands forked by the helper process', () => {
     const refused = await (await runCommand(spec({ shell: 'exit 0' }, { spawner: own }))).done;
     assert.equal(refused.outcome, 'spawnFailed');
     assert.match(refused.error ?? '', /spawner is closed/);
+  });
+
+  test('variables the daemon was started with for itself alone (the unit\'s malloc settings) never reach a handler', async () => {
+    const start = daemonStartEnv();
+    const saved = Object.fromEntries(Object.keys(start).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, start, { EXT_SUP_KEPT: 'kept' });
+    const own = new Spawner(); // started now: inherits the daemon's environment as set above
+    try {
+      const line = 'echo "arena=${MALLOC_ARENA_MAX-unset} mmap=${MALLOC_MMAP_THRESHOLD_-unset} list=${EXT_SUPERVISOR_DAEMON_ONLY_ENV-unset} kept=$EXT_SUP_KEPT"';
+      const expected = 'arena=unset mmap=unset list=unset kept=kept\n';
+      const viaSpawner = await (await runCommand(spec({ shell: line }, { spawner: own }))).done;
+      assert.equal(viaSpawner.stdoutTail, expected, 'forked by the spawner');
+      const spawnerEnv = readFileSync(`/proc/${own.pid}/environ`, 'utf8').split('\0');
+      assert.ok(spawnerEnv.includes('MALLOC_ARENA_MAX=2'), 'the spawner itself runs with them');
+      const { spawner: _none, ...hereSpec } = spec({ shell: line });
+      const here = await (await runCommand(hereSpec)).done;
+      assert.equal(here.stdoutTail, expected, 'forked from this process');
+    } finally {
+      await own.close();
+      for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+      delete process.env['EXT_SUP_KEPT'];
+    }
   });
 });
 
