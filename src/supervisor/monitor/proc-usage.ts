@@ -43,7 +43,7 @@ async function getconf(name: string, fallback: number, plausible: (n: number) =>
 
 /** Reads /proc/uptime: seconds since boot on the same clock as stat's start time, and monotonic. */
 export function readUptimeSec(procRoot = '/proc'): number {
-  const buf = readProcFile(`${procRoot}/uptime`);
+  const buf = readProcFile(`${procRoot}/uptime`, true);
   const value = buf === null ? NaN : Number.parseFloat(buf.toString('latin1'));
   if (!Number.isFinite(value) || value < 0) {
     throw new SupervisorError('E_PROC_UNAVAILABLE', `cannot read ${procRoot}/uptime (got ${buf === null ? 'nothing' : JSON.stringify(buf.toString('latin1', 0, 40))})`, { procRoot });
@@ -96,7 +96,7 @@ interface Previous {
  * overstate a busy loop's CPU 3.5-fold; schedstat does not. null when the kernel lacks it.
  */
 export function readRunSeconds(pid: number, procRoot = '/proc'): number | null {
-  const buf = readProcFile(`${procRoot}/${pid}/schedstat`);
+  const buf = readProcFile(`${procRoot}/${pid}/schedstat`, true);
   if (buf === null) return null;
   const end = buf.indexOf(0x20);
   const ns = Number(buf.subarray(0, end === -1 ? buf.length : end).toString('latin1'));

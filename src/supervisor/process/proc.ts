@@ -90,9 +90,12 @@ let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * Reads a whole /proc file into the shared scratch buffer (valid until the next call);
- * returns null when the process is gone or unreadable.
+ * returns null when the process is gone or unreadable. With `oneLine`, for files the kernel
+ * renders as one short line in a single read (stat, schedstat, uptime), a read that did not fill
+ * the buffer is the whole file: the read that would return 0 is skipped (3 system calls instead
+ * of 4, for ~3000 files per walk at 1000 handlers).
  */
-export function readProcFile(path: string): Buffer | null {
+export function readProcFile(path: string, oneLine = false): Buffer | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -107,9 +110,11 @@ export function readProcFile(path: string): Buffer | null {
         scratch.copy(bigger, 0, 0, used);
         scratch = bigger;
       }
-      const n = readSync(fd, scratch, used, scratch.length - used, null);
+      const room = scratch.length - used;
+      const n = readSync(fd, scratch, used, room, null);
       if (n === 0) break;
       used += n;
+      if (oneLine && n < room) break;
     }
     return scratch.subarray(0, used);
   } catch {
@@ -122,7 +127,7 @@ export function readProcFile(path: string): Buffer | null {
 
 /** Reads and parses /proc/<pid>/stat; null when the process no longer exists. */
 export function readProcStat(pid: number): ProcStat | null {
-  const buf = readProcFile(`/proc/${pid}/stat`);
+  const buf = readProcFile(`/proc/${pid}/stat`, true);
   return buf === null ? null : parseStatBytes(buf);
 }
 

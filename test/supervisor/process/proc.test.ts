@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findEnvVar, isGone, isKernelThread, listPids, parseStat, readProcStat } from '../../../src/supervisor/process/proc.js';
+import { findEnvVar, isGone, isKernelThread, listPids, parseStat, readProcFile, readProcStat } from '../../../src/supervisor/process/proc.js';
 
 // A real line from /proc/<pid>/stat (52 fields), comm swapped per case.
 const tail = 'S 100 4242 4242 0 -1 4194560 210 0 0 0 7 3 0 0 20 0 1 0 987654 8704000 321 18446744073709551615 1 1 0 0 0 0 0 0 65536 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0';
@@ -66,4 +66,26 @@ test('readProcStat and listPids see this very process', () => {
   assert.ok(me.startTicks > 0);
   assert.ok(listPids().includes(process.pid));
   assert.equal(readProcStat(2 ** 30), null);
+});
+
+test('readProcFile: a one-line /proc file in one read, and a file larger than the buffer still read whole', async () => {
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const own = readProcFile(`/proc/${process.pid}/stat`, true);
+  assert.ok(own && parseStat(own.toString('utf8'))?.pid === process.pid);
+  const dir = mkdtempSync(join(tmpdir(), 'procfile-'));
+  try {
+    const big = Buffer.alloc(200 * 1024, 0x61);
+    big[big.length - 1] = 0x0a;
+    writeFileSync(join(dir, 'big'), big);
+    for (const oneLine of [true, false]) {
+      const got = readProcFile(join(dir, 'big'), oneLine);
+      assert.equal(got?.length, big.length, `oneLine ${oneLine}: every byte, past the first full buffer`);
+      assert.ok(got.equals(readFileSync(join(dir, 'big'))));
+    }
+    assert.equal(readProcFile(join(dir, 'missing'), true), null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
