@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { SectionOutput } from './context.js';
 import type { FleetEnv } from './fleet.js';
 import { marked, procStats, supervisorStats, sleep, start, type ProcStats } from './proc-tools.js';
@@ -16,7 +17,9 @@ import { max, ratio, round } from './stats.js';
 const MB = 1e6;
 const SAMPLE_MS = 5000;
 
-interface Sample { readonly t: number; readonly daemon: ProcStats; readonly floor: ProcStats }
+interface Sample { readonly t: number; readonly daemon: ProcStats; readonly floor: ProcStats; readonly work: ProcStats }
+
+const WORK_FLOOR = fileURLToPath(new URL('./fixtures/work-floor.cjs', import.meta.url));
 
 /** Names of the handlers the last written report calls Unresponsive. */
 async function unresponsiveInReport(libDir: string): Promise<string[]> {
@@ -38,6 +41,10 @@ function cpuPct(a: ProcStats, b: ProcStats, ms: number): number {
 export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<void> {
   const { daemon, params: p, ws } = env;
   const floorProc = start(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+  // The same fleet's bare minimum (heartbeat reads + /proc walks, nothing else): what any supervisor must spend.
+  const workProc = start(process.execPath, [WORK_FLOOR, ws.libDir, String(SAMPLE_MS)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let workOut = '';
+  workProc.child.stdout!.setEncoding('utf8').on('data', (d: string) => { workOut += d; });
   try {
     await sleep(1000);
     const procsAtStart = (await marked(new Set([ws.libId]))).length;
@@ -51,8 +58,9 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
       if (t >= nextSample) {
         const d = supervisorStats(daemon.pid);
         const f = procStats(floorProc.child.pid!);
-        if (!d || !f) throw new Error(`${d ? 'the idle node floor' : 'the daemon'} exited during the steady window`);
-        samples.push({ t, daemon: d, floor: f });
+        const w = procStats(workProc.child.pid!);
+        if (!d || !f || !w) throw new Error(`${!d ? 'the daemon' : !f ? 'the idle node floor' : 'the work floor'} exited during the steady window`);
+        samples.push({ t, daemon: d, floor: f, work: w });
         nextSample += SAMPLE_MS;
       }
       if (t >= nextReport) {
@@ -67,6 +75,10 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
     const windowMs = last.t - first.t;
     const daemonCpu = cpuPct(first.daemon, last.daemon, windowMs);
     const floorCpu = cpuPct(first.floor, last.floor, windowMs);
+    const workCpu = cpuPct(first.work, last.work, windowMs);
+    workProc.child.kill('SIGTERM');
+    await workProc.exited;
+    const workCounts = JSON.parse(workOut.trim() || '{}') as { watched?: number; heartbeatReads?: number; walks?: number };
     const rssMax = max(samples.map((x) => x.daemon.rssBytes)) / MB;
     const floorRss = max(samples.map((x) => x.floor.rssBytes)) / MB;
     const fdsMax = max(samples.map((x) => x.daemon.fds));
@@ -77,6 +89,9 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
         ratio: ratio(rssMax, floorRss), target: '≤ 120 MB', met: rssMax <= 120 },
       { name: `daemon CPU over ${win}, % of one core`, value: round(daemonCpu, 2), unit: '%', floor: round(floorCpu, 3), floorLabel: 'idle node',
         ratio: ratio(daemonCpu, floorCpu), target: '≤ 1 %', met: daemonCpu <= 1 },
+      { name: `daemon CPU over ${win} next to the same fleet's work floor (bare loop: ${workCounts.watched ?? '?'} folders watched, `
+          + `${workCounts.heartbeatReads ?? '?'} heartbeat reads, ${workCounts.walks ?? '?'} /proc walks; see below)`, value: round(daemonCpu, 2), unit: '%',
+        floor: round(workCpu, 2), floorLabel: 'work floor, % of one core', ratio: ratio(daemonCpu, workCpu), target: undefined, met: null },
       { name: `daemon open fds at the last sample (first ${first.daemon.fds}, max ${fdsMax})`, value: last.daemon.fds, unit: '',
         floor: first.floor.fds, floorLabel: 'idle node', ratio: ratio(last.daemon.fds, first.floor.fds), target: 'bounded, not growing (last ≤ first + 2)',
         met: last.daemon.fds <= first.daemon.fds + 2 },
@@ -88,12 +103,13 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
         target: undefined, met: null },
     );
     s.tables.push({ title: `Samples every ${SAMPLE_MS / 1000} s (CPU % of one core over the preceding interval):`,
-      header: ['t (s)', 'daemon RSS MB (anon + file + spawner private)', 'daemon CPU %', 'daemon fds', 'inotify watches', 'threads', 'idle node RSS MB', 'idle node CPU %'],
+      header: ['t (s)', 'daemon RSS MB (anon + file + spawner private)', 'daemon CPU %', 'daemon fds', 'inotify watches', 'threads', 'idle node RSS MB', 'idle node CPU %', 'work floor CPU %'],
       rows: samples.map((x, i) => {
         const prev = samples[i - 1];
         const dt = prev ? x.t - prev.t : 0;
         return [(x.t / 1000).toFixed(0), `${(x.daemon.rssBytes / MB).toFixed(1)} (${(x.daemon.rssAnonBytes / MB).toFixed(1)} + ${(x.daemon.rssFileBytes / MB).toFixed(1)} + ${(x.daemon.helperPrivateBytes / MB).toFixed(1)})`, prev ? cpuPct(prev.daemon, x.daemon, dt).toFixed(2) : '–', x.daemon.fds,
-          x.daemon.inotifyWatches, x.daemon.threads, (x.floor.rssBytes / MB).toFixed(1), prev ? cpuPct(prev.floor, x.floor, dt).toFixed(3) : '–'];
+          x.daemon.inotifyWatches, x.daemon.threads, (x.floor.rssBytes / MB).toFixed(1), prev ? cpuPct(prev.floor, x.floor, dt).toFixed(3) : '–',
+          prev ? cpuPct(prev.work, x.work, dt).toFixed(2) : '–'];
       }) });
     s.notes.push('CPU is the on-CPU time of every thread of the daemon (`/proc/<pid>/task/*/schedstat`), so other load on the machine does not inflate it; '
       + 'Daemon figures include its spawner process: CPU, fds and threads summed; memory is the daemon\'s VmRSS plus the pages only the spawner maps (Private_Clean + Private_Dirty of its smaps_rollup), as its shared pages are the node binary and libraries the daemon maps too. '
@@ -101,11 +117,16 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
       + 'Inotify watches are counted from `/proc/<pid>/fdinfo` of its inotify fds. The window includes the heartbeat writes '
       + `(${p.n} files rewritten every ${p.periodSec} s) and the process sampler's scans: "idle" means no goal-state change and no client.`);
     if (falseUnresponsive.size) s.notes.push(`False Unresponsive: ${[...falseUnresponsive].slice(0, 20).join(', ')}`);
-    s.data['samples'] = samples.map((x) => ({ t: round(x.t, 0), daemon: x.daemon, floor: x.floor }));
+    s.notes.push(`The work floor (bench/fixtures/work-floor.cjs) is the least any supervisor of this fleet must do, in a bare loop: one fs.watch per handler folder with a heartbeat.log, `
+      + `reading and parsing the file on each change, and every ${SAMPLE_MS / 1000} s a walk of /proc reading each process's stat and the environ of each process new since the last walk. `
+      + 'No actors, no state, no report, no status folders; it runs beside the daemon over the same window.');
+    s.data['samples'] = samples.map((x) => ({ t: round(x.t, 0), daemon: x.daemon, floor: x.floor, work: x.work }));
+    s.data['workFloor'] = { cpuPct: workCpu, ...workCounts };
     s.data['falseUnresponsive'] = [...falseUnresponsive];
     s.data['procs'] = { atStart: procsAtStart, atEnd: procsAtEnd };
   } finally {
     floorProc.child.kill('SIGKILL');
-    await floorProc.exited;
+    workProc.child.kill('SIGKILL');
+    await Promise.all([floorProc.exited, workProc.exited]);
   }
 }
