@@ -53,7 +53,8 @@ export class Daemon {
   private readonly metrics: SupervisorMetrics;
 
   private constructor(private readonly opts: DaemonOptions) {
-    this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats() });
+    this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
+      processMetrics: Boolean(opts.metricsListen) });
     this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)),
       onCorruptState: (message) => opts.log('warn', message),
       onEvent: (e) => { this.metrics.observe(e); this.logEvent(e); opts.onEvent?.(e); } });

@@ -25,6 +25,13 @@ export interface SupervisorMetricsOptions {
   readonly rows: () => Promise<readonly HandlerRow[]>;
   /** The reporter's counters (push failures of --report-url); omitted: the counter stays 0. */
   readonly reporterStats?: () => Promise<{ readonly pushFailures: number }>;
+  /**
+   * prom-client's process and Node metrics (CPU, memory, GC, event-loop lag). Default true. They
+   * cost even unscraped: a GC observer entry per collection and an event-loop timer every 10 ms,
+   * so the daemon asks for them only when it serves metrics (docs/decisions.md, "Steady state,
+   * third round").
+   */
+  readonly processMetrics?: boolean;
 }
 
 /** The supervisor's metrics on a private registry (never prom-client's global one). */
@@ -75,7 +82,7 @@ export class SupervisorMetrics {
         this.inc(pushFailures);
       },
     });
-    collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Folds one runtime event into the event-driven metrics (the runtime's onEvent); other event types are ignored. */

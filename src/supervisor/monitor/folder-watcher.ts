@@ -202,7 +202,9 @@ export class FolderWatcher {
   #onEvent(folder: Folder, eventType: string, filename: string | Buffer | null): void {
     if (folder.state !== 'active' || filename === null) return;
     const name = filename.toString();
-    const file = path.join(folder.path, name);
+    // A bare name from inotify under a resolved folder path: concatenation is path.join here, at a
+    // fraction of its cost (it was 5 % of the steady daemon's profile at 200 events a second).
+    const file = folder.path === '/' ? `/${name}` : `${folder.path}/${name}`;
     if (eventType === 'change') {
       // A first write into a file created moments before may arrive as its only event.
       const kind = folder.names.has(name) ? 'change' : 'add';

@@ -144,4 +144,13 @@ describe('SupervisorMetrics: registry', () => {
     assert.equal(globalRegistry.getSingleMetric('ext_supervisor_operations_total'), undefined);
     assert.equal(globalRegistry.getSingleMetric('process_cpu_user_seconds_total'), undefined);
   });
+
+  test('without process metrics (a daemon that serves none): the supervisor series only, and no timer or handle started', async () => {
+    const before = process.getActiveResourcesInfo().length;
+    const bare = new SupervisorMetrics({ rows: async () => [], processMetrics: false });
+    const text = await bare.registry.metrics();
+    assert.doesNotMatch(text, /^process_|^nodejs_/m);
+    assert.match(text, /^ext_supervisor_operations_total\{/m);
+    assert.equal(process.getActiveResourcesInfo().length, before, 'no timer or handle was started');
+  });
 });
