@@ -12,6 +12,7 @@ import type { SectionOutput } from './context.js';
 import type { FleetEnv } from './fleet.js';
 import { marked, procStats, supervisorStats, sleep, start, type ProcStats } from './proc-tools.js';
 import { LONG_RUNNING_NODE_FLAGS } from '../src/supervisor/process/spawner.js';
+import { DAEMON_MALLOC_ENV } from '../src/supervisor/process/daemon-env.js';
 import { max, ratio, round } from './stats.js';
 
 const MB = 1e6;
@@ -113,7 +114,7 @@ export async function steadySection(env: FleetEnv, s: SectionOutput): Promise<vo
       }) });
     s.notes.push('CPU is the on-CPU time of every thread of the daemon (`/proc/<pid>/task/*/schedstat`), so other load on the machine does not inflate it; '
       + 'Daemon figures include its spawner process: CPU, fds and threads summed; memory is the daemon\'s VmRSS plus the pages only the spawner maps (Private_Clean + Private_Dirty of its smaps_rollup), as its shared pages are the node binary and libraries the daemon maps too. '
-      + `The daemon runs as the systemd unit runs it: \`node ${LONG_RUNNING_NODE_FLAGS.join(' ')}\` (deploy/ext-supervisor.service). `
+      + `The daemon runs as the systemd unit runs it: \`node ${LONG_RUNNING_NODE_FLAGS.join(' ')}\` with ${Object.entries(DAEMON_MALLOC_ENV).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (deploy/ext-supervisor.service). `
       + 'Inotify watches are counted from `/proc/<pid>/fdinfo` of its inotify fds. The window includes the heartbeat writes '
       + `(${p.n} files rewritten every ${p.periodSec} s) and the process sampler's scans: "idle" means no goal-state change and no client.`);
     if (falseUnresponsive.size) s.notes.push(`False Unresponsive: ${[...falseUnresponsive].slice(0, 20).join(', ')}`);

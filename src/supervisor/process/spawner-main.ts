@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { closeOutputs, openOutputs } from './output-files.js';
 import type { SpawnRequest, SpawnerReply } from './spawner-protocol.js';
 import { handlerBaseEnv } from './daemon-env.js';
+import { releaseMemory } from '../memory.js';
 
 const baseEnv = handlerBaseEnv();
 
@@ -28,7 +29,21 @@ function flush(): void {
   process.stdout.write(text);
 }
 
+/**
+ * An apply's burst of spawns grows this process's heap by ~5 MB (7.7 MB anonymous memory idle,
+ * 12.8 MB after a fleet of 1000); one full collection once the requests have stopped for a few
+ * seconds hands it back, as the daemon does after each apply (docs/decisions.md, "Daemon memory").
+ */
+const IDLE_COLLECT_MS = 3000;
+let idleCollect: NodeJS.Timeout | null = null;
+function noteBusy(): void {
+  if (idleCollect) { idleCollect.refresh(); return; }
+  idleCollect = setTimeout(() => { idleCollect = null; releaseMemory(); }, IDLE_COLLECT_MS);
+  idleCollect.unref();
+}
+
 function start(req: SpawnRequest): void {
+  noteBusy();
   let child;
   try {
     const fds = openOutputs(req.stdoutFile, req.stderrFile);
