@@ -4,13 +4,14 @@
  * concurrency 1), each next to its floor: a Node process running N `sh -c 'exit 0'` at the install
  * concurrency then N at the enable concurrency, measured just before and just after the apply.
  */
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { checkDeadline, newSection, type BenchContext, type Benchmark, type SectionOutput } from './context.js';
 import { summarizeProfiles, type ProfileSummary } from './cpuprofile.js';
 import { BenchWorkspace, goalState, type BuiltHandler } from './fixtures.js';
 import { nodeStartFloor, spawnFloor } from './floors.js';
-import { marked, runCli } from './proc-tools.js';
+import { marked, run, runCli } from './proc-tools.js';
 import { max, median, quantile, ratio, round, sum } from './stats.js';
 
 const CONFIGS = [
@@ -155,6 +156,25 @@ function phaseRow(r: OneRun): (string | number | null)[] {
 }
 
 const TITLE = '1. Parallel apply of N trivial handlers';
+const APPLY_FLOOR = fileURLToPath(new URL('./fixtures/apply-floor.mjs', import.meta.url));
+
+/** The apply's work floor (bench/fixtures/apply-floor.mjs) for these handlers, between two spawn floors; wall times in ms. */
+async function workFloor(ws: BenchWorkspace, handlers: readonly BuiltHandler[], concurrency: number): Promise<{ wallMs: number; insideMs: number; spawnFloorMs: number }> {
+  const root = await mkdtemp(join(ws.root, 'apply-floor-'));
+  try {
+    const specFile = join(root, 'spec.json');
+    await writeFile(specFile, JSON.stringify({ root, concurrency,
+      handlers: handlers.map((h) => ({ name: h.name, version: h.version, zip: fileURLToPath(h.uri), sha256: h.sha256 })) }));
+    const phases = [{ count: handlers.length, concurrency }, { count: handlers.length, concurrency }];
+    const before = await spawnFloor(phases);
+    const r = await run(process.execPath, [APPLY_FLOOR, specFile], { timeoutMs: 300_000 });
+    if (r.code !== 0) throw new Error(`apply work floor exited ${r.code}: ${r.stderr.slice(-500)}`);
+    const after = await spawnFloor(phases);
+    return { wallMs: r.ms, insideMs: (JSON.parse(r.stdout) as { insideMs: number }).insideMs, spawnFloorMs: (before.wallMs + after.wallMs) / 2 };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
 
 /** Benchmark 1: `supervisor apply` at N = 100, 500, 1000 in both concurrency settings, next to its floors. */
 export const applyBench: Benchmark = {
@@ -189,6 +209,19 @@ export const applyBench: Benchmark = {
         floor: round(r.floorMs / 1000, 2), floorLabel: `node spawning ${r.n} sh -c at ${cfg.installConcurrency} then ${r.n} at ${cfg.concurrency}`,
         ratio: r.ratio, target: atTop ? '≤ 2.0 × floor' : undefined, met: atTop || r.error ? r.ratio !== null && r.ratio <= 2.0 : null });
     }
+    // What any Node implementation pays for the same work at 16: the bare loop of apply-floor.mjs.
+    const wf = await workFloor(ws, all, 16);
+    const top16 = runs.find((r) => r.n === top && r.config === CONFIGS[0].id);
+    ctx.log(`apply work floor N=${top}: ${(wf.wallMs / 1000).toFixed(1)} s, spawn floor ${(wf.spawnFloorMs / 1000).toFixed(1)} s`);
+    out.figures.push({ name: `apply work floor, N = ${top}, concurrency 16: a bare Node loop doing the contract's per-handler work (see below)`,
+      value: round(wf.wallMs / 1000, 2), unit: 's', floor: round(wf.spawnFloorMs / 1000, 2), floorLabel: `node spawning ${top} sh -c at 16 then ${top} at 16, around it`,
+      ratio: ratio(wf.wallMs, wf.spawnFloorMs), target: undefined, met: null });
+    out.notes.push(`The apply work floor (bench/fixtures/apply-floor.mjs) is the least the contract asks per handler, in a bare Node loop with the same zip library, 16 handlers at a time: `
+      + 'read the package and check its sha256, extract it into a staging folder and rename it into place, make config/, status/ and the log folder, write HandlerEnvironment.json '
+      + 'and the settings file, run install then enable with `sh -c`, and persist the state after each; every file written durably (temp, fsync, rename, fsync of the folder). '
+      + 'No actors, goal-state checks, logs, report, retries or timeouts.'
+      + (top16 && !top16.error ? ` supervisor apply at N = ${top}, 16 / 16 took ${round(top16.wallMs / wf.wallMs, 2)} × this floor's time.` : ''));
+    out.data['workFloor'] = { ...wf, n: top, concurrency: 16 };
     for (const r of runs) {
       if (r.error) out.notes.push(`**N = ${r.n}, ${r.config}: ${r.error}**`);
       else if (r.reached !== r.n || r.leftover !== 0) out.notes.push(`N=${r.n} ${r.config}: ${r.reached}/${r.n} reached their goal, ${r.leftover} processes left after exit`);
