@@ -1,3 +1,5 @@
 #!/usr/bin/env node
 // Kept for `node bin/supervisor.js ...` in docs and scripts: the launcher is bin/supervisor.cjs.
-import './supervisor.cjs';
+import { createRequire } from 'node:module';
+
+createRequire(import.meta.url)('./supervisor.cjs').main();

@@ -1,5 +1,5 @@
 /**
- * bin/fast-ps.cjs: `supervisor ps --json` answered by the CommonJS launcher alone while a daemon
+ * bin/supervisor.cjs: `supervisor ps --json` answered by the CommonJS launcher alone while a daemon
  * runs. Against a real control server on a unix socket: the same bytes as the full CLI, the same
  * lib dir as resolveDirs, and every other case handed to the full CLI before anything is printed.
  */
@@ -18,7 +18,7 @@ import { makeRows, tempDir } from '../ipc/harness.js';
 
 const BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
 const FULL_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const fast = createRequire(import.meta.url)(join(BIN, 'fast-ps.cjs')) as {
+const fast = createRequire(import.meta.url)(join(BIN, 'supervisor.cjs')) as {
   psJsonArgs(args: readonly string[]): { libDir: string | undefined } | null;
   libDirOf(flag: string | undefined, env: NodeJS.ProcessEnv, uid: number, cwd: string, home: string): string | null;
 };
@@ -62,11 +62,11 @@ describe('supervisor ps --json: the launcher fast path', () => {
       assert.equal(viaFull.code, 0, viaFull.stderr);
       assert.ok(viaFull.stdout.equals(expected), 'the full CLI prints the same bytes');
 
-      // A launcher with no dist/ beside it: it can only have answered from fast-ps.cjs.
+      // A launcher with no dist/ beside it: it can only have answered by itself.
       const lone = await tempDir();
       dirs.push(lone);
       await mkdir(join(lone.dir, 'bin'));
-      for (const f of ['supervisor.cjs', 'fast-ps.cjs']) await copyFile(join(BIN, f), join(lone.dir, 'bin', f));
+      await copyFile(join(BIN, 'supervisor.cjs'), join(lone.dir, 'bin', 'supervisor.cjs'));
       const alone = await run(join(lone.dir, 'bin', 'supervisor.cjs'), ['ps', '--json'], { SUPERVISOR_LIB_DIR: srv.dir });
       assert.equal(alone.code, 0, alone.stderr);
       assert.ok(alone.stdout.equals(expected), 'answered without dist/ ($SUPERVISOR_LIB_DIR chose the lib dir)');
@@ -94,6 +94,23 @@ describe('supervisor ps --json: the launcher fast path', () => {
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /^supervisor: no rows today$/m);
       assert.equal(srv.calls.length, 2, 'asked once by the fast path, once by the full CLI');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('a reader that stops early (`supervisor ps | head`): no EPIPE crash, the command exits with its own status', async () => {
+    const srv = await serve(() => RawJson.of(makeRows(2000)));
+    try {
+      for (const args of [['ps', '--json'], ['ps']]) {
+        const child = spawn(process.execPath, [join(BIN, 'supervisor.cjs'), ...args, '--lib-dir', srv.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+        child.stdout.once('data', () => child.stdout.destroy()); // read one chunk, then go away, as head does
+        const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+        assert.equal(code, 0, `${args.join(' ')}: ${stderr}`);
+        assert.doesNotMatch(stderr, /EPIPE|Unhandled|at /, `${args.join(' ')}: nothing on stderr but what the command says`);
+      }
     } finally {
       await srv.close();
     }

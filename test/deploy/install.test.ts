@@ -74,7 +74,7 @@ describe('deploy/install.sh', () => {
   test('installs the package, unit, config and state dirs into DESTDIR', () => {
     assert.equal(first.status, 0, explain(first));
     const pkg = join(dest, PREFIX);
-    for (const f of ['package.json', 'package-lock.json', 'bin/supervisor.cjs', 'bin/supervisor.js', 'bin/fast-ps.cjs', 'dist/cli/main.js', 'docs/contract.md',
+    for (const f of ['package.json', 'package-lock.json', 'bin/supervisor.cjs', 'bin/supervisor.js', 'dist/cli/main.js', 'docs/contract.md',
       'examples/goal-state.template.json', 'deploy/ext-supervisor.service', 'deploy/install.sh', 'deploy/README.md']) {
       assert.ok(existsSync(join(pkg, f)), `${f} is installed`);
     }
