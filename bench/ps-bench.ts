@@ -3,10 +3,14 @@
  * `node -e 0` run alternately with it; and the `ps` call inside the daemon, timed from a
  * persistent control connection, next to the cheapest round trip the socket allows.
  */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { SectionOutput } from './context.js';
 import type { FleetEnv } from './fleet.js';
 import { run, runCli } from './proc-tools.js';
 import { median, quantile, ratio, round } from './stats.js';
+
+const PS_FLOOR = fileURLToPath(new URL('./fixtures/ps-floor.cjs', import.meta.url));
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
@@ -19,9 +23,13 @@ export async function psSection(env: FleetEnv, s: SectionOutput): Promise<void> 
   const { daemon, params: p, ws } = env;
   const psJson: number[] = [];
   const node: number[] = [];
+  const bare: number[] = [];
   let bytes = 0;
   for (let i = 0; i < p.psRuns; i += 1) {
     node.push((await run(process.execPath, ['-e', '0'])).ms);
+    const b = await run(process.execPath, [PS_FLOOR, join(ws.libDir, 'supervisor.sock')]);
+    if (b.code !== 0 || !b.stdout.startsWith('{"id":1,"ok":true')) throw new Error(`the bare ps client failed (exit ${b.code}): ${b.stderr.slice(-300)}`);
+    bare.push(b.ms);
     const r = await runCli(['ps', '--json', ...ws.dirFlags]);
     if (r.code !== 0) throw new Error(`supervisor ps --json exited ${r.code}: ${r.stderr.slice(-300)}`);
     const rows = JSON.parse(r.stdout) as unknown[];
@@ -40,11 +48,14 @@ export async function psSection(env: FleetEnv, s: SectionOutput): Promise<void> 
   }
   const e2e = median(psJson);
   const nodeMs = median(node);
+  const bareMs = median(bare);
   const inside = median(inDaemon);
   const rt = median(roundTrip);
   s.figures.push(
     { name: `supervisor ps --json, N = ${p.n}, end to end (median of ${psJson.length})`, value: round(e2e, 0), unit: 'ms', floor: round(nodeMs, 0),
       floorLabel: `node -e 0, median of ${node.length}, alternating`, ratio: ratio(e2e, nodeMs), target: '≤ 150 ms', met: e2e <= 150 },
+    { name: `the least client of the same daemon: connect, handshake + ps in one write, print (bench/fixtures/ps-floor.cjs, median of ${bare.length})`,
+      value: round(bareMs, 0), unit: 'ms', floor: round(nodeMs, 0), floorLabel: 'node -e 0, alternating', ratio: ratio(bareMs, nodeMs), target: undefined, met: null },
     { name: `ps call inside the daemon (persistent control connection, median of ${inDaemon.length})`, value: round(inside, 1), unit: 'ms', floor: round(rt, 2),
       floorLabel: 'round trip of an unknown method', ratio: ratio(inside, rt), target: '< 10 ms', met: inside < 10 },
     { name: `supervisor ps (table), N = ${p.n}, end to end (median of ${table.length})`, value: round(median(table), 0), unit: 'ms', floor: round(nodeMs, 0),
@@ -52,8 +63,10 @@ export async function psSection(env: FleetEnv, s: SectionOutput): Promise<void> 
   );
   s.tables.push({ title: 'Distributions (ms):', header: ['what', 'min', 'median', 'p90', 'max'],
     rows: [['ps --json end to end', ...[0, 0.5, 0.9, 1].map((q) => round(quantile(psJson, q), 0))], ['node -e 0', ...[0, 0.5, 0.9, 1].map((q) => round(quantile(node, q), 0))],
+      ['least client (ps-floor.cjs)', ...[0, 0.5, 0.9, 1].map((q) => round(quantile(bare, q), 0))],
       ['ps call in the daemon', ...[0, 0.5, 0.9, 1].map((q) => round(quantile(inDaemon, q), 1))], ['socket round trip', ...[0, 0.5, 0.9, 1].map((q) => round(quantile(roundTrip, q), 2))]] });
   s.notes.push(`The in-daemon figure is the \`ps\` call timed by a client that stays connected (src/ipc/client.ts connectControl/call): it includes serialising `
     + `${p.n} rows (${Math.round(bytes / 1024)} KiB of JSON), the socket and parsing them in the client, but no process start-up. The end-to-end figure is a new \`supervisor ps --json\` process each time (node start, module loading, connect, handshake, call, print).`);
-  s.data['samples'] = { psJson, node, table, inDaemon, roundTrip, bytes };
+  s.notes.push(`supervisor ps --json took ${ratio(e2e, bareMs)} × the least client's time in the same runs.`);
+  s.data['samples'] = { psJson, node, bare, table, inDaemon, roundTrip, bytes };
 }
