@@ -1,7 +1,7 @@
-import { SupervisorError } from '../supervisor/errors.js';
-import type { Clock, TimerId } from './clock.js';
+import { SupervisorError } from '../core/errors.js';
+import type { Clock, TimerId } from '../core/clock.js';
 import { Mailbox } from './mailbox.js';
-import type { ActorContext, ActorFailure, ActorRef, ActorStatus, Behavior, Reply } from './actor.js';
+import type { ActorContext, ActorFailure, ActorRef, ActorStatus, Behavior, Reply } from './types.js';
 
 /** What a cell needs from its system; an interface so cells never import the system. */
 export interface CellHost {

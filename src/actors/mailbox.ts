@@ -1,4 +1,4 @@
-import { SupervisorError } from '../supervisor/errors.js';
+import { SupervisorError } from '../core/errors.js';
 
 // Compacting only past this many taken slots keeps take() O(1) amortised without churn on small queues.
 const COMPACT_AFTER = 1024;

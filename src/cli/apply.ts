@@ -1,13 +1,13 @@
 /** `supervisor apply`: one shot, no daemon. Renders the outcome; the work is the Fleet's. */
-import { fetchGoalState } from '../supervisor/goal-fetch.js';
-import type { ApplySummary } from '../supervisor/fleet.js';
-import { Runtime } from '../supervisor/runtime.js';
+import { fetchGoalState } from '../supervisor/goal/goal-fetch.js';
+import type { ApplySummary } from '../supervisor/lifecycle/fleet.js';
+import { Runtime } from '../supervisor/daemon/runtime.js';
 import { closePackagePool } from '../supervisor/packages/pool.js';
 import type { HandlerRow } from '../supervisor/monitor/types.js';
 import { colorStatus, formatDuration } from './format.js';
 import { resolveDirs } from '../storage/dirs.js';
 import { acquireLock } from '../storage/lock.js';
-import { SupervisorError, ValidationError } from '../supervisor/errors.js';
+import { SupervisorError, ValidationError } from '../core/errors.js';
 import { EXIT, type CliIO } from './io.js';
 import { cell, renderTable } from './table.js';
 

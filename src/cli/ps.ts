@@ -23,7 +23,7 @@ function print(rows: readonly HandlerRow[], flags: PsFlags, io: CliIO): void {
 }
 
 async function offline(flags: PsFlags): Promise<HandlerRow[]> {
-  const { offlineRows } = await import('../supervisor/offline-view.js');
+  const { offlineRows } = await import('../supervisor/monitor/offline-view.js');
   return offlineRows(dirsOf(flags));
 }
 

@@ -14,7 +14,7 @@ export async function reportCommand(flags: DirFlags, io: CliIO): Promise<number>
     return EXIT.ok;
   }
   io.stderr(noDaemonNote('report', dirs));
-  const { offlineReport } = await import('../supervisor/offline-view.js');
+  const { offlineReport } = await import('../supervisor/monitor/offline-view.js');
   const report = await offlineReport(dirs);
   if (report === null) {
     io.stderr(`supervisor report: no status report has been written in ${dirs.libDir} yet\n`);

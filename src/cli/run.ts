@@ -16,8 +16,9 @@ export interface RunFlags extends DirFlags {
 }
 
 export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
-  const [{ Daemon }, { createLogger }, { ensureDir }] = await Promise.all([
-    import('../supervisor/daemon.js'), import('../supervisor/logging/logger.js'), import('../storage/dirs.js')]);
+  const [{ Daemon }, { createLogger }, { ensureDir }, { startControlServer }] = await Promise.all([
+    import('../supervisor/daemon/daemon.js'), import('../supervisor/logging/logger.js'), import('../storage/dirs.js'),
+    import('../ipc/server.js')]);
   const dirs = dirsOf(flags);
   await ensureDir(dirs.logDir, 0o700);
   const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) });
@@ -29,6 +30,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
       sampleIntervalMs: flags.sampleInterval * 1000, metricsListen: flags.metricsListen,
       ...(flags.reportUrl ? { reportUrl: flags.reportUrl } : {}),
       log: (level, message, fields) => logger.log(level, message, fields),
+      serveControl: (handlers, where) => startControlServer({ ...where, handlers, log: (line) => logger.log('info', line) }),
     });
   } catch (err) {
     const e = err as { code?: string; message?: string };

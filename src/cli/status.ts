@@ -1,5 +1,5 @@
 /** `supervisor status NAME [--json]`: everything about one handler. */
-import type { HandlerDetail } from '../supervisor/handler-detail.js';
+import type { HandlerDetail } from '../supervisor/monitor/handler-detail.js';
 import { EXIT, type CliIO } from './io.js';
 import { dirsOf, noDaemonNote, tryConnect, type DirFlags } from './connect.js';
 import { colorStatus, formatBytes, formatDuration, formatPids } from './format.js';
@@ -57,7 +57,7 @@ export async function statusCommand(name: string, flags: DirFlags & { json?: boo
     }
   } else {
     io.stderr(noDaemonNote('status', dirs));
-    const [{ offlineDetail }, { closestName }] = await Promise.all([import('../supervisor/offline-view.js'), import('../supervisor/handler-detail.js')]);
+    const [{ offlineDetail }, { closestName }] = await Promise.all([import('../supervisor/monitor/offline-view.js'), import('../supervisor/monitor/handler-detail.js')]);
     const got = await offlineDetail(dirs, name);
     if (!got.detail) {
       const guess = closestName(name, got.names);

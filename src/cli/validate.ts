@@ -2,8 +2,8 @@
  * `supervisor validate SRC`: checks a goal-state document or a package and lists every problem.
  * Exit 0 when valid, 2 when not (or when SRC cannot be read); no logic beyond rendering.
  */
-import { SupervisorError, ValidationError, formatProblem } from '../supervisor/errors.js';
-import { loadGoalStateFile, parseGoalState, type GoalState } from '../supervisor/goal-state.js';
+import { SupervisorError, ValidationError, formatProblem } from '../core/errors.js';
+import { loadGoalStateFile, parseGoalState, type GoalState } from '../supervisor/goal/goal-state.js';
 
 export interface ValidateIO { stdout(s: string): void; stderr(s: string): void }
 

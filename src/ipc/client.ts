@@ -3,13 +3,14 @@
  * because `supervisor ps` pays for every module it loads on each start.
  */
 import { createConnection, type Socket } from 'node:net';
-import { SupervisorError } from '../supervisor/errors.js';
-import { LineSplitter } from './ndjson.js';
+import { SupervisorError } from '../core/errors.js';
+import { LineSplitter } from '../core/ndjson.js';
 import {
   CANCEL, CLI_CLIENT_NAME, HELLO, PROTOCOL_VERSION, encodeMessage, parseServerMessage,
   type CallMethod, type CallParams, type CallResult, type Request, type ServerInfo, type ServerMessage,
   type StreamItem, type StreamMethod, type StreamParams, type WireError,
 } from './protocol.js';
+import { isErrorCode } from '../core/error-codes.js';
 
 export interface ConnectOptions {
   /** Deadline for connect + handshake, and the default deadline of each call. Default 5 s. */
@@ -49,8 +50,10 @@ const RAW_RESULT = /^\{"id":(\d+),"ok":true,"result":/;
 const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 const CLOSE_GRACE_MS = 1000;
 
+/** A daemon of another version may send a code this one does not know: it arrives as E_INTERNAL, the code kept in details. */
 function remoteError(error: WireError, method: string, id: number | null): SupervisorError {
-  return new SupervisorError(error.code, error.message, { method, id, remote: true });
+  if (isErrorCode(error.code)) return new SupervisorError(error.code, error.message, { method, id, remote: true });
+  return new SupervisorError('E_INTERNAL', `${error.code}: ${error.message}`, { method, id, remote: true, remoteCode: error.code });
 }
 
 /** Connects, maps "nobody there" to E_NO_DAEMON (the CLI's exit 3), access problems to E_SOCKET_ACCESS. */

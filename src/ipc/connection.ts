@@ -4,8 +4,8 @@
  * from costing the daemon more than a bounded amount of memory.
  */
 import type { Socket } from 'node:net';
-import { SupervisorError } from '../supervisor/errors.js';
-import { LineSplitter } from './ndjson.js';
+import { SupervisorError } from '../core/errors.js';
+import { LineSplitter } from '../core/ndjson.js';
 import {
   CANCEL, HELLO, PROTOCOL_VERSION, checkHello, checkRequest, encodeMessage, parseRequest, toWireError,
   type ErrorMessage, type Request, type ServerInfo, type ServerMessage,

@@ -4,8 +4,8 @@
  * the CLI imports this on every start). To add a method: one line in `ControlCalls` or
  * `ControlStreams`, one entry in `METHODS`; the compiler asks for both.
  */
-import { SupervisorError, showValue } from '../supervisor/errors.js';
-import type { HandlerRow } from '../supervisor/monitor/types.js';
+import { SupervisorError, showValue } from '../core/errors.js';
+import type { HandlerRow } from '../protocol/ps-rows.js';
 
 type NoParams = Record<string, never>;
 

@@ -3,9 +3,12 @@
  * JSON messages with ids, a versioned handshake, and the checks both ends apply to what
  * they read. Kept free of heavy imports: the CLI loads it on every `supervisor ps`.
  */
-import { SupervisorError, showValue } from '../supervisor/errors.js';
+import { SupervisorError, showValue } from '../core/errors.js';
 import { checkParams, isKnownMethod, METHODS } from './methods.js';
 import type { MethodKind } from './methods.js';
+import { RawJson } from '../core/raw-json.js';
+
+export { RawJson };
 
 export type { CallMethod, CallParams, CallResult, ControlCalls, ControlStreams, MethodKind,
   StreamItem, StreamMethod, StreamParams } from './methods.js';
@@ -122,21 +125,6 @@ export function toWireError(err: unknown): WireError {
   if (err instanceof SupervisorError) return { code: err.code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'E_INTERNAL', message: `internal error: ${message}` };
-}
-
-/**
- * A value serialised once and sent as is, so the daemon can keep its `ps` snapshot as
- * JSON and answer each request without serialising a thousand rows again.
- */
-export class RawJson {
-  private constructor(readonly json: string) {}
-
-  /** Serialises `value` now; throws if JSON cannot carry it. */
-  static of(value: unknown): RawJson {
-    const json = JSON.stringify(value);
-    if (json === undefined) throw new TypeError(`RawJson.of: ${typeof value} has no JSON form`);
-    return new RawJson(json);
-  }
 }
 
 /** Serialises one message as a line; a value JSON cannot carry becomes an E_INTERNAL error for that id. */

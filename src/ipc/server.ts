@@ -5,7 +5,7 @@
  * the daemon: bad input gets an error response, a client that stops reading is dropped.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { ValidationError, type Problem } from '../supervisor/errors.js';
+import { ValidationError, type Problem } from '../core/errors.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import type { CallMethod, CallParams, CallResult, RawJson, ServerInfo, StreamItem, StreamMethod, StreamParams } from './protocol.js';
 import { listenPrivately, removeSocketFile } from './socket-file.js';

@@ -11,7 +11,7 @@
 import { chmod, link, lstat, mkdtemp, rename, rmdir, unlink } from 'node:fs/promises';
 import { createConnection, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
-import { SupervisorError } from '../supervisor/errors.js';
+import { SupervisorError } from '../core/errors.js';
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;

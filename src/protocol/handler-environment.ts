@@ -5,7 +5,7 @@
  * handlers written against the preview telemetry pipeline.
  */
 import { isAbsolute } from 'node:path';
-import { ValidationError, type Problem } from '../supervisor/errors.js';
+import { ValidationError, type Problem } from '../core/errors.js';
 import { asRecord, lenientNumber, tryParseJson, decodeText } from './lenient.js';
 
 /** The file name, fixed by the protocol. */

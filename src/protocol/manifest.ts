@@ -1,4 +1,4 @@
-import { ValidationError, jsonPath, type Problem } from '../supervisor/errors.js';
+import { ValidationError, jsonPath, type Problem } from '../core/errors.js';
 
 /** A handler's HandlerManifest.json, read the way the Azure agent reads it (first array element). */
 export type HandlerManifest = CommandManifest | ScriptManifest;

@@ -4,7 +4,7 @@
  * present, a missing value written as null (handlers test `protectedSettings` for null,
  * so dropping the key would change what they see); no extension: an empty 0.settings.
  */
-import { SupervisorError, ValidationError, type Problem } from '../supervisor/errors.js';
+import { SupervisorError, ValidationError, type Problem } from '../core/errors.js';
 import { asRecord, decodeText, tryParseJson } from './lenient.js';
 
 /** What one extension gives its handler. */

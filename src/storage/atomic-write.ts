@@ -7,7 +7,8 @@
  */
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { SupervisorError } from '../supervisor/errors.js';
+import { SupervisorError } from '../core/errors.js';
+import type { ErrorCode } from '../core/error-codes.js';
 
 export interface AtomicWriteOptions {
   /** File mode, applied exactly whatever the umask; default 0o600. */
@@ -186,7 +187,7 @@ function errnoOf(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
 }
 
-function fail(code: string, what: string, path: string, cause: unknown): SupervisorError {
+function fail(code: ErrorCode, what: string, path: string, cause: unknown): SupervisorError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new SupervisorError(code, `${what}: ${reason}`, { path, errno: errnoOf(cause) ?? null }, { cause });
 }

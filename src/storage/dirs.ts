@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { SupervisorError } from '../supervisor/errors.js';
+import { SupervisorError } from '../core/errors.js';
+import type { ErrorCode } from '../core/error-codes.js';
 
 export const APP_DIR_NAME = 'ext-supervisor';
 export const ROOT_LIB_DIR = '/var/lib/ext-supervisor';
@@ -128,7 +129,7 @@ function errnoOf(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
 }
 
-function dirError(code: string, what: string, path: string, cause: unknown): SupervisorError {
+function dirError(code: ErrorCode, what: string, path: string, cause: unknown): SupervisorError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new SupervisorError(code, `${what}: ${reason}`, { path, errno: errnoOf(cause) ?? null }, { cause });
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { LEFTOVER_SUFFIX, removeLeftovers } from './atomic-write.js';
 import type { SupervisorDirs } from './dirs.js';
-import { handlerPaths } from '../supervisor/lifecycle/layout.js';
+import { handlerPaths } from './layout.js';
 
 async function removeFile(path: string): Promise<string[]> {
   const there = await stat(path).then(() => true, () => false);

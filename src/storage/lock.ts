@@ -4,7 +4,7 @@
  */
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SupervisorError } from '../supervisor/errors.js';
+import { SupervisorError } from '../core/errors.js';
 import { ensureDir } from './dirs.js';
 
 export interface LockInfo { readonly pid: number; readonly command: string; readonly startedAt: string }

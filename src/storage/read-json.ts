@@ -3,7 +3,7 @@
  * multi-gigabyte status file must not take the daemon's memory with it.
  */
 import { open } from 'node:fs/promises';
-import { SupervisorError } from '../supervisor/errors.js';
+import { SupervisorError } from '../core/errors.js';
 import { contentStart, decodeText, tryParseJson } from '../protocol/lenient.js';
 
 /** Default read cap: far above any sane status, heartbeat or state file. */

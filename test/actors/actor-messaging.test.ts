@@ -1,8 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActorSystem, type ActorRef, type Reply } from '../../src/actors/actor.js';
-import { ManualClock } from '../../src/actors/clock.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { SupervisorError } from '../../src/core/errors.js';
 import { recordUnhandledRejections } from '../helpers/unhandled.js';
 
 const unhandled = recordUnhandledRejections();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mailbox } from '../../src/actors/mailbox.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { SupervisorError } from '../../src/core/errors.js';
 
 test('Mailbox is FIFO across compactions and interleaved push/take', () => {
   const box = new Mailbox<number>();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startControlServer } from '../../src/ipc/server.js';
 import { RawJson } from '../../src/ipc/protocol.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { SupervisorError } from '../../src/core/errors.js';
 import { resolveDirs } from '../../src/storage/dirs.js';
 import { makeRows, tempDir } from '../ipc/harness.js';
 
@@ -87,7 +87,7 @@ describe('supervisor ps --json: the launcher fast path', () => {
     assert.match(none.stderr, /no daemon is running on/);
     assert.deepEqual(JSON.parse(none.stdout.toString('utf8')), []);
 
-    const srv = await serve(() => { throw new SupervisorError('E_NOPE', 'no rows today'); });
+    const srv = await serve(() => { throw new SupervisorError('E_UNKNOWN_HANDLER', 'no rows today'); });
     try {
       const refused = await run(join(BIN, 'supervisor.cjs'), ['ps', '--json', '--lib-dir', srv.dir]);
       assert.equal(refused.stdout.length, 0, 'nothing on stdout');

@@ -1,6 +1,6 @@
 /** Runs goal states through a real Fleet (in process) against a test Workspace. */
-import { parseGoalState } from '../../src/supervisor/goal-state.js';
-import { Fleet, type ApplySummary, type FleetOptions } from '../../src/supervisor/fleet.js';
+import { parseGoalState } from '../../src/supervisor/goal/goal-state.js';
+import { Fleet, type ApplySummary, type FleetOptions } from '../../src/supervisor/lifecycle/fleet.js';
 import { scanAttributed } from '../../src/supervisor/process/attribution.js';
 import { libIdOf } from '../../src/storage/dirs.js';
 import type { Workspace } from './handlers.js';

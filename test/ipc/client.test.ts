@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { connectControl, type ControlClient } from '../../src/ipc/client.js';
 import { RawJson, startControlServer, type ControlHandlers, type ControlServer } from '../../src/ipc/server.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { SupervisorError } from '../../src/core/errors.js';
 import type { HandlerRow } from '../../src/supervisor/monitor/types.js';
 import { RawClient, makeRows, tempDir, waitFor } from './harness.js';
 import { leaveStaleSocket } from './harness.js';
@@ -22,7 +22,7 @@ const handlers: Partial<ControlHandlers> = {
   ps: () => rows,
   async status({ name }, { signal }) {
     signals.set(name, signal);
-    if (name === 'known-failure') throw new SupervisorError('E_NO_HANDLER', 'no handler named known-failure');
+    if (name === 'known-failure') throw new SupervisorError('E_UNKNOWN_HANDLER', 'no handler named known-failure');
     if (name === 'bug') throw new TypeError('cannot read properties of undefined');
     if (name.startsWith('slow')) { await untilAborted(signal); return null; }
     if (name.startsWith('delay:')) await new Promise((resolve) => setTimeout(resolve, Number(name.split(':')[2])));
@@ -87,7 +87,7 @@ describe('control client', () => {
   });
 
   test('a handler that throws a SupervisorError answers with its code; anything else is E_INTERNAL', async () => {
-    await assert.rejects(client.call('status', { name: 'known-failure' }), { code: 'E_NO_HANDLER', message: 'no handler named known-failure' });
+    await assert.rejects(client.call('status', { name: 'known-failure' }), { code: 'E_UNKNOWN_HANDLER', message: 'no handler named known-failure' });
     await assert.rejects(client.call('status', { name: 'bug' }), { code: 'E_INTERNAL', message: 'internal error: cannot read properties of undefined' });
     assert.deepEqual(await client.call('status', { name: 'still fine' }), { name: 'still fine' });
   });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import {
   PROTOCOL_VERSION, checkHello, checkRequest, encodeMessage, parseRequest, parseServerMessage, toWireError,
 } from '../../src/ipc/protocol.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { SupervisorError } from '../../src/core/errors.js';
 
 function codeOf(fn: () => unknown): string {
   try { fn(); } catch (err) { return (err as SupervisorError).code; }
@@ -101,7 +101,7 @@ describe('server messages', () => {
   });
 
   test('toWireError keeps a SupervisorError code and hides nothing else', () => {
-    assert.deepEqual(toWireError(new SupervisorError('E_NOPE', 'no')), { code: 'E_NOPE', message: 'no' });
+    assert.deepEqual(toWireError(new SupervisorError('E_UNKNOWN_HANDLER', 'no')), { code: 'E_UNKNOWN_HANDLER', message: 'no' });
     assert.deepEqual(toWireError(new TypeError('bad')), { code: 'E_INTERNAL', message: 'internal error: bad' });
   });
 
@@ -131,6 +131,7 @@ describe('client start-up cost', () => {
     };
     await visit('src/ipc/client.ts');
     assert.deepEqual([...external].filter((s) => s !== 'node:net' && s !== 'node:fs'), []);
-    assert.deepEqual([...seen].sort(), ['src/ipc/client.ts', 'src/ipc/methods.ts', 'src/ipc/ndjson.ts', 'src/ipc/protocol.ts', 'src/supervisor/errors.ts']);
+    assert.deepEqual([...seen].sort(), ['src/core/error-codes.ts', 'src/core/errors.ts', 'src/core/ndjson.ts', 'src/core/raw-json.ts',
+      'src/ipc/client.ts', 'src/ipc/methods.ts', 'src/ipc/protocol.ts']);
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startControlServer } from '../../src/ipc/server.js';
 import { connectControl } from '../../src/ipc/client.js';
 import { RawJson } from '../../src/ipc/protocol.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { SupervisorError } from '../../src/core/errors.js';
 import { makeRows, tempDir } from './harness.js';
 
 test('callRaw hands back the result as the JSON text sent, for a cached RawJson and a plain value alike; errors stay errors', async () => {
@@ -12,7 +12,7 @@ test('callRaw hands back the result as the JSON text sent, for a cached RawJson 
   let mode: 'raw' | 'plain' | 'fail' = 'raw';
   const server = await startControlServer({ socketPath: tmp.socketPath, serverInfo: { version: 't', libDir: tmp.dir }, handlers: {
     ps: () => {
-      if (mode === 'fail') throw new SupervisorError('E_NOPE', 'no rows today');
+      if (mode === 'fail') throw new SupervisorError('E_UNKNOWN_HANDLER', 'no rows today');
       return mode === 'raw' ? RawJson.of(rows) : rows;
     },
   } });
@@ -24,7 +24,7 @@ test('callRaw hands back the result as the JSON text sent, for a cached RawJson 
     assert.deepEqual(JSON.parse(await client.callRaw('ps', {})), rows);
     assert.deepEqual(await client.call('ps', {}), rows, 'a parsed call on the same connection still works');
     mode = 'fail';
-    await assert.rejects(client.callRaw('ps', {}), { code: 'E_NOPE' });
+    await assert.rejects(client.callRaw('ps', {}), { code: 'E_UNKNOWN_HANDLER' });
   } finally {
     await client.close();
     await server.close();

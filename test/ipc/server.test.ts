@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connectControl } from '../../src/ipc/client.js';
 import { startControlServer, type ControlHandlers, type ControlServer, type ControlServerOptions } from '../../src/ipc/server.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { SupervisorError } from '../../src/core/errors.js';
 import { RawClient, makeRows, tempDir, waitFor } from './harness.js';
 import { leaveStaleSocket } from './harness.js';
 

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatHandlerEnvironment, parseHandlerEnvironment, type HandlerEnvironment } from '../../src/protocol/handler-environment.js';
-import { ValidationError } from '../../src/supervisor/errors.js';
+import { ValidationError } from '../../src/core/errors.js';
 
 const ENV: HandlerEnvironment = {
   name: 'Contoso.Monitor',

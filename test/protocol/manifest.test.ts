@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseManifest, rawFirstVersion, type CommandManifest, type HandlerManifest } from '../../src/protocol/manifest.js';
-import { ValidationError } from '../../src/supervisor/errors.js';
+import { ValidationError } from '../../src/core/errors.js';
 
 const SAMPLES = SAMPLES_DIR;
 const AGENT = join(SAMPLES, 'azure-agent/handler_manifest');

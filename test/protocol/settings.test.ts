@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   emptySettings, formatSettings, parseSeqFileName, parseSettings, settingsFileName, statusFileName,
 } from '../../src/protocol/settings.js';
-import { SupervisorError, ValidationError } from '../../src/supervisor/errors.js';
+import { SupervisorError, ValidationError } from '../../src/core/errors.js';
 
 describe('formatSettings', () => {
   test('writes runtimeSettings[0].handlerSettings with all three keys', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   atomicWrite, atomicWriteJson, folderFsyncs, pendingAtomicWrites, removeLeftovers, syncDir,
 } from '../../src/storage/atomic-write.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { SupervisorError } from '../../src/core/errors.js';
 
 let dir = '';
 beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'atomic-write-')); });

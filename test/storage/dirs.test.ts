@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDir, libIdOf, resolveDirs, type ResolveDirsOptions } from '../../src/storage/dirs.js';
-import { SupervisorError } from '../../src/supervisor/errors.js';
+import { SupervisorError } from '../../src/core/errors.js';
 
 describe('resolveDirs', () => {
   const user: ResolveDirsOptions = { uid: 1000, home: '/home/ann', env: {}, cwd: '/work/here' };

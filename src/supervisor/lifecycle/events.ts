@@ -1,6 +1,7 @@
 /** What a handler's lifecycle tells the rest of the supervisor: messages, never shared state. */
 import type { HandlerRecord } from './record.js';
 import type { CommandName } from './steps.js';
+import type { HandlerStatusValue } from '../../protocol/ps-rows.js';
 
 export type OperationName = CommandName | 'fetch';
 
@@ -24,7 +25,8 @@ export interface OperationResult {
   readonly requests?: { readonly reboot: boolean; readonly agentRestart: boolean };
 }
 
-export type HandlerStatusValue = 'Ready' | 'NotReady' | 'Installing' | 'Unresponsive' | 'Failed';
+
+export type { HandlerStatusValue };
 
 export interface LifecycleStatus {
   readonly status: HandlerStatusValue;

@@ -6,13 +6,13 @@
  */
 import type { Spawner } from '../process/spawner.js';
 import { rm } from 'node:fs/promises';
-import type { Clock } from '../../actors/clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { HandlerManifest } from '../../protocol/manifest.js';
-import type { Gate } from '../gate.js';
+import type { Gate } from './gate.js';
 import type { UpgradeEnv } from './command-line.js';
 import { fetchFailureCode, fetchHandlerPackage, readInstalledManifest } from './fetch-step.js';
 import type { HandlerEvent, OperationResult } from './events.js';
-import { handlerPaths, scriptWorkFolder, type SupervisorDirs } from './layout.js';
+import { handlerPaths, scriptWorkFolder, type SupervisorDirs } from '../../storage/layout.js';
 import { copyHandlerState, isMultiConfig, prepareHandlerFiles } from './prepare.js';
 import { planEnded, planStarted, stepStarted, stepsDone, type RunningStep } from './progress.js';
 import { transition, type HandlerRecord, type LifecycleEvent } from './record.js';

@@ -2,9 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { installPackage } from '../packages/install-package.js';
 import { parseManifest, type HandlerManifest } from '../../protocol/manifest.js';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { ErrorCodes } from './error-codes.js';
-import type { HandlerPaths } from './layout.js';
+import type { HandlerPaths } from '../../storage/layout.js';
 import type { PackageSpec } from './steps.js';
 
 /** Reads and parses the manifest of an installed handler dir; typed errors name the file. */

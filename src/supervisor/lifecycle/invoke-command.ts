@@ -10,7 +10,7 @@ import { readTail } from '../process/tail.js';
 import { runScriptOperation } from '../script/script-operations.js';
 import { commandEnv, commandLine, type UpgradeEnv } from './command-line.js';
 import type { OperationResult } from './events.js';
-import { scriptWorkFolder, type HandlerPaths, type SupervisorDirs } from './layout.js';
+import { scriptWorkFolder, type HandlerPaths, type SupervisorDirs } from '../../storage/layout.js';
 import type { RunningStep } from './progress.js';
 import type { Recovered } from './recover-command.js';
 import { completeOperation, runOperation, type CommandInvocation, type RunContext } from './run-operation.js';

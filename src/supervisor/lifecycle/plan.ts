@@ -2,8 +2,8 @@
  * Pure planning: from a handler's goal and its persisted record to the ordered steps that
  * reach the goal (CONTRACT section 4). No I/O, so every path has a table test.
  */
-import { SupervisorError } from '../errors.js';
-import { chooseVersion, checkDowngrade } from '../version-choice.js';
+import { SupervisorError } from '../../core/errors.js';
+import { chooseVersion, checkDowngrade } from './version-choice.js';
 import type { HandlerRecord } from './record.js';
 import type { HandlerPlan, PackageSpec, PlanStep } from './steps.js';
 import { changedExtensions, type ExtensionSettings } from './settings-hash.js';

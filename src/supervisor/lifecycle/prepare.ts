@@ -8,7 +8,7 @@ import { atomicWrite } from '../../storage/atomic-write.js';
 import { ensureDir } from '../../storage/dirs.js';
 import { formatHandlerEnvironment } from '../../protocol/handler-environment.js';
 import { emptySettings, formatSettings, settingsFileName, DEFAULT_SEQUENCE_NUMBER } from '../../protocol/settings.js';
-import type { HandlerPaths } from './layout.js';
+import type { HandlerPaths } from '../../storage/layout.js';
 import type { ExtensionSettings } from './settings-hash.js';
 
 /** Several extensions switch the handler to the agent's multi-config file naming. */

@@ -2,34 +2,12 @@
  * Plan progress, kept in the handler's record and written atomically before and after every
  * command: what a restarted supervisor resumes from without re-running a completed command.
  */
-import type { CommandName, HandlerPlan, PlanStep } from './steps.js';
+import type { HandlerPlan } from './steps.js';
 import type { HandlerRecord } from './record.js';
+import type { PendingPlan, RunningStep } from './pending-plan.js';
 
-/** The command that was running at the last checkpoint. */
-export interface RunningStep {
-  readonly step: number;
-  readonly op: CommandName;
-  /** EXT_SUPERVISOR_RUN of its processes, to find them if they outlive the supervisor. */
-  readonly runId: string;
-  /** Where the command's shell writes its exit status when it finishes (command form only). */
-  readonly exitFile: string | null;
-  readonly startedAt: number;
-}
-
-export interface PendingPlan {
-  readonly action: HandlerPlan['action'];
-  readonly targetVersion: string | null;
-  readonly fromVersion: string | null;
-  readonly reason: string;
-  readonly steps: readonly PlanStep[];
-  /** Steps completed, in order. */
-  readonly done: number;
-  readonly running: RunningStep | null;
-  /** Old-side exit codes handed to the new side during an upgrade (the agent's env vars). */
-  readonly upgrade: { readonly disableExitCode: number | null; readonly uninstallExitCode: number | null } | null;
-  /** How many times a supervisor restart interrupted this plan. */
-  readonly interruptions: number;
-}
+export type { PendingPlan, RunningStep } from './pending-plan.js';
+export { pendingFromJson, planOf } from './pending-plan.js';
 
 function withPending(record: HandlerRecord, pending: PendingPlan | null): HandlerRecord {
   return Object.freeze({ ...record, pending: pending ? Object.freeze(pending) : null });
@@ -56,26 +34,4 @@ export function planEnded(record: HandlerRecord): HandlerRecord {
 
 export function resumed(record: HandlerRecord): HandlerRecord {
   return record.pending ? withPending(record, { ...record.pending, interruptions: record.pending.interruptions + 1 }) : record;
-}
-
-/** The plan a pending record carries, to be run again from its checkpoint. */
-export function planOf(pending: PendingPlan): HandlerPlan {
-  return { action: pending.action, steps: pending.steps, targetVersion: pending.targetVersion, fromVersion: pending.fromVersion, reason: pending.reason };
-}
-
-const STEP_KINDS: ReadonlySet<string> = new Set(['fetch', 'prepare', 'command', 'copyState', 'removeDir']);
-
-/** Reads progress back from disk; anything malformed is dropped (the plan is made again from the record). */
-export function pendingFromJson(value: unknown): PendingPlan | null {
-  const v = value as Partial<PendingPlan> | null | undefined;
-  if (!v || typeof v !== 'object' || !Array.isArray(v.steps) || typeof v.done !== 'number' || typeof v.action !== 'string') return null;
-  if (!v.steps.every((s) => s && typeof s === 'object' && STEP_KINDS.has(String((s as PlanStep).kind)))) return null;
-  const r = v.running as Partial<RunningStep> | null | undefined;
-  const running = r && typeof r.step === 'number' && typeof r.runId === 'string' && typeof r.op === 'string' && typeof r.startedAt === 'number'
-    ? { step: r.step, op: r.op as CommandName, runId: r.runId, exitFile: typeof r.exitFile === 'string' ? r.exitFile : null, startedAt: r.startedAt }
-    : null;
-  return {
-    action: v.action as HandlerPlan['action'], targetVersion: v.targetVersion ?? null, fromVersion: v.fromVersion ?? null, reason: String(v.reason ?? ''),
-    steps: v.steps as PlanStep[], done: v.done, running, upgrade: v.upgrade ?? null, interruptions: typeof v.interruptions === 'number' ? v.interruptions : 0,
-  };
 }

@@ -2,10 +2,12 @@
  * The persisted lifecycle of one handler and the ONE function through which it changes
  * (STYLE habit 2: never a status string mutated from many places).
  */
-import { SupervisorError } from '../errors.js';
-import { pendingFromJson, type PendingPlan } from './progress.js';
+import { SupervisorError } from '../../core/errors.js';
+import { pendingFromJson, type PendingPlan } from './pending-plan.js';
+import type { LifecycleState } from '../../protocol/ps-rows.js';
 
-export type LifecycleState = 'NotInstalled' | 'Installed' | 'Enabled' | 'FailedUpgrade';
+
+export type { LifecycleState };
 
 /** What the last successful enable saw of one extension, to decide whether to enable again. */
 export interface EnabledExtension {

@@ -4,7 +4,7 @@
  * and its exit status when it ends, so the answer is on disk or in /proc.
  */
 import { stat } from 'node:fs/promises';
-import type { Clock } from '../../actors/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { RUN_ENV } from '../process/attribution.js';
 import { readExitFile } from '../process/exit-file.js';
 import { findEnvVar, readProcFile, readProcStat, isGone } from '../process/proc.js';

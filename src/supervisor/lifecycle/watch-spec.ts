@@ -1,9 +1,9 @@
 /** What the monitors are told about an installed handler, derived from its record, goal and manifest. */
-import type { HandlerGoal } from '../goal-state.js';
+import type { HandlerGoal } from '../goal/goal-state.js';
 import type { WatchSpec } from '../monitor/types.js';
-import { DEFAULT_HEARTBEAT_TIMEOUT } from '../goal-state-schema.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT } from '../goal/goal-state-schema.js';
 import { readInstalledManifest } from './fetch-step.js';
-import { handlerPaths, type SupervisorDirs } from './layout.js';
+import { handlerPaths, type SupervisorDirs } from '../../storage/layout.js';
 import { isMultiConfig } from './prepare.js';
 import type { HandlerRecord } from './record.js';
 

@@ -15,8 +15,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { statSync, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { systemClock, type Clock, type TimerId } from '../../actors/clock.js';
-import { SupervisorError } from '../errors.js';
+import { systemClock, type Clock, type TimerId } from '../../core/clock.js';
+import { SupervisorError } from '../../core/errors.js';
 
 export type FolderEventKind = 'add' | 'change' | 'unlink';
 

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { readProcFile, type ProcInfo } from '../process/proc.js';
 import type { ProcessSample } from './types.js';
 

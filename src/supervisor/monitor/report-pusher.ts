@@ -6,8 +6,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { Clock, TimerId } from '../../actors/clock.js';
-import { SupervisorError, showValue } from '../errors.js';
+import type { Clock, TimerId } from '../../core/clock.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
+import { backoffDelay } from '../../core/backoff.js';
 
 export interface ReportPusherOptions {
   readonly url: string;
@@ -35,8 +36,8 @@ export interface PushStats {
 }
 
 /** Retry delay after `failures` consecutive failures (1 → base, 2 → 2×base, ...), capped. */
-export function backoffDelay(failures: number, baseDelayMs: number, maxDelayMs: number): number {
-  return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
+export function pushRetryDelay(failures: number, baseDelayMs: number, maxDelayMs: number): number {
+  return backoffDelay(failures - 1, { initialMs: baseDelayMs, maxMs: maxDelayMs });
 }
 
 /** Validates a report URL at the boundary: http(s) only; the error names the option and the value. */
@@ -156,7 +157,7 @@ export class ReportPusher {
       this.#stats.dropped += 1;
       next = 'giving up on this report';
     }
-    const delay = backoffDelay(this.#consecutiveFailures, this.#baseDelayMs, this.#maxDelayMs);
+    const delay = pushRetryDelay(this.#consecutiveFailures, this.#baseDelayMs, this.#maxDelayMs);
     if (this.#queued) this.#timer = this.#clock.setTimeout(() => { this.#timer = null; this.#sendNext(); }, delay);
     const reason = cause instanceof Error ? cause.message : String(cause);
     this.#report(new SupervisorError('E_REPORT_PUSH',

@@ -6,7 +6,8 @@
  * initialDelayMs * multiplier^n, capped at maxDelayMs: 10 s, 20 s, 40 s, 80 s, 160 s, 300 s, 300 s ...
  * The backoff counts only restarts still in the window, so an hour of calm starts again at 10 s.
  */
-import { ValidationError, type Problem } from '../errors.js';
+import { ValidationError, type Problem } from '../../core/errors.js';
+import { backoffDelay } from '../../core/backoff.js';
 
 export interface RestartPolicy {
   /** Restarts allowed within windowMs; 0 means never restart. */
@@ -66,9 +67,8 @@ export function restartsInWindow(history: readonly number[], now: number, policy
 }
 
 /** Wait before restart number `attempt` (0-based) within the window. */
-export function backoffDelay(attempt: number, policy: RestartPolicy = DEFAULT_RESTART_POLICY): number {
-  const raw = policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt);
-  return Math.min(policy.maxDelayMs, raw);
+export function restartDelay(attempt: number, policy: RestartPolicy = DEFAULT_RESTART_POLICY): number {
+  return backoffDelay(attempt, { initialMs: policy.initialDelayMs, multiplier: policy.multiplier, maxMs: policy.maxDelayMs });
 }
 
 /** Restart after a backoff, or give up once the window already holds maxRestarts restarts. */
@@ -79,7 +79,7 @@ export function decideRestart(history: readonly number[], now: number, policy: R
     return { action: 'giveUp',
       reason: `restart budget exhausted: ${recent} restart${recent === 1 ? '' : 's'} within ${formatDuration(policy.windowMs)}; left alone` };
   }
-  return { action: 'restart', delayMs: backoffDelay(recent, policy), attempt: recent + 1 };
+  return { action: 'restart', delayMs: restartDelay(recent, policy), attempt: recent + 1 };
 }
 
 /** Human form of a duration for messages: "1 h", "5 min", "10 s", "250 ms". */

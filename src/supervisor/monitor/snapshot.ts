@@ -4,7 +4,7 @@
  * rows is O(handlers) and never touches a file or a process (STYLE habit 11).
  */
 import { heartbeatHandlerStatus } from '../../protocol/heartbeat.js';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import type { LifecycleStatus } from '../lifecycle/events.js';
 import { emptyRecord, type HandlerRecord, type LifecycleState } from '../lifecycle/record.js';
 import { statusAtRest } from '../lifecycle/status.js';

@@ -10,7 +10,7 @@ import {
   MAX_STATUS_FILE_BYTES, STATUS_FILE_MALFORMED_CODE, missingStatus, parseStatusFile, truncateStatus, type ExtensionStatus,
 } from '../../protocol/status-file.js';
 import { DEFAULT_SEQUENCE_NUMBER, statusFileName } from '../../protocol/settings.js';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { ErrorCodes } from '../lifecycle/error-codes.js';
 import { closeJsonPrefix } from './json-prefix.js';
 import type { WatchSpec } from './types.js';

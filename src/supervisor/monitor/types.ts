@@ -4,7 +4,10 @@
  * Data flows one way: lifecycle → monitors → reporter; nothing reaches back but messages.
  */
 import type { ExtensionStatus } from '../../protocol/status-file.js';
-import type { HandlerEvent, HandlerStatusValue } from '../lifecycle/events.js';
+import type { HandlerEvent } from '../lifecycle/events.js';
+import type { HeartbeatInfo } from '../../protocol/ps-rows.js';
+
+export type { ExtensionRow, HandlerRow, HeartbeatInfo, LastOperation } from '../../protocol/ps-rows.js';
 import type { LifecycleState } from '../lifecycle/record.js';
 
 /** What the monitors need to know about one installed handler; emitted whenever it changes. */
@@ -27,12 +30,6 @@ export interface WatchSpec {
   readonly multiConfig: boolean;
   /** ms since epoch of the last successful enable (heartbeat grace starts here); null when not enabled. */
   readonly enabledAt: number | null;
-}
-
-export interface HeartbeatInfo {
-  readonly status: string;
-  readonly code: number;
-  readonly message: string;
 }
 
 export type MonitorEvent =
@@ -60,41 +57,4 @@ export interface ProcessSample {
   readonly memoryBytes: number;
   /** Start time (ms since epoch) of the handler's oldest live process; null when none. */
   readonly oldestStartMs: number | null;
-}
-
-export interface LastOperation {
-  readonly name: string;
-  readonly result: 'running' | 'succeeded' | 'failed' | 'timedOut';
-  readonly exitCode: number | null;
-  readonly startedAt: string;
-  readonly endedAt: string | null;
-}
-
-export interface ExtensionRow {
-  readonly name: string;
-  readonly sequenceNumber: number;
-  readonly status: string;
-  readonly code: number;
-  readonly message: string;
-  readonly substatus: readonly { readonly name: string | null; readonly status: string; readonly code: number; readonly message: string }[];
-}
-
-/** One line of `ps --json` (CONTRACT section 7), the reporter's view of a handler. */
-export interface HandlerRow {
-  readonly name: string;
-  readonly version: string | null;
-  readonly desiredState: 'enabled' | 'disabled' | 'uninstall' | 'orphaned';
-  readonly state: LifecycleState;
-  readonly status: HandlerStatusValue;
-  readonly code: number;
-  readonly message: string;
-  readonly pids: readonly number[];
-  readonly cpuPercent: number;
-  readonly memoryBytes: number;
-  readonly uptimeSeconds: number | null;
-  readonly heartbeatAgeSeconds: number | null;
-  readonly heartbeat: HeartbeatInfo | null;
-  readonly restarts: number;
-  readonly lastOperation: LastOperation | null;
-  readonly extensions: readonly ExtensionRow[];
 }

@@ -1,4 +1,4 @@
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 import { PACKAGE_ERROR } from './limits.js';
 
 // Linux gives up after 40 nested links (ELOOP); an archive gets no more.

@@ -3,7 +3,7 @@ import { lstat, link, mkdir, chmod, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 import { entryParts, LinkTable } from './entry-paths.js';
 import { PACKAGE_ERROR } from './limits.js';
 

@@ -1,6 +1,6 @@
 import yauzl from 'yauzl';
 import type { Readable } from 'node:stream';
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 import type { ExtractSink } from './extract-sink.js';
 import { PACKAGE_ERROR } from './limits.js';
 

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { ExtractSink } from './extract-sink.js';
 import { extractTarGz } from './extract-tar.js';
 import { extractZip } from './extract-zip.js';

@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { downloadToFile } from './fetch.js';
 import { PACKAGE_ERROR, withPlace, type PackageLimits } from './limits.js';
 import { hashInPool } from './pool.js';
+import type { ErrorCode } from '../../core/error-codes.js';
 
 export interface FetchVerifiedOptions {
   readonly uris: readonly string[];
@@ -27,7 +28,7 @@ const CHECKSUM_ATTEMPTS = 2;
  */
 export async function fetchVerified(opts: FetchVerifiedOptions): Promise<Fetched> {
   const expected = opts.sha256.toLowerCase();
-  const failures: { uri: string; code: string; message: string }[] = [];
+  const failures: { uri: string; code: ErrorCode; message: string }[] = [];
   for (const uri of opts.uris) {
     for (let attempt = 1; attempt <= CHECKSUM_ATTEMPTS; attempt++) {
       try {
@@ -56,6 +57,6 @@ export async function fetchVerified(opts: FetchVerifiedOptions): Promise<Fetched
   }
   await rm(opts.dest, { force: true });
   const codes = new Set(failures.map((f) => f.code));
-  const code = codes.size === 1 ? (failures[0] as { code: string }).code : PACKAGE_ERROR.download;
+  const code = codes.size === 1 ? (failures[0] as { code: ErrorCode }).code : PACKAGE_ERROR.download;
   throw new SupervisorError(code, `every uri failed:\n${failures.map((f) => `  ${f.message}`).join('\n')}`, { failures });
 }

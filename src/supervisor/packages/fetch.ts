@@ -5,7 +5,7 @@ import https from 'node:https';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { PACKAGE_ERROR } from './limits.js';
 
 export interface DownloadOptions {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HandlerManifest } from '../../protocol/manifest.js';
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 import { fetchVerified } from './fetch-verified.js';
 import { PACKAGE_ERROR, resolveLimits, withPlace, type PackageLimits } from './limits.js';
 import { extractInPool } from './pool.js';

@@ -1,4 +1,4 @@
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 
 /** Bounds on one package: what a hostile or broken package source can cost this host. */
 export interface PackageLimits {

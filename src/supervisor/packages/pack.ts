@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 import { LinkTable } from './entry-paths.js';
 import { DEFAULT_PACKAGE_LIMITS, PACKAGE_ERROR } from './limits.js';
 import { loadManifest, MANIFEST_FILE } from './stage.js';

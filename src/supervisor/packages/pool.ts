@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { Piscina } from 'piscina';
 import runPackageTask from './worker.js';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import type { ExtractLimits, ExtractResult } from './extract.js';
 import { PACKAGE_ERROR } from './limits.js';
 import type { HashResult, PackageTask, PackageTaskResult } from './worker.js';

@@ -1,7 +1,7 @@
 import { chmod, lstat, open, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseManifest, type HandlerManifest } from '../../protocol/manifest.js';
-import { SupervisorError, ValidationError, showValue } from '../errors.js';
+import { SupervisorError, ValidationError, showValue } from '../../core/errors.js';
 import { PACKAGE_ERROR } from './limits.js';
 
 export const MANIFEST_FILE = 'HandlerManifest.json';

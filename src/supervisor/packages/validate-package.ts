@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { PACKAGE_ERROR, resolveLimits, withPlace, type PackageLimits } from './limits.js';
 import { extractInPool } from './pool.js';
 import { loadManifest, locateRoot, MANIFEST_FILE } from './stage.js';

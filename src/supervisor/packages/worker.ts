@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { extractArchive, type ExtractLimits, type ExtractResult } from './extract.js';
 import { PACKAGE_ERROR } from './limits.js';
+import type { ErrorCode } from '../../core/error-codes.js';
 
 export type PackageTask =
   | { readonly kind: 'hash'; readonly file: string; readonly abort: Int32Array }
@@ -15,7 +16,7 @@ export type PackageTask =
 
 export interface HashResult { readonly sha256: string; readonly bytes: number }
 
-export interface WorkerFailure { readonly code: string; readonly message: string; readonly details: Record<string, unknown> }
+export interface WorkerFailure { readonly code: ErrorCode; readonly message: string; readonly details: Record<string, unknown> }
 
 export type PackageTaskResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: WorkerFailure };
 

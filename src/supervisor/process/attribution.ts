@@ -1,4 +1,4 @@
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 import { findEnvVar, isGone, isKernelThread, listPids, readProcFile, readProcStat } from './proc.js';
 import type { ProcInfo } from './proc.js';
 import { ProcScanner } from './scanner.js';
@@ -149,7 +149,7 @@ function scanOne(pid: number, seen: Map<string, Attribution>, blank: { count: nu
 }
 
 /** The process-wide coalescing scanner that terminations, `ps` and samplers share. */
-export const sharedScanner = new ProcScanner(() => scanProcesses());
+export const sharedScanner = new ProcScanner<ProcSnapshot>(() => scanProcesses());
 
 /** Groups a snapshot's processes of one lib dir by handler name. */
 export function groupByHandler(snapshot: ProcSnapshot, libId: string): Map<string, ProcInfo[]> {
@@ -164,7 +164,7 @@ export function groupByHandler(snapshot: ProcSnapshot, libId: string): Map<strin
 }
 
 /** Every live process attributed to the lib dir `libId`, grouped by handler name. */
-export async function scanAttributed(libId: string, scanner: ProcScanner = sharedScanner): Promise<Map<string, ProcInfo[]>> {
+export async function scanAttributed(libId: string, scanner: ProcScanner<ProcSnapshot> = sharedScanner): Promise<Map<string, ProcInfo[]>> {
   if (!LIB_ID.test(libId)) {
     throw new SupervisorError('E_BAD_LIB_ID', `libId must be 12 lowercase hex characters (got ${showValue(libId)})`, { libId });
   }

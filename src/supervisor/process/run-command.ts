@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { systemClock } from '../../actors/clock.js';
+import { systemClock } from '../../core/clock.js';
 import { MARK_ENV, RUN_ENV, formatMark } from './attribution.js';
 import { DEFAULT_GRACE_MS, checkRunSpec, describeCommand } from './run-spec.js';
 import type { RunResult, RunSpec, RunningCommand } from './run-spec.js';

@@ -1,5 +1,5 @@
-import type { Clock } from '../../actors/clock.js';
-import { SupervisorError, showValue } from '../errors.js';
+import type { Clock } from '../../core/clock.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 import { checkMarkParts } from './attribution.js';
 import type { SendSignal } from './signal.js';
 import type { TerminationReport } from './terminate.js';

@@ -1,6 +1,5 @@
-import { systemClock } from '../../actors/clock.js';
-import type { Clock } from '../../actors/clock.js';
-import type { ProcSnapshot } from './attribution.js';
+import { systemClock } from '../../core/clock.js';
+import type { Clock } from '../../core/clock.js';
 
 /** Tuning for a ProcScanner. */
 export interface ProcScannerOptions {
@@ -14,17 +13,18 @@ export interface ProcScannerOptions {
  * callers waiting at the same time share one, so 200 terminations polling out of step cost
  * at most one walk of /proc per gap instead of 200, and scanning never hogs the CPU.
  */
-export class ProcScanner {
-  readonly #scan: () => Promise<ProcSnapshot>;
+/** T is what one scan yields (attribution.ts's ProcSnapshot); the scanner only shares and spaces scans. */
+export class ProcScanner<T> {
+  readonly #scan: () => Promise<T>;
   readonly #gapMs: number;
   readonly #clock: Clock;
-  #running: Promise<ProcSnapshot> | null = null;
+  #running: Promise<T> | null = null;
   /** A scan promised to callers but not started yet: late callers join it. */
-  #next: Promise<ProcSnapshot> | null = null;
+  #next: Promise<T> | null = null;
   #lastEnd = Number.NEGATIVE_INFINITY;
   #count = 0;
 
-  constructor(scan: () => Promise<ProcSnapshot>, options: ProcScannerOptions = {}) {
+  constructor(scan: () => Promise<T>, options: ProcScannerOptions = {}) {
     this.#scan = scan;
     this.#gapMs = options.minGapMs ?? 10;
     this.#clock = options.clock ?? systemClock;
@@ -36,7 +36,7 @@ export class ProcScanner {
   }
 
   /** A snapshot no older than this call: joins the next scan if one is already promised. */
-  fresh(): Promise<ProcSnapshot> {
+  fresh(): Promise<T> {
     if (this.#next !== null) return this.#next;
     if (this.#running === null && this.#clock.now() - this.#lastEnd >= this.#gapMs) return this.#start();
     // A running scan may have read /proc before our caller's last fork or kill: queue behind it.
@@ -51,9 +51,9 @@ export class ProcScanner {
     return this.#next;
   }
 
-  #start(): Promise<ProcSnapshot> {
+  #start(): Promise<T> {
     this.#count += 1;
-    let run: Promise<ProcSnapshot>;
+    let run: Promise<T>;
     try {
       run = this.#scan();
     } catch (err) {

@@ -11,9 +11,10 @@
  */
 import { spawn } from 'node:child_process';
 import { closeOutputs, openOutputs } from './output-files.js';
-import type { SpawnRequest, SpawnerReply } from './spawner-protocol.js';
+import { MAX_SPAWNER_LINE_BYTES, type SpawnRequest, type SpawnerReply } from './spawner-protocol.js';
+import { LineSplitter } from '../../core/ndjson.js';
 import { handlerBaseEnv } from './daemon-env.js';
-import { releaseMemory } from '../memory.js';
+import { releaseMemory } from '../../core/memory.js';
 
 const baseEnv = handlerBaseEnv();
 
@@ -69,13 +70,14 @@ function start(req: SpawnRequest): void {
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 
-let pending = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk: string) => {
-  const lines = (pending + chunk).split('\n');
-  pending = lines.pop() ?? '';
+let framing = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
+process.stdin.on('data', (chunk: Buffer) => {
+  const lines: string[] = [];
+  if (framing.push(chunk, (line) => lines.push(line)) === 'tooLarge') {
+    process.stderr.write(`spawner: a request line over ${MAX_SPAWNER_LINE_BYTES} bytes was dropped\n`);
+    framing = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
+  }
   for (const line of lines) {
-    if (line.trim() === '') continue;
     let req: SpawnRequest;
     try {
       req = JSON.parse(line) as SpawnRequest;

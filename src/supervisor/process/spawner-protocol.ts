@@ -20,3 +20,6 @@ export type SpawnerReply =
   | { readonly t: 'started'; readonly id: number; readonly pid: number }
   | { readonly t: 'failed'; readonly id: number; readonly error: string }
   | { readonly t: 'exit'; readonly id: number; readonly code: number | null; readonly signal: string | null };
+
+/** The longest request or reply line either side accepts (a request carries a command's environment). */
+export const MAX_SPAWNER_LINE_BYTES = 64 * 1024 * 1024;

@@ -12,7 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { isGone, readProcStat } from './proc.js';
-import type { SpawnRequest, SpawnerReply } from './spawner-protocol.js';
+import { MAX_SPAWNER_LINE_BYTES, type SpawnRequest, type SpawnerReply } from './spawner-protocol.js';
+import { LineSplitter } from '../../core/ndjson.js';
 
 export interface SpawnedExit {
   readonly code: number | null;
@@ -62,7 +63,7 @@ export class Spawner {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
-  private buffered = '';
+  private lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
   private spawnerExited: Promise<void> = Promise.resolve();
   /** Spawner processes started so far (1 unless one died). */
   starts = 0;
@@ -112,12 +113,11 @@ export class Spawner {
     const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
     this.child = child;
     this.starts++;
-    this.buffered = '';
+    this.lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
     this.spawnerExited = new Promise<void>((resolve) => child.once('exit', () => { this.onSpawnerExit(child); resolve(); }));
     child.once('error', () => { /* reported through 'exit' (or spawn failures through pending rejects) */ });
     child.stdin!.on('error', () => { /* EPIPE after the spawner died: 'exit' handles it */ });
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => this.onData(chunk));
+    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
     this.hold(false);
     return child;
   }
@@ -133,11 +133,11 @@ export class Spawner {
     }
   }
 
-  private onData(chunk: string): void {
-    const lines = (this.buffered + chunk).split('\n');
-    this.buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line === '') continue;
+  private onData(chunk: Buffer): void {
+    const replies: string[] = [];
+    // A line past the bound is not the spawner's (it writes small replies): dropped, framing starts over.
+    if (this.lines.push(chunk, (line) => replies.push(line)) === 'tooLarge') this.lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
+    for (const line of replies) {
       let reply: SpawnerReply;
       try {
         reply = JSON.parse(line) as SpawnerReply;

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 
 /**
  * The last `maxBytes` of a file as text, starting at a UTF-8 character boundary, so an error

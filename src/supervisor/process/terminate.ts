@@ -1,9 +1,10 @@
-import { systemClock } from '../../actors/clock.js';
-import type { Clock } from '../../actors/clock.js';
-import { SupervisorError, showValue } from '../errors.js';
+import { systemClock } from '../../core/clock.js';
+import type { Clock } from '../../core/clock.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 import { checkMarkParts, sharedScanner } from './attribution.js';
 import type { ScannedProc } from './attribution.js';
 import { readProcStat } from './proc.js';
+import type { ProcSnapshot } from './attribution.js';
 import type { ProcScanner } from './scanner.js';
 import { defaultSendSignal, procKey, signalIfSame, trySignal } from './signal.js';
 import type { SendSignal } from './signal.js';
@@ -36,7 +37,7 @@ export interface TerminateOptions {
   readonly pollMs?: number;
   /** How long to wait for SIGKILLed processes to vanish before calling them unkillable (default 1000 ms). */
   readonly killWaitMs?: number;
-  readonly scanner?: ProcScanner;
+  readonly scanner?: ProcScanner<ProcSnapshot>;
 }
 
 const FIRST_LOOK_MS = 10;

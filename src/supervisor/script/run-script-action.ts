@@ -6,7 +6,7 @@
 import type { Spawner } from '../process/spawner.js';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../../actors/clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { CommandName } from '../lifecycle/steps.js';
 import { runCommand, type RunResult } from '../process/run-command.js';
 import { resultFilePath, type ScriptAction } from './script-args.js';

@@ -3,7 +3,7 @@
  * agent's script handler builds it (microsoft/script:1, PrepareScriptArguments): pure, no I/O.
  */
 import { isAbsolute, join, relative } from 'node:path';
-import { SupervisorError, showValue } from '../errors.js';
+import { SupervisorError, showValue } from '../../core/errors.js';
 
 /** The script actions this supervisor invokes (ADU's backup/restore are no-ops there too). */
 export type ScriptAction = 'is-installed' | 'download' | 'install' | 'apply' | 'cancel';

@@ -14,7 +14,7 @@
  */
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import type { ScriptManifest } from '../../protocol/manifest.js';
-import { SupervisorError } from '../errors.js';
+import { SupervisorError } from '../../core/errors.js';
 import { ErrorCodes } from '../lifecycle/error-codes.js';
 import type { OperationResult } from '../lifecycle/events.js';
 import type { RunContext } from '../lifecycle/run-operation.js';

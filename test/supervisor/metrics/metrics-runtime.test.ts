@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Workspace, handlerEntry, type BuiltPackage } from '../../helpers/handlers.js';
 import { killLeftovers, liveProcesses } from '../../helpers/fleet.js';
-import { parseGoalState } from '../../../src/supervisor/goal-state.js';
+import { parseGoalState } from '../../../src/supervisor/goal/goal-state.js';
 import { closePackagePool } from '../../../src/supervisor/packages/pool.js';
-import { Runtime } from '../../../src/supervisor/runtime.js';
+import { Runtime } from '../../../src/supervisor/daemon/runtime.js';
 import { SupervisorMetrics } from '../../../src/supervisor/metrics/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../../../src/supervisor/metrics/metrics-server.js';
 

@@ -4,7 +4,7 @@ import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { SupervisorMetrics } from '../../../src/supervisor/metrics/metrics.js';
 import { parseListen, startMetricsServer } from '../../../src/supervisor/metrics/metrics-server.js';
 import type { HandlerRow } from '../../../src/supervisor/monitor/types.js';

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rename, rm, rmdir, unlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FolderWatcher, type FolderEvent } from '../../../src/supervisor/monitor/folder-watcher.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

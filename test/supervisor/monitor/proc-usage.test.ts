@@ -7,7 +7,7 @@ import {
 } from '../../../src/supervisor/monitor/proc-usage.js';
 import { scanProcesses, groupByHandler, MARK_ENV } from '../../../src/supervisor/process/attribution.js';
 import type { ProcInfo } from '../../../src/supervisor/process/proc.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { killAllMarked, liveMarked, uniqueLibId, waitFor } from '../process/kit.js';
 
 const CONSTANTS: ProcConstants = Object.freeze({ clockTicks: 100, pageSize: 4096, bootTimeMs: 1_700_000_000_000 });

@@ -2,9 +2,9 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ManualClock, systemClock } from '../../../src/actors/clock.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
-import { ReportPusher, backoffDelay, parseReportUrl } from '../../../src/supervisor/monitor/report-pusher.js';
+import { ManualClock, systemClock } from '../../../src/core/clock.js';
+import { SupervisorError } from '../../../src/core/errors.js';
+import { ReportPusher, pushRetryDelay, parseReportUrl } from '../../../src/supervisor/monitor/report-pusher.js';
 
 interface Received {
   readonly method: string;
@@ -72,9 +72,9 @@ const status = (code: number) => (_n: number, _r: Received, res: ServerResponse)
 
 describe('policy and validation', () => {
   test('backoff doubles per consecutive failure and is capped', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, 500, 10_000)), [500, 1000, 2000, 4000, 8000, 10_000]);
-    assert.equal(backoffDelay(1000, 500, 30_000), 30_000);
-    assert.equal(backoffDelay(0, 500, 30_000), 500);
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => pushRetryDelay(n, 500, 10_000)), [500, 1000, 2000, 4000, 8000, 10_000]);
+    assert.equal(pushRetryDelay(1000, 500, 30_000), 30_000);
+    assert.equal(pushRetryDelay(0, 500, 30_000), 500);
   });
 
   test('a report URL must be http(s); the error names the option and the value', () => {

@@ -1,9 +1,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DEFAULT_RESTART_POLICY, RestartBook, backoffDelay, decideRestart, formatDuration, restartPolicy, restartsInWindow,
+  DEFAULT_RESTART_POLICY, RestartBook, restartDelay, decideRestart, formatDuration, restartPolicy, restartsInWindow,
 } from '../../../src/supervisor/monitor/restart-policy.js';
-import { ValidationError } from '../../../src/supervisor/errors.js';
+import { ValidationError } from '../../../src/core/errors.js';
 
 const S = 1000;
 const MIN = 60 * S;
@@ -14,7 +14,7 @@ describe('restart policy defaults', () => {
   test('3 restarts within 1 h, backoff 10 s doubling, capped at 5 min', () => {
     assert.deepEqual({ ...DEFAULT_RESTART_POLICY }, { maxRestarts: 3, windowMs: H, initialDelayMs: 10 * S, multiplier: 2, maxDelayMs: 5 * MIN });
     assert.ok(Object.isFrozen(DEFAULT_RESTART_POLICY));
-    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 10].map((n) => backoffDelay(n)), [10 * S, 20 * S, 40 * S, 80 * S, 160 * S, 5 * MIN, 5 * MIN, 5 * MIN]);
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 10].map((n) => restartDelay(n)), [10 * S, 20 * S, 40 * S, 80 * S, 160 * S, 5 * MIN, 5 * MIN, 5 * MIN]);
   });
 });
 

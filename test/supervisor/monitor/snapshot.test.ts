@@ -5,7 +5,7 @@ import type { MonitorEvent, ProcessSample, WatchSpec } from '../../../src/superv
 import type { HandlerRecord, LifecycleState } from '../../../src/supervisor/lifecycle/record.js';
 import type { LifecycleStatus, OperationResult } from '../../../src/supervisor/lifecycle/events.js';
 import type { ExtensionStatus } from '../../../src/protocol/status-file.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0);
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   STATUS_READ_LIMIT, nextReadDelay, readExtensionStatus, statusTargets,
 } from '../../../src/supervisor/monitor/status-collector.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { MAX_STATUS_MESSAGE_LENGTH, TRUNCATED_SUFFIX } from '../../../src/protocol/status-file.js';
 import type { WatchSpec } from '../../../src/supervisor/monitor/types.js';
 import { SAMPLES_DIR } from '../../helpers/samples.js';

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { entryParts, LinkTable } from '../../../src/supervisor/packages/entry-paths.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 
 function code(fn: () => unknown): string {
   try { fn(); } catch (err) { assert.ok(err instanceof SupervisorError); return err.code; }

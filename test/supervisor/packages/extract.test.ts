@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { extractArchive, detectFormat } from '../../../src/supervisor/packages/extract.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { rawTarGz, rawZip, tarGzOfDir, walk, writeTree, yazlZip } from '../../helpers/packages-archives.js';
 
 const LIMITS = { maxEntries: 1000, maxUncompressedBytes: 64 * 1024 * 1024 };

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadToFile, type DownloadOptions } from '../../../src/supervisor/packages/fetch.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { bytes, redirect, startServer, type TestServer } from '../../helpers/packages-server.js';
 
 let server: TestServer;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { installPackage, type PackageSource } from '../../../src/supervisor/packages/install-package.js';
 import { closePackagePool } from '../../../src/supervisor/packages/pool.js';
 import type { PackageLimits } from '../../../src/supervisor/packages/limits.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { manifestText, rawTarGz, rawZip, sha256, tarGzOfDir, walk, writeTree, yazlZip } from '../../helpers/packages-archives.js';
 import { bytes, startServer, type TestServer } from '../../helpers/packages-server.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { packDirectory } from '../../../src/supervisor/packages/pack.js';
 import { installPackage } from '../../../src/supervisor/packages/install-package.js';
 import { closePackagePool } from '../../../src/supervisor/packages/pool.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { manifestText, sha256, walk, writeTree } from '../../helpers/packages-archives.js';
 
 let base: string;

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closePackagePool, extractInPool, hashInPool, workerFileUrl } from '../../../src/supervisor/packages/pool.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { rawZip, sha256, walk } from '../../helpers/packages-archives.js';
 
 let base: string;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validatePackageFile } from '../../../src/supervisor/packages/validate-package.js';
 import { closePackagePool } from '../../../src/supervisor/packages/pool.js';
-import { SupervisorError } from '../../../src/supervisor/errors.js';
+import { SupervisorError } from '../../../src/core/errors.js';
 import { manifestText, rawTarGz, rawZip, walk, yazlZip } from '../../helpers/packages-archives.js';
 
 let base: string;

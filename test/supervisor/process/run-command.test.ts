@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { runCommand } from '../../../src/supervisor/process/run-command.js';
 import type { RunSpec } from '../../../src/supervisor/process/run-command.js';
 import { scanAttributed } from '../../../src/supervisor/process/attribution.js';
-import { ManualClock } from '../../../src/actors/clock.js';
+import { ManualClock } from '../../../src/core/clock.js';
 import { killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
 
 let dir: string;

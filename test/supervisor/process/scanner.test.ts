@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../../src/actors/clock.js';
+import { ManualClock } from '../../../src/core/clock.js';
 import { ProcScanner } from '../../../src/supervisor/process/scanner.js';
 import type { ProcSnapshot } from '../../../src/supervisor/process/attribution.js';
 

@@ -5,9 +5,9 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { systemClock } from '../../../src/actors/clock.js';
+import { systemClock } from '../../../src/core/clock.js';
 import type { ScriptManifest } from '../../../src/protocol/manifest.js';
-import { Gate } from '../../../src/supervisor/gate.js';
+import { Gate } from '../../../src/supervisor/lifecycle/gate.js';
 import type { RunContext } from '../../../src/supervisor/lifecycle/run-operation.js';
 import { findEnvVar, listPids, readProcFile } from '../../../src/supervisor/process/proc.js';
 import type { ScriptOperationInput } from '../../../src/supervisor/script/script-operations.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock } from '../../../src/actors/clock.js';
+import { systemClock } from '../../../src/core/clock.js';
 import { buildScriptArgs, resultFilePath, type ScriptAction } from '../../../src/supervisor/script/script-args.js';
 import { readResultFile, runScriptAction, type ActionContext } from '../../../src/supervisor/script/run-script-action.js';
 import { killAllMarked, liveMarked, waitFor } from '../process/kit.js';

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Gate } from '../../../src/supervisor/gate.js';
+import { Gate } from '../../../src/supervisor/lifecycle/gate.js';
 import { actionsFor, runScriptOperation } from '../../../src/supervisor/script/script-operations.js';
 import { killAllMarked, liveMarked, waitFor } from '../process/kit.js';
 import { makeHandlerDir, operationInput, runContext, scriptManifest, type ScriptHandlerDir } from './kit.js';

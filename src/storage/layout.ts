@@ -1,0 +1,52 @@
+/** Where everything of one handler lives (CONTRACT sections 1 and 3). */
+import { join } from 'node:path';
+import type { SupervisorDirs } from './dirs.js';
+
+export type { SupervisorDirs };
+
+export interface HandlerPaths {
+  readonly dir: string;
+  readonly configFolder: string;
+  readonly statusFolder: string;
+  readonly heartbeatFile: string;
+  readonly logFolder: string;
+  readonly eventsFolder: string;
+  readonly environmentFile: string;
+  readonly manifestFile: string;
+  /** Raw stdout/stderr of commands, one pair per operation, kept out of the package's own files. */
+  readonly outputFolder: string;
+}
+
+export function handlerDir(dirs: SupervisorDirs, name: string, version: string): string {
+  return join(dirs.libDir, `${name}-${version}`);
+}
+
+export function handlerPaths(dirs: SupervisorDirs, name: string, version: string): HandlerPaths {
+  const dir = handlerDir(dirs, name, version);
+  const logFolder = join(dirs.logDir, name);
+  return {
+    dir,
+    configFolder: join(dir, 'config'),
+    statusFolder: join(dir, 'status'),
+    heartbeatFile: join(dir, 'heartbeat.log'),
+    logFolder,
+    eventsFolder: join(logFolder, 'events'),
+    environmentFile: join(dir, 'HandlerEnvironment.json'),
+    manifestFile: join(dir, 'HandlerManifest.json'),
+    outputFolder: join(dir, '.supervisor'),
+  };
+}
+
+/** Script-form handlers' work folder (Device Update `--work-folder`), shared by their versions. */
+export function scriptWorkFolder(dirs: SupervisorDirs, name: string): string {
+  return join(dirs.libDir, 'work', name);
+}
+
+/** Persisted lifecycle record of a handler. */
+export function stateFile(dirs: SupervisorDirs, name: string): string {
+  return join(dirs.libDir, 'state', `${name}.json`);
+}
+
+export function stateFolder(dirs: SupervisorDirs): string {
+  return join(dirs.libDir, 'state');
+}

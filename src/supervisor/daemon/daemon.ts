@@ -1,0 +1,251 @@
+/**
+ * `supervisor run`: one daemon per lib dir. Applies the goal state, re-applies when it changes
+ * (a new goal arriving during an apply waits for it: never interleaved per handler), serves the
+ * control socket, and stops gracefully: running commands finish within a grace (then are
+ * ended), state and report are flushed, handler processes keep running.
+ */
+import { join } from 'node:path';
+import { ActorSystem, type ActorRef } from '../../actors/actor.js';
+import { goalSourceBehavior, type GoalSourceMessage } from '../goal/goal-source-actor.js';
+import { RawJson } from '../../core/raw-json.js';
+import { acquireLock } from '../../storage/lock.js';
+import { SupervisorError } from '../../core/errors.js';
+import type { GoalState } from '../goal/goal-state.js';
+import { buildDetail, closestName } from '../monitor/handler-detail.js';
+import { commandLogPath } from '../logging/command-log.js';
+import { followFile, lastLines } from '../logging/tail-lines.js';
+import { Runtime, type RuntimeOptions } from './runtime.js';
+import type { MonitorEvent } from '../monitor/types.js';
+import { chokidarFolderWatch } from '../monitor/single-folder-watch.js';
+import { releaseMemory } from '../../core/memory.js';
+import { SupervisorMetrics } from '../metrics/metrics.js';
+import { parseListen, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { supervisorVersion } from '../../core/version-info.js';
+
+export interface DaemonOptions extends RuntimeOptions {
+  readonly goalSource: string;
+  /** Seconds between polls of a URL goal state (default 60). */
+  readonly pollIntervalSec?: number;
+  /** How long running commands may finish at shutdown before they are ended (ms, default 30 s). */
+  readonly stopGraceMs?: number;
+  /** `--metrics-listen`: serve Prometheus metrics there. */
+  readonly metricsListen?: string;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Serves the control socket with these handlers. Handed in by the CLI, which owns the ipc
+   * layer: the daemon answers calls but does not know the wire.
+   */
+  readonly serveControl: (handlers: DaemonControl, where: ControlEndpoint) => Promise<{ close(): Promise<void> }>;
+}
+
+/** Where the control socket lives and what its handshake says about this daemon. */
+export interface ControlEndpoint {
+  readonly socketPath: string;
+  readonly serverInfo: { readonly version: string; readonly libDir: string };
+}
+
+/** What the daemon answers on its control socket, one function per method. */
+export type DaemonControl = ReturnType<Daemon['control']>;
+
+export class Daemon {
+  readonly runtime: Runtime;
+  private readonly system = new ActorSystem({ askTimeoutMs: 30_000 });
+  private source: ActorRef<GoalSourceMessage> | null = null;
+  private server: { close(): Promise<void> } | null = null;
+  private release: (() => Promise<void>) | null = null;
+  private pending: GoalState | null = null;
+  private applying: Promise<void> | null = null;
+  private stopPromise: Promise<void> | null = null;
+  private resolveDone!: () => void;
+  /** Resolves once the daemon has fully stopped. */
+  readonly done = new Promise<void>((r) => { this.resolveDone = r; });
+  lastGoal: GoalState | null = null;
+
+  private metricsServer: MetricsServer | null = null;
+  private readonly goalWatch = chokidarFolderWatch((err) => this.opts.log('warn', `goal-state watch: ${(err as Error)?.message ?? String(err)}`));
+  private readonly metrics: SupervisorMetrics;
+
+  private constructor(private readonly opts: DaemonOptions) {
+    this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
+      processMetrics: Boolean(opts.metricsListen) });
+    this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)),
+      onCorruptState: (message) => opts.log('warn', message),
+      onEvent: (e) => { this.metrics.observe(e); this.logEvent(e); opts.onEvent?.(e); } });
+  }
+
+  /** What an operator looks for in supervisor.log: every operation's outcome, heartbeats lost and found, restarts. */
+  private logEvent(e: MonitorEvent): void {
+    const { log } = this.opts;
+    if (e.type === 'operationEnded') {
+      const r = e.result;
+      const fields = { handler: e.handler, operation: r.op, version: r.version, ...(r.extension ? { extension: r.extension } : {}),
+        result: r.result, exitCode: r.exitCode, code: r.code, durationMs: r.endedAt - r.startedAt };
+      if (r.result === 'succeeded') log('info', `${e.handler}: ${r.op} ${r.version} succeeded`, fields);
+      else log('warn', `${e.handler}: ${r.message.split('\n')[0]}`, fields);
+    } else if (e.type === 'heartbeat' && (e.state === 'stale' || e.state === 'malformed')) {
+      log('warn', `${e.handler}: heartbeat ${e.state === 'stale' ? 'stale: Unresponsive' : `malformed: ${e.problem ?? ''}`}`, { handler: e.handler });
+    } else if (e.type === 'restart') {
+      log(e.outcome === 'gaveUp' || e.outcome === 'failed' ? 'warn' : 'info', `${e.handler}: restart ${e.outcome}: ${e.message}`, { handler: e.handler, restarts: e.restarts });
+    }
+  }
+
+  /** Takes the lib-dir lock (E_LOCKED names the running daemon's pid), then starts everything. */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const release = await acquireLock(opts.dirs.libDir, 'run');
+    const daemon = new Daemon(opts);
+    daemon.release = release;
+    try {
+      await daemon.boot();
+    } catch (err) {
+      await daemon.stop('start-up failed').catch(() => {});
+      throw err;
+    }
+    return daemon;
+  }
+
+  private async boot(): Promise<void> {
+    const { dirs, log } = this.opts;
+    if (this.opts.metricsListen) {
+      this.metricsServer = await startMetricsServer({ ...parseListen(this.opts.metricsListen), metrics: this.metrics,
+        onError: (err) => log('warn', `metrics: ${err.message}`) });
+      log('info', `metrics on ${this.metricsServer.url}`);
+    }
+    for (const leftover of await this.runtime.cleanLeftovers()) log('warn', `removed ${leftover}, left by an interrupted write`);
+    // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
+    await this.runtime.describeInstalled(null);
+    this.runtime.setSupervisorStatus('Ready', `applying ${this.opts.goalSource}`);
+    this.server = await this.opts.serveControl(this.control(), {
+      socketPath: join(dirs.libDir, 'supervisor.sock'),
+      serverInfo: { version: supervisorVersion(), libDir: dirs.libDir },
+    });
+    this.source = this.system.spawn('goal-source', goalSourceBehavior({
+      source: this.opts.goalSource, pollIntervalSec: this.opts.pollIntervalSec ?? 60, watcher: this.goalWatch,
+      onGoal: (goal) => this.offer(goal),
+      onError: (err) => {
+        log('error', `goal state: ${(err as Error).message}`);
+        this.runtime.setSupervisorStatus('Error', `goal state ${this.opts.goalSource}: ${(err as Error).message.split('\n')[0]}`);
+      },
+    }));
+    this.source.tell({ type: 'check', reason: 'start' });
+    log('info', `supervisor running on ${dirs.libDir} (pid ${process.pid}), goal state ${this.opts.goalSource}`);
+  }
+
+  /** A new goal replaces one still waiting; it runs after the current apply. */
+  private offer(goal: GoalState): void {
+    if (this.stopPromise) return;
+    this.pending = goal;
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.applying || !this.pending || this.stopPromise) return;
+    const goal = this.pending;
+    this.pending = null;
+    this.lastGoal = goal;
+    this.opts.log('info', `applying goal state ${goal.source}${goal.etag ? ` (etag ${goal.etag})` : ''}: ${goal.handlers.length} handlers`);
+    this.runtime.setSupervisorStatus('Ready', `applying ${goal.source}`);
+    this.applying = this.runtime.apply(goal, 'run').then((summary) => {
+      const failed = summary.results.filter((r) => !r.reached).map((r) => r.name);
+      this.opts.log(failed.length ? 'warn' : 'info', `goal state applied: ${summary.results.length - failed.length}/${summary.results.length} reached their goal`
+        + (failed.length ? `; not reached: ${failed.join(', ')}` : ''));
+      this.runtime.setSupervisorStatus('Ready', failed.length ? `${failed.length} handler(s) did not reach their goal` : 'all handlers reached their goal');
+    }, (err: unknown) => {
+      this.opts.log('error', `applying the goal state failed: ${(err as Error).message}`);
+    }).finally(() => {
+      this.applying = null;
+      this.kick();
+      // Nothing else queued: give the apply's garbage back now, not minutes later.
+      if (!this.applying && !this.stopPromise) releaseMemory();
+    });
+  }
+
+  /** Resolves when no apply is running or waiting (tests, `stop`). */
+  async idle(): Promise<void> {
+    while (this.applying) await this.applying;
+  }
+
+  private psCache: { version: number; at: number; rows: RawJson } | null = null;
+
+  /**
+   * The rows `ps` serves, serialised once and reused while nothing happened for under a second
+   * (ages are whole seconds): an operator's `ps --watch` or a monitoring loop costs no work.
+   */
+  private async psRows(): Promise<RawJson> {
+    const version = this.runtime.eventVersion;
+    const now = Date.now();
+    if (this.psCache && this.psCache.version === version && now - this.psCache.at < 1000) return this.psCache.rows;
+    const rows = RawJson.of(await this.runtime.rows());
+    this.psCache = { version, at: now, rows };
+    return rows;
+  }
+
+  /** The control socket's methods, answered from the runtime's snapshot. */
+  control() {
+    const rt = this.runtime;
+    const known = async (name: string): Promise<void> => {
+      if (await rt.row(name)) return;
+      const names = (await rt.rows()).map((r) => r.name);
+      const guess = closestName(name, names);
+      throw new SupervisorError('E_UNKNOWN_HANDLER', `no handler named "${name}"${guess ? `; did you mean "${guess}"?` : ''}`, { name });
+    };
+    return {
+      ps: () => this.psRows(),
+      status: async ({ name }: { name: string }) => {
+        await known(name);
+        const row = (await rt.row(name))!;
+        const record = await rt.fleet.store.load(name);
+        return buildDetail(this.opts.dirs, row, record.state === 'NotInstalled' ? null : record, rt.history.of(name), rt.specs.get(name) ?? null);
+      },
+      report: async () => rt.report(),
+      sessions: async () => (await rt.sessions.list()).reverse(),
+      stop: async () => {
+        setImmediate(() => { void this.stop('stop requested over the control socket'); });
+        return { stopping: true as const };
+      },
+      watchPs: async ({ intervalMs }: { intervalMs?: number }, ctx: { signal: AbortSignal; push(item: unknown): void }) => {
+        while (!ctx.signal.aborted) {
+          ctx.push(await this.psRows());
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, intervalMs ?? 1000);
+            ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+          });
+        }
+      },
+      followLogs: async ({ name, lines }: { name: string; lines?: number }, ctx: { signal: AbortSignal; push(item: { line: string }): void }) => {
+        await known(name);
+        const file = commandLogPath(this.opts.dirs.logDir, name);
+        for (const line of await lastLines(file, lines ?? 20)) ctx.push({ line });
+        await followFile(file, (line) => ctx.push({ line }), ctx.signal);
+      },
+    };
+  }
+
+  /** Graceful stop; idempotent. Handler processes are left running (a restarted daemon adopts them). */
+  stop(reason: string): Promise<void> {
+    this.stopPromise ??= (async () => {
+      const { log } = this.opts;
+      log('info', `stopping: ${reason}`);
+      this.pending = null;
+      await this.source?.stop();
+      await this.system.stop();
+      await this.goalWatch.close();
+      if (this.applying) {
+        const grace = this.opts.stopGraceMs ?? 30_000;
+        const timer = setTimeout(() => {
+          log('warn', `running commands did not finish within ${grace / 1000} s: ending them`);
+          this.runtime.cancel();
+        }, grace);
+        await this.applying.catch(() => {});
+        clearTimeout(timer);
+      }
+      this.runtime.setSupervisorStatus('Stopped', reason);
+      await this.runtime.stop();
+      await this.metricsServer?.close();
+      await this.server?.close();
+      await this.release?.();
+      log('info', 'stopped');
+      this.resolveDone();
+    })();
+    return this.stopPromise;
+  }
+}

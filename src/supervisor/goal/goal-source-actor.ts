@@ -1,0 +1,98 @@
+/**
+ * The goal-state source: watches a file (through the folder watcher) or polls a URL with
+ * If-None-Match, and hands each new document to the daemon. An unchanged document `etag`
+ * means nothing to do; an unreadable or invalid one is reported and the last good goal kept.
+ */
+import { basename, dirname, resolve } from 'node:path';
+import type { Behavior, ActorContext } from '../../actors/actor.js';
+import type { TimerId } from '../../core/clock.js';
+import type { GoalState } from './goal-state.js';
+import { fetchGoalState, isUrl } from './goal-fetch.js';
+
+export type GoalSourceMessage =
+  | { readonly type: 'check'; readonly reason: string }
+  | { readonly type: 'pollDue'; readonly gen: number }
+  | { readonly type: 'recheckDue' };
+
+/** chokidar drops a change that follows another within 50 ms: every file event is confirmed by one more look. */
+const RECHECK_MS = 250;
+
+export interface GoalSourceDeps {
+  readonly source: string;
+  /** Seconds between polls of a URL (CONTRACT default 60). */
+  readonly pollIntervalSec: number;
+  readonly watcher: { add(folder: string, listener: (e: { kind: string; path: string }) => void): () => void };
+  readonly onGoal: (goal: GoalState) => void;
+  readonly onError: (err: unknown) => void;
+}
+
+export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMessage> {
+  const url = isUrl(deps.source);
+  let httpEtag: string | null = null;
+  let lastEtag: string | null = null;
+  let lastText: string | null = null;
+  let unwatch: (() => void) | null = null;
+  let timer: TimerId | null = null;
+  let gen = 0;
+  let recheck: TimerId | null = null;
+
+  function schedule(ctx: ActorContext<GoalSourceMessage>): void {
+    if (!url) return;
+    if (timer !== null) ctx.clock.clearTimeout(timer);
+    const mine = ++gen;
+    timer = ctx.clock.setTimeout(() => ctx.self.tell({ type: 'pollDue', gen: mine }), deps.pollIntervalSec * 1000);
+  }
+
+  async function check(ctx: ActorContext<GoalSourceMessage>): Promise<void> {
+    if (!url && !unwatch) {
+      const file = resolve(deps.source);
+      unwatch = deps.watcher.add(dirname(file), (e) => {
+        if (basename(e.path) === basename(file)) ctx.self.tell({ type: 'check', reason: `${e.kind} ${file}` });
+      });
+    }
+    try {
+      const got = await fetchGoalState(deps.source, httpEtag);
+      if (got.kind === 'unchanged') return;
+      httpEtag = got.httpEtag;
+      const goal = got.goal;
+      // The document's own etag decides; without one, identical content is no change either.
+      const text = JSON.stringify(goal.handlers);
+      if (goal.etag !== null ? goal.etag === lastEtag : text === lastText) return;
+      lastEtag = goal.etag;
+      lastText = text;
+      deps.onGoal(goal);
+    } catch (err) {
+      deps.onError(err);
+    }
+  }
+
+  return {
+    async receive(msg, ctx) {
+      switch (msg.type) {
+        case 'check':
+          await check(ctx);
+          schedule(ctx);
+          if (!url && msg.reason !== 'start') {
+            if (recheck !== null) ctx.clock.clearTimeout(recheck);
+            recheck = ctx.clock.setTimeout(() => ctx.self.tell({ type: 'recheckDue' }), RECHECK_MS);
+          }
+          return;
+        case 'recheckDue':
+          recheck = null;
+          await check(ctx);
+          return;
+        case 'pollDue':
+          if (msg.gen !== gen) return;
+          timer = null;
+          await check(ctx);
+          schedule(ctx);
+          return;
+      }
+    },
+    onStop(ctx) {
+      if (timer !== null) ctx.clock.clearTimeout(timer);
+      if (recheck !== null) ctx.clock.clearTimeout(recheck);
+      unwatch?.();
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The handlers of one lib dir as actors: applies a goal state with dependency order and
+ * the command concurrency limits, and stops cleanly (running commands are ended).
+ */
+import type { Spawner } from '../process/spawner.js';
+import { setMaxListeners } from 'node:events';
+import { ActorSystem, type ActorRef } from '../../actors/actor.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { handlerBehavior, type Dependency, type HandlerApplyResult, type HandlerMessage } from './handler-actor.js';
+import { StateStore } from './record-store.js';
+import { ensureDir, libIdOf, type SupervisorDirs } from '../../storage/dirs.js';
+import { Gate } from './gate.js';
+import type { GoalState } from '../goal/goal-state.js';
+import { dependencyOrder } from '../goal/goal-state-graph.js';
+import type { MonitorEvent } from '../monitor/types.js';
+
+export interface FleetOptions {
+  readonly dirs: SupervisorDirs;
+  /** enable/disable commands at once (CONTRACT default 16). */
+  readonly concurrency?: number;
+  /** install/update/uninstall commands at once (default 1). */
+  readonly installConcurrency?: number;
+  /** Package downloads at once. */
+  readonly fetchConcurrency?: number;
+  /** Between SIGTERM and SIGKILL, ms (default 5000). */
+  readonly graceMs?: number;
+  readonly clock?: Clock;
+  readonly onEvent?: (event: MonitorEvent) => void;
+  /** The actor system to live in (the daemon's); a private one otherwise. */
+  readonly system?: ActorSystem;
+  /** Forks handler commands through this helper process (a big process forks slowly). */
+  readonly spawner?: Spawner;
+  /** Told about a state file that did not parse: it was moved aside and rebuilt from disk. */
+  readonly onCorruptState?: (message: string) => void;
+}
+
+export interface ApplySummary {
+  readonly source: string;
+  readonly etag: string | null;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly results: readonly HandlerApplyResult[];
+  /** Every handler reached its goal. */
+  readonly ok: boolean;
+}
+
+export class Fleet {
+  readonly dirs: SupervisorDirs;
+  readonly libId: string;
+  readonly store: StateStore;
+  readonly gates: { readonly install: Gate; readonly enable: Gate; readonly fetch: Gate };
+  private readonly system: ActorSystem;
+  private readonly clock: Clock;
+  private readonly actors = new Map<string, ActorRef<HandlerMessage>>();
+  private readonly abort = new AbortController();
+  private readonly graceMs: number;
+  private stopping: Promise<void> | null = null;
+  private readonly ownsSystem: boolean;
+
+  constructor(private readonly opts: FleetOptions) {
+    this.dirs = opts.dirs;
+    this.libId = libIdOf(opts.dirs.libDir);
+    this.clock = opts.clock ?? systemClock;
+    this.graceMs = opts.graceMs ?? 5000;
+    this.store = new StateStore(opts.dirs, {
+      onCorrupt: (c) => opts.onCorruptState?.(`${c.file} could not be read (${c.error}); moved to ${c.movedTo} and rebuilt from disk as ${c.rebuilt.state}${c.rebuilt.version ? ` ${c.rebuilt.version}` : ''}`),
+    });
+    this.gates = {
+      install: new Gate('install', opts.installConcurrency ?? 1),
+      enable: new Gate('enable', opts.concurrency ?? 16),
+      fetch: new Gate('fetch', opts.fetchConcurrency ?? 8),
+    };
+    this.ownsSystem = !opts.system;
+    this.system = opts.system ?? new ActorSystem({ clock: this.clock, askTimeoutMs: Infinity });
+    // Every running command and every queued gate waiter listens to this one signal.
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  /** The signal every command of this fleet is cancelled by. */
+  get signal(): AbortSignal { return this.abort.signal; }
+
+  private actor(name: string): ActorRef<HandlerMessage> {
+    let ref = this.actors.get(name);
+    if (!ref) {
+      ref = this.system.spawn<HandlerMessage>(`handler:${name}`, handlerBehavior(name, {
+        dirs: this.dirs, libId: this.libId, gates: this.gates, graceMs: this.graceMs, clock: this.clock,
+        signal: this.abort.signal, store: this.store, emit: (e) => this.opts.onEvent?.(e),
+        ...(this.opts.spawner ? { spawner: this.opts.spawner } : {}),
+      }));
+      this.actors.set(name, ref);
+    }
+    return ref;
+  }
+
+  /** Applies every handler of the goal state; dependents start when their dependencies are done. */
+  async apply(goal: GoalState): Promise<ApplySummary> {
+    const startedAt = this.clock.now();
+    await ensureDir(this.dirs.libDir, 0o700);
+    await ensureDir(this.dirs.logDir, 0o700);
+    const results = new Map<string, Promise<HandlerApplyResult>>();
+    for (const layer of dependencyOrder(goal.handlers)) {
+      for (const h of layer) {
+        const dependencies: Dependency[] = h.dependsOn.map((d) => ({ name: d, result: results.get(d)! }));
+        // No deadline: an apply takes as long as its commands (each bounded by its own timeout) and its queue.
+        results.set(h.name, this.actor(h.name).ask<HandlerApplyResult>((reply) => ({ type: 'apply', goal: h, dependencies, reply }), Infinity));
+      }
+    }
+    const byName = new Map<string, HandlerApplyResult>();
+    for (const [name, p] of results) byName.set(name, await p);
+    const ordered = goal.handlers.map((h) => byName.get(h.name)!);
+    return { source: goal.source, etag: goal.etag, startedAt, endedAt: this.clock.now(), results: ordered, ok: ordered.every((r) => r.reached) };
+  }
+
+  /** Cancels running commands (SIGTERM, then SIGKILL after the grace) and stops every actor. */
+  cancel(): void {
+    this.abort.abort(new Error('the supervisor is stopping'));
+  }
+
+  /** Stops the handler actors after what they have queued (running plans finish or are cancelled first). */
+  stop(): Promise<void> {
+    this.stopping ??= this.ownsSystem ? this.system.stop() : Promise.all([...this.actors.values()].map((a) => a.stop())).then(() => undefined);
+    return this.stopping;
+  }
+
+  /** Announces every handler with a record on disk (daemon start-up): monitors start watching, nothing runs. */
+  async describeInstalled(goal: GoalState | null): Promise<void> {
+    const goals = new Map((goal?.handlers ?? []).map((h) => [h.name, h]));
+    await Promise.all((await this.store.names()).map((name) =>
+      this.actor(name).ask<unknown>((reply) => ({ type: 'describe', goal: goals.get(name) ?? null, reply }), Infinity)));
+  }
+
+  /** Heartbeat watchdog: disable + enable one handler through its own mailbox. */
+  restart(name: string): Promise<{ ok: boolean; message: string }> {
+    return this.actor(name).ask((reply) => ({ type: 'restart', reply }), Infinity);
+  }
+
+  /** Number of handler actors with work queued or running. */
+  get busy(): number {
+    return [...this.actors.values()].filter((a) => a.queueLength > 0).length;
+  }
+}

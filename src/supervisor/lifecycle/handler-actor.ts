@@ -1,0 +1,173 @@
+/**
+ * One actor per handler: its mailbox serialises everything done to the handler, so two goal
+ * states are never interleaved on it. It waits for its dependencies, plans, executes, reports.
+ */
+import type { Behavior, Reply } from '../../actors/actor.js';
+import type { HandlerGoal } from '../goal/goal-state.js';
+import { planHandler, restartPlan } from './plan.js';
+import { watchSpecFor } from './watch-spec.js';
+import type { MonitorEvent } from '../monitor/types.js';
+import { executePlan, type ExecutorDeps } from './executor.js';
+import type { LifecycleStatus, OperationResult } from './events.js';
+import { emptyRecord, type HandlerRecord } from './record.js';
+import { planOf, resumed as resumedRecord } from './progress.js';
+import type { HandlerPlan } from './steps.js';
+import { goalReached, statusAtRest, statusWhileRunning } from './status.js';
+import { ErrorCodes } from './error-codes.js';
+import type { StateStore } from './record-store.js';
+
+export interface HandlerApplyResult {
+  readonly name: string;
+  readonly goal: HandlerGoal;
+  readonly reached: boolean;
+  readonly action: HandlerPlan['action'] | 'blocked' | 'error';
+  readonly record: HandlerRecord;
+  readonly status: LifecycleStatus;
+  readonly operations: readonly OperationResult[];
+  readonly failure: OperationResult | null;
+}
+
+export interface Dependency {
+  readonly name: string;
+  readonly result: Promise<HandlerApplyResult>;
+}
+
+export type HandlerMessage =
+  | { readonly type: 'apply'; readonly goal: HandlerGoal; readonly dependencies: readonly Dependency[]; readonly reply: Reply<HandlerApplyResult> }
+  /** Heartbeat watchdog: disable + enable the installed version (onUnresponsive "restart"). */
+  | { readonly type: 'restart'; readonly reply: Reply<{ ok: boolean; message: string }> }
+  /** Start-up: announce the handler as it is on disk (record, watch spec, status) without running anything. */
+  | { readonly type: 'describe'; readonly goal: HandlerGoal | null; readonly reply: Reply<HandlerRecord> };
+
+export interface HandlerActorDeps extends Omit<ExecutorDeps, 'emit' | 'saveRecord'> {
+  readonly store: StateStore;
+  readonly emit: (event: MonitorEvent) => void;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? '';
+}
+
+/** A failure that never ran a command: dependency failed, or no plan could be made. */
+function syntheticFailure(goal: HandlerGoal, code: number, message: string, now: number): OperationResult {
+  return { op: 'fetch', version: goal.version, extension: null, result: 'failed', exitCode: null, signal: null, code, message,
+    startedAt: now, endedAt: now, pids: [], unkillable: [] };
+}
+
+export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<HandlerMessage> {
+  const setStatus = (status: LifecycleStatus): void => deps.emit({ type: 'statusChanged', handler: name, status });
+  /** The goal this handler was last applied with: restarts and watch specs use it. */
+  let lastGoal: HandlerGoal | null = null;
+
+  async function announce(record: HandlerRecord): Promise<void> {
+    deps.emit({ type: 'watch', handler: name, spec: await watchSpecFor(deps.dirs, record, lastGoal) });
+  }
+  // A handler that is gone leaves no record, unless a plan is under way (a fresh install's checkpoint).
+  const saveRecord = (rec: HandlerRecord): Promise<void> => rec.state === 'NotInstalled' && !rec.pending ? deps.store.remove(name) : deps.store.save(rec);
+
+  async function restart(): Promise<{ ok: boolean; message: string }> {
+    const record = await deps.store.load(name);
+    const plan = lastGoal ? restartPlan(lastGoal, record) : null;
+    if (!lastGoal || !plan) return { ok: false, message: `not restarted: ${name} is ${record.state}` };
+    setStatus({ status: 'NotReady', code: 0, message: 'restarting: heartbeat unresponsive' });
+    const outcome = await executePlan(lastGoal, plan, record, { ...deps, saveRecord });
+    setStatus(statusAtRest(outcome.record, outcome.failure));
+    await announce(outcome.record);
+    return outcome.ok ? { ok: true, message: 'restarted (disable + enable)' } : { ok: false, message: outcome.failure?.message ?? 'restart failed' };
+  }
+
+  async function apply(goal: HandlerGoal, dependencies: readonly Dependency[]): Promise<HandlerApplyResult> {
+    lastGoal = goal;
+    const blockers: HandlerApplyResult[] = [];
+    for (const dep of dependencies) {
+      const r = await dep.result;
+      if (!r.reached) blockers.push(r);
+    }
+    let record = await deps.store.load(name);
+    let recovery: string | null = null;
+    const earlier: OperationResult[] = [];
+    if (record.pending && blockers.length === 0) {
+      // A plan a supervisor restart interrupted is finished first, from its checkpoint.
+      const pendingAction = record.pending.action;
+      const resumed = await executePlan(goal, planOf(record.pending), resumedRecord(record), { ...deps, saveRecord });
+      earlier.push(...resumed.operations);
+      recovery = resumed.recovery ?? 'resumed a plan interrupted by a supervisor restart';
+      record = resumed.record;
+      if (!resumed.ok) {
+        const status = statusAtRest(record, resumed.failure);
+        setStatus({ ...status, message: `${status.message} (${recovery})` });
+        await announce(record);
+        return { name, goal, reached: false, action: pendingAction, record, status: { ...status, message: `${status.message} (${recovery})` },
+          operations: earlier, failure: resumed.failure };
+      }
+    }
+    const finish = (action: HandlerApplyResult['action'], rec: HandlerRecord, failure: OperationResult | null,
+      operations: readonly OperationResult[], reached: boolean): HandlerApplyResult => {
+      const base = statusAtRest(rec, failure);
+      const status = recovery ? { ...base, message: `${base.message} (${recovery})` } : base;
+      setStatus(status);
+      return { name, goal, reached, action, record: rec, status, operations: [...earlier, ...operations], failure };
+    };
+    const finishAndAnnounce = async (...args: Parameters<typeof finish>): Promise<HandlerApplyResult> => {
+      const result = finish(...args);
+      await announce(result.record);
+      return result;
+    };
+    if (blockers.length > 0) {
+      const why = blockers.map((b) => `"${b.name}" (${firstLine(b.status.message)})`).join(', ');
+      const failure = syntheticFailure(goal, ErrorCodes.processing,
+        `not attempted: dependency ${why} did not reach its goal`, deps.clock.now());
+      return finish('blocked', record, failure, [], false);
+    }
+    let plan: HandlerPlan;
+    try {
+      plan = planHandler(goal, record);
+    } catch (err) {
+      const failure = syntheticFailure(goal, ErrorCodes.processing, (err as Error).message, deps.clock.now());
+      return finish('error', record, failure, [], false);
+    }
+    if (plan.steps.length === 0) return finishAndAnnounce('none', record, null, [], goalReached(goal.state, record, plan.targetVersion));
+    setStatus(statusWhileRunning(plan));
+    const outcome = await executePlan(goal, plan, record, { ...deps, saveRecord });
+    const reached = outcome.ok && goalReached(goal.state, outcome.record, plan.targetVersion);
+    return finishAndAnnounce(plan.action, outcome.record, outcome.failure, outcome.operations, reached);
+  }
+
+  /** An I/O error of our own (state dir unwritable...) fails this handler alone, as a result. */
+  async function unexpected(goal: HandlerGoal, err: unknown): Promise<HandlerApplyResult> {
+    const record = await deps.store.load(name).catch(() => emptyRecord(name));
+    const failure = syntheticFailure(goal, ErrorCodes.processing, `supervisor error: ${(err as Error)?.message ?? String(err)}`, deps.clock.now());
+    const status = statusAtRest(record, failure);
+    setStatus(status);
+    return { name, goal, reached: false, action: 'error', record, status, operations: [], failure };
+  }
+
+  return {
+    async receive(msg) {
+      switch (msg.type) {
+        case 'apply': {
+          let result: HandlerApplyResult;
+          try {
+            result = await apply(msg.goal, msg.dependencies);
+          } catch (err) {
+            result = await unexpected(msg.goal, err);
+          }
+          msg.reply.resolve(result);
+          return;
+        }
+        case 'restart':
+          msg.reply.resolve(await restart().catch((err: unknown) => ({ ok: false, message: `restart failed: ${(err as Error).message}` })));
+          return;
+        case 'describe': {
+          if (msg.goal) lastGoal = msg.goal;
+          const record = await deps.store.load(name);
+          deps.emit({ type: 'recordChanged', handler: name, record });
+          setStatus(statusAtRest(record, null));
+          await announce(record);
+          msg.reply.resolve(record);
+          return;
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/** Everything `supervisor status NAME` shows about one handler, from the daemon or from disk. */
+import { join } from 'node:path';
+import { commandLogPath } from '../logging/command-log.js';
+import { handlerPaths, type SupervisorDirs } from '../../storage/layout.js';
+import type { HandlerRecord } from '../lifecycle/record.js';
+import type { OperationEntry } from './operation-history.js';
+import type { HandlerRow, WatchSpec } from './types.js';
+import { scanAttributed } from '../process/attribution.js';
+import { libIdOf } from '../../storage/dirs.js';
+
+export interface ProcessDetail {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  readonly comm: string;
+  readonly state: string;
+  readonly rssBytes: number;
+}
+
+export interface HandlerDetail {
+  readonly name: string;
+  readonly row: HandlerRow;
+  readonly record: HandlerRecord | null;
+  readonly operations: readonly OperationEntry[];
+  readonly heartbeat: { readonly file: string; readonly timeoutSeconds: number; readonly watched: boolean } | null;
+  readonly processes: readonly ProcessDetail[];
+  readonly limits: string;
+  readonly paths: Readonly<Record<string, string>>;
+}
+
+const PAGE = 4096;
+
+export async function buildDetail(dirs: SupervisorDirs, row: HandlerRow, record: HandlerRecord | null, operations: readonly OperationEntry[],
+  spec: WatchSpec | null): Promise<HandlerDetail> {
+  const procs = (await scanAttributed(libIdOf(dirs.libDir))).get(row.name) ?? [];
+  const version = record?.version ?? row.version;
+  const paths: Record<string, string> = {
+    logFolder: join(dirs.logDir, row.name),
+    commandLog: commandLogPath(dirs.logDir, row.name),
+  };
+  if (version) {
+    const p = handlerPaths(dirs, row.name, version);
+    Object.assign(paths, { handlerDir: p.dir, configFolder: p.configFolder, statusFolder: p.statusFolder, heartbeatFile: p.heartbeatFile,
+      commandOutput: p.outputFolder });
+  }
+  return {
+    name: row.name, row, record, operations,
+    heartbeat: spec ? { file: spec.heartbeatFile, timeoutSeconds: spec.heartbeatTimeoutSec, watched: spec.reportHeartbeat && spec.state === 'Enabled' } : null,
+    processes: procs.map((p) => ({ pid: p.pid, ppid: p.ppid, pgid: p.pgid, comm: p.comm, state: p.state, rssBytes: p.rssPages * PAGE })),
+    limits: 'not enforced',
+    paths,
+  };
+}
+
+/** Levenshtein distance, for "did you mean" on unknown handler names. */
+export function closestName(name: string, names: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  const a = name.toLowerCase();
+  for (const candidate of names) {
+    const b = candidate.toLowerCase();
+    const d = distance(a, b);
+    if (d < bestD) { bestD = d; best = candidate; }
+  }
+  return best !== null && (bestD <= Math.max(2, Math.floor(name.length / 3)) || best.toLowerCase().includes(a)) ? best : null;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,107 @@
+/**
+ * Records one goal-state application as a session: written when it starts, checkpointed
+ * (coalesced) as operations start and end, and finished with every handler's outcome.
+ */
+import type { Clock } from '../../core/clock.js';
+import { newSessionId, SessionStore, type SessionDoc, type SessionHandler, type SessionOperation } from '../../storage/sessions.js';
+import type { ApplySummary } from '../lifecycle/fleet.js';
+import type { GoalState } from '../goal/goal-state.js';
+import type { MonitorEvent } from '../monitor/types.js';
+
+const CHECKPOINT_MS = 500;
+
+export class SessionRecorder {
+  private doc: SessionDoc;
+  private timer: ReturnType<Clock['setTimeout']> | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private finished = false;
+
+  constructor(private readonly store: SessionStore, private readonly goal: GoalState, kind: 'apply' | 'run', private readonly clock: Clock,
+    private readonly onError: (err: unknown) => void) {
+    const now = clock.now();
+    const handlers: Record<string, SessionHandler> = {};
+    for (const h of goal.handlers) {
+      handlers[h.name] = { desiredState: h.state, version: h.version, action: null, reached: null, status: null, code: null, message: null, operations: [] };
+    }
+    this.doc = { schema: 1, id: newSessionId(now), kind, source: goal.source, etag: goal.etag, startedAt: new Date(now).toISOString(),
+      endedAt: null, result: 'running', handlers, counts: { handlers: goal.handlers.length, reached: 0, failed: 0 } };
+  }
+
+  get id(): string { return this.doc.id; }
+
+  /**
+   * The session to record this application in: the unfinished one a crash left, when it was
+   * applying the same document (it is finished now), else a new one (the old is marked interrupted).
+   */
+  static async open(store: SessionStore, goal: GoalState, kind: 'apply' | 'run', clock: Clock, onError: (err: unknown) => void): Promise<SessionRecorder> {
+    const recorder = new SessionRecorder(store, goal, kind, clock, onError);
+    const last = await store.last().catch(() => null);
+    if (last && last.result === 'running') {
+      const now = new Date(clock.now()).toISOString();
+      if (last.source === goal.source && last.etag === goal.etag && last.kind === kind) {
+        recorder.doc = { ...last, handlers: { ...recorder.doc.handlers, ...last.handlers }, resumedAt: [...(last.resumedAt ?? []), now] };
+      } else {
+        await store.write({ ...last, result: 'interrupted', endedAt: now }).catch(onError);
+      }
+    }
+    return recorder;
+  }
+
+  async begin(): Promise<void> {
+    // Kept for `status`/`ps` without a daemon; protected settings stay only in the handlers' settings files.
+    const handlers = this.goal.handlers.map((h) => ({ ...h,
+      extensions: h.extensions.map((e) => ({ ...e, protectedSettings: null, protectedSettingsCertThumbprint: null })) }));
+    await this.store.writeGoal(this.doc.id, { etag: this.goal.etag, handlers }).catch(this.onError);
+    await this.write();
+  }
+
+  /** Keeps each handler's operations; the file follows within CHECKPOINT_MS. */
+  onEvent(e: MonitorEvent): void {
+    if (this.finished || (e.type !== 'operationStarted' && e.type !== 'operationEnded')) return;
+    const h = this.doc.handlers[e.handler];
+    if (!h) return;
+    // The doc's handler map is private to this recorder until written: changed in place, one handler at a time
+    // (copying the map per event made 1000 handlers cost O(n²)).
+    const operations = h.operations as SessionOperation[];
+    if (e.type === 'operationStarted') {
+      operations.push({ name: e.op, version: e.version, extension: e.extension, result: 'running', exitCode: null, code: 0,
+        startedAt: new Date(e.startedAt).toISOString(), endedAt: null });
+    } else {
+      const r = e.result;
+      const ended: SessionOperation = { name: r.op, version: r.version, extension: r.extension, result: r.result, exitCode: r.exitCode, code: r.code,
+        startedAt: new Date(r.startedAt).toISOString(), endedAt: new Date(r.endedAt).toISOString() };
+      const i = operations.findIndex((o) => o.result === 'running' && o.name === r.op && o.extension === r.extension);
+      if (i >= 0) operations[i] = ended; else operations.push(ended);
+    }
+    if (this.timer === null) {
+      this.timer = this.clock.setTimeout(() => { this.timer = null; void this.write(); }, CHECKPOINT_MS);
+    }
+  }
+
+  /** The final write: every handler's outcome, the counts, the result. */
+  async finish(summary: ApplySummary | null, interrupted = false): Promise<SessionDoc> {
+    this.finished = true;
+    if (this.timer !== null) { this.clock.clearTimeout(this.timer); this.timer = null; }
+    const handlers: Record<string, SessionHandler> = { ...this.doc.handlers };
+    for (const r of summary?.results ?? []) {
+      const h = handlers[r.name];
+      if (!h) continue;
+      handlers[r.name] = { ...h, version: r.record.version ?? h.version, action: r.action, reached: r.reached, status: r.status.status,
+        code: r.status.code, message: r.status.message };
+    }
+    const results = summary?.results ?? [];
+    const reached = results.filter((r) => r.reached).length;
+    this.doc = { ...this.doc, handlers, endedAt: new Date(this.clock.now()).toISOString(),
+      result: interrupted ? 'interrupted' : summary?.ok ? 'succeeded' : 'failed',
+      counts: { handlers: this.doc.counts.handlers, reached, failed: results.length - reached } };
+    await this.write();
+    return this.doc;
+  }
+
+  private write(): Promise<void> {
+    // A snapshot: later events change the live handler map while this write is queued.
+    const doc: SessionDoc = JSON.parse(JSON.stringify(this.doc)) as SessionDoc;
+    this.writing = this.writing.then(() => this.store.write(doc)).catch(this.onError);
+    return this.writing;
+  }
+}

@@ -1,0 +1,74 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Workspace, handlerEntry, opsOf } from '../../helpers/handlers.js';
+import { killLeftovers } from '../../helpers/fleet.js';
+import { waitFor } from '../../helpers/daemon.js';
+import { Runtime } from '../../../src/supervisor/daemon/runtime.js';
+import { parseGoalState } from '../../../src/supervisor/goal/goal-state.js';
+import { restartPolicy } from '../../../src/supervisor/monitor/restart-policy.js';
+import { closePackagePool } from '../../../src/supervisor/packages/pool.js';
+import type { HandlerRow } from '../../../src/supervisor/monitor/types.js';
+
+after(() => closePackagePool());
+
+const HEARTBEAT = '[{"version":"1.0","heartbeat":{"status":"ready","code":0,"formattedMessage":{"lang":"en-US","message":"beating"}}}]';
+
+/** A handler whose enable starts a writer that beats every 0.2 s until the stop file appears. */
+const beatingEnable = `
+  stop="$here/stop-beating"; rm -f "$stop"
+  ( while [ ! -f "$stop" ]; do printf '%s' '${HEARTBEAT}' > "$here/heartbeat.log.tmp" && mv "$here/heartbeat.log.tmp" "$here/heartbeat.log"; sleep 0.2; done ) >/dev/null 2>&1 &
+  printf '[{"status":{"status":"success","code":"0","formattedMessage":{"lang":"en-US","message":"serving"}}}]' > "$here/status/$ConfigSequenceNumber.status"
+`;
+
+async function withRuntime(fn: (ws: Workspace, rt: Runtime) => Promise<void>, policy?: Parameters<typeof restartPolicy>[0]): Promise<void> {
+  const ws = await Workspace.create('exts-rt-');
+  const rt = new Runtime({ dirs: ws.dirs, graceMs: 300, sampleIntervalMs: 300, ...(policy ? { restartPolicy: restartPolicy(policy) } : {}) });
+  try { await fn(ws, rt); } finally { await rt.stop(); await killLeftovers(ws); await ws.dispose(); }
+}
+
+const row = async (rt: Runtime, name: string): Promise<HandlerRow> => (await rt.rows()).find((r) => r.name === name)!;
+
+describe('runtime: heartbeat and status reach ps', () => {
+  test('fresh → Ready; stops → Unresponsive (-1) within timeout + 1 s; a write by rename → Ready again', () => withRuntime(async (ws, rt) => {
+    const pkg = await ws.package({ name: 'Beat', version: '1.0', manifest: { reportHeartbeat: true }, behavior: { enable: beatingEnable } });
+    const s = await rt.apply(parseGoalState(JSON.stringify({ handlers: [handlerEntry('Beat', [pkg], { heartbeatTimeout: 1 })] }), 'goal'));
+    assert.ok(s.ok, s.results[0]?.status.message);
+    await waitFor(async () => (await row(rt, 'Beat')).heartbeat?.status === 'ready', 10_000, 'the first heartbeat');
+    const r = await row(rt, 'Beat');
+    assert.equal(r.status, 'Ready');
+    assert.ok(r.heartbeatAgeSeconds !== null && r.heartbeatAgeSeconds <= 1);
+    await waitFor(async () => (await row(rt, 'Beat')).extensions[0]?.message === 'serving', 10_000, 'the status file');
+    assert.equal((await row(rt, 'Beat')).extensions[0]?.code, 0, 'code "0" reads as 0');
+
+    const dir = join(ws.libDir, 'Beat-1.0');
+    await writeFile(join(dir, 'stop-beating'), '');
+    const stoppedAt = Date.now();
+    await waitFor(async () => (await row(rt, 'Beat')).status === 'Unresponsive', 8000, 'Unresponsive');
+    const took = Date.now() - stoppedAt;
+    // timeout 1 s + 1 s + the last beat, with room for a loaded machine's late timers
+    assert.ok(took <= 4000, `Unresponsive after ${took} ms`);
+    const stale = await row(rt, 'Beat');
+    assert.equal(stale.code, -1);
+    assert.match(stale.message, /no heartbeat/);
+
+    await writeFile(join(dir, 'hb.tmp'), HEARTBEAT);
+    await rename(join(dir, 'hb.tmp'), join(dir, 'heartbeat.log'));
+    await waitFor(async () => (await row(rt, 'Beat')).status === 'Ready', 10_000, 'Ready after a write by rename');
+  }));
+
+  test('onUnresponsive restart runs disable + enable, counts restarts, and gives up past the budget', () => withRuntime(async (ws, rt) => {
+    // enable writes one heartbeat and never again: every restart goes stale once more
+    const pkg = await ws.package({ name: 'Flaky', version: '1.0', manifest: { reportHeartbeat: true }, behavior: {
+      enable: `printf '%s' '${HEARTBEAT}' > "$here/heartbeat.log"` } });
+    const s = await rt.apply(parseGoalState(JSON.stringify({ handlers: [handlerEntry('Flaky', [pkg], { heartbeatTimeout: 1, onUnresponsive: 'restart' })] }), 'goal'));
+    assert.ok(s.ok);
+    await waitFor(async () => (await row(rt, 'Flaky')).restarts >= 2 && (await row(rt, 'Flaky')).status === 'Failed', 15_000, 'two restarts then give-up');
+    const ops = opsOf(await ws.log(), 'Flaky');
+    assert.deepEqual(ops, ['install 1.0', 'enable 1.0', 'disable 1.0', 'enable 1.0', 'disable 1.0', 'enable 1.0']);
+    const r = await row(rt, 'Flaky');
+    assert.equal(r.restarts, 2);
+    assert.match(r.message, /restart budget exhausted/);
+  }, { maxRestarts: 2, initialDelayMs: 100, maxDelayMs: 200, windowMs: 3_600_000 }));
+});

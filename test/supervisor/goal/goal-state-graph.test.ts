@@ -1,0 +1,91 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { SupervisorError } from '../../../src/core/errors.js';
+import {
+  dependencyOrder, dependentsOf, findCycles, formatCycle, type GraphNode,
+} from '../../../src/supervisor/goal/goal-state-graph.js';
+import { parseGoalState } from '../../../src/supervisor/goal/goal-state.js';
+
+const node = (name: string, ...dependsOn: string[]): GraphNode => ({ name, dependsOn });
+const names = (layers: GraphNode[][]): string[][] => layers.map((l) => l.map((n) => n.name));
+
+describe('dependencyOrder', () => {
+  test('independent handlers form one layer in document order', () => {
+    assert.deepEqual(names(dependencyOrder([node('C'), node('A'), node('B')])), [['C', 'A', 'B']]);
+  });
+
+  test('a chain gives one layer per step', () => {
+    assert.deepEqual(names(dependencyOrder([node('App', 'Mid'), node('Mid', 'Base'), node('Base')])), [['Base'], ['Mid'], ['App']]);
+  });
+
+  test('a diamond: dependents wait for every dependency, layers stay in document order', () => {
+    const handlers = [node('Top', 'Left', 'Right'), node('Right', 'Base'), node('Solo'), node('Left', 'Base'), node('Base')];
+    assert.deepEqual(names(dependencyOrder(handlers)), [['Solo', 'Base'], ['Right', 'Left'], ['Top']]);
+  });
+
+  test('returns the given objects, not copies', () => {
+    const a = node('A');
+    const [[first] = []] = dependencyOrder([a]);
+    assert.equal(first, a);
+  });
+
+  test('a dependency outside the list counts as met (the plan may order a subset)', () => {
+    assert.deepEqual(names(dependencyOrder([node('B', 'NotHere'), node('C', 'B')])), [['B'], ['C']]);
+  });
+
+  test('an empty list has no layers', () => {
+    assert.deepEqual(dependencyOrder([]), []);
+  });
+
+  test('a cycle throws E_DEPENDENCY_CYCLE naming it', () => {
+    assert.throws(() => dependencyOrder([node('Ok'), node('A', 'B'), node('B', 'C'), node('C', 'A')]), (err: unknown) => {
+      assert.ok(err instanceof SupervisorError);
+      assert.equal(err.code, 'E_DEPENDENCY_CYCLE');
+      assert.equal(err.message, 'dependency cycle: A -> B -> C -> A');
+      return true;
+    });
+    assert.throws(() => dependencyOrder([node('Self', 'Self')]), { code: 'E_DEPENDENCY_CYCLE', message: 'dependency cycle: Self -> Self' });
+  });
+
+  test('works on a validated goal state (the three-handlers fixture shape)', () => {
+    const goal = parseGoalState(JSON.stringify({ handlers: [
+      { name: 'Monitor', version: '1', dependsOn: ['Base'] }, { name: 'Base', version: '1' }, { name: 'Legacy', version: '1', dependsOn: ['Base'] },
+    ] }), 'mem.json');
+    assert.deepEqual(dependencyOrder(goal.handlers).map((l) => l.map((h) => h.name)), [['Base'], ['Monitor', 'Legacy']]);
+  });
+});
+
+describe('dependentsOf', () => {
+  const handlers = [node('App', 'Mid'), node('Mid', 'Base'), node('Other'), node('Base'), node('Tool', 'Base', 'Other'), node('Leaf', 'App')];
+
+  test('transitive dependents, in document order, without the handler itself', () => {
+    assert.deepEqual(dependentsOf('Base', handlers), ['App', 'Mid', 'Tool', 'Leaf']);
+    assert.deepEqual(dependentsOf('Mid', handlers), ['App', 'Leaf']);
+    assert.deepEqual(dependentsOf('Other', handlers), ['Tool']);
+  });
+
+  test('a handler nobody depends on, or an unknown name, has none', () => {
+    assert.deepEqual(dependentsOf('Leaf', handlers), []);
+    assert.deepEqual(dependentsOf('Nope', handlers), []);
+  });
+
+  test('terminates on a cycle', () => {
+    assert.deepEqual(dependentsOf('A', [node('A', 'B'), node('B', 'A'), node('C', 'B')]), ['B', 'C']);
+  });
+});
+
+describe('findCycles', () => {
+  const table: Array<[string, GraphNode[], string[]]> = [
+    ['no cycle', [node('A', 'B'), node('B')], []],
+    ['self loop', [node('A', 'A')], ['A -> A']],
+    ['two nodes', [node('A', 'B'), node('B', 'A')], ['A -> B -> A']],
+    ['three nodes, found from the first in document order', [node('B', 'C'), node('C', 'A'), node('A', 'B')], ['B -> C -> A -> B']],
+    ['two separate cycles', [node('A', 'B'), node('B', 'A'), node('X', 'Y'), node('Y', 'X')], ['A -> B -> A', 'X -> Y -> X']],
+    ['unknown names are ignored', [node('A', 'Ghost')], []],
+  ];
+  for (const [what, nodes, want] of table) {
+    test(what, () => {
+      assert.deepEqual(findCycles(nodes).map(formatCycle), want);
+    });
+  }
+});

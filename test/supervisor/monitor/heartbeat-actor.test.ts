@@ -1,0 +1,380 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ActorSystem, type ActorRef } from '../../../src/actors/actor.js';
+import { ManualClock, systemClock, type Clock } from '../../../src/core/clock.js';
+import { HeartbeatActor, readHeartbeatNow, type HeartbeatMessage, type ParsedContent } from '../../../src/supervisor/monitor/heartbeat-actor.js';
+import { FolderWatcher } from '../../../src/supervisor/monitor/folder-watcher.js';
+import { DEFAULT_SETTLE_MS, type HeartbeatView } from '../../../src/supervisor/monitor/heartbeat-tracker.js';
+import { restartPolicy, type RestartPolicy } from '../../../src/supervisor/monitor/restart-policy.js';
+import type { MonitorEvent, WatchSpec } from '../../../src/supervisor/monitor/types.js';
+
+type HeartbeatEvent = Extract<MonitorEvent, { type: 'heartbeat' }>;
+type RestartEvent = Extract<MonitorEvent, { type: 'restart' }>;
+interface Seen { readonly event: MonitorEvent; readonly at: number }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const body = (status = 'ready', message = 'ok'): string =>
+  JSON.stringify([{ heartbeat: { status, code: 0, formattedMessage: { lang: 'en-US', message } } }]);
+
+/** Every event the actor emitted, with its arrival time; waits for the next one matching. */
+class Events {
+  readonly list: Seen[] = [];
+  #wake: (() => void)[] = [];
+  readonly emit = (event: MonitorEvent): void => {
+    this.list.push({ event, at: Date.now() });
+    for (const w of this.#wake.splice(0)) w();
+  };
+
+  heartbeats(handler: string): HeartbeatEvent[] {
+    return this.list.map((s) => s.event).filter((e): e is HeartbeatEvent => e.type === 'heartbeat' && e.handler === handler);
+  }
+
+  restarts(handler: string): RestartEvent[] {
+    return this.list.map((s) => s.event).filter((e): e is RestartEvent => e.type === 'restart' && e.handler === handler);
+  }
+
+  /** The first event at index >= from that matches; rejects after `ms`, listing what was seen. */
+  async waitFor(pred: (e: MonitorEvent) => boolean, what: string, from = 0, ms = 10_000): Promise<Seen & { index: number }> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const index = this.list.findIndex((s, i) => i >= from && pred(s.event));
+      if (index >= 0) return { ...this.list[index]!, index };
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${what} within ${ms} ms; saw ${JSON.stringify(this.list.map((s) => s.event))}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#wake.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+  }
+}
+
+const heartbeat = (handler: string, state: HeartbeatEvent['state']) => (e: MonitorEvent): boolean =>
+  e.type === 'heartbeat' && e.handler === handler && e.state === state;
+const restart = (handler: string, outcome: RestartEvent['outcome']) => (e: MonitorEvent): boolean =>
+  e.type === 'restart' && e.handler === handler && e.outcome === outcome;
+
+function watchSpec(dir: string, name: string, over: Partial<WatchSpec> = {}): WatchSpec {
+  return {
+    name, version: '1.0', form: 'command', dir, statusFolder: join(dir, 'status'), heartbeatFile: join(dir, 'heartbeat.log'),
+    state: 'Enabled', reportHeartbeat: true, heartbeatTimeoutSec: 1, onUnresponsive: 'report',
+    extensions: [], multiConfig: false, enabledAt: Date.now(), ...over,
+  };
+}
+
+interface Rig {
+  readonly root: string;
+  readonly events: Events;
+  readonly watcher: FolderWatcher;
+  readonly system: ActorSystem;
+  readonly ref: ActorRef<HeartbeatMessage>;
+  handlerDir(name: string): Promise<string>;
+  watch(name: string, over?: Partial<WatchSpec>): Promise<WatchSpec>;
+  close(): Promise<void>;
+}
+
+async function rig(opts: { clock?: Clock; policy?: RestartPolicy; restart?: (h: string) => Promise<{ ok: boolean; message: string }> } = {}): Promise<Rig> {
+  const root = await mkdtemp(join(tmpdir(), 'heartbeat-actor-'));
+  const events = new Events();
+  const watcher = new FolderWatcher();
+  const system = new ActorSystem();
+  const ref = system.spawn('heartbeat', new HeartbeatActor({
+    clock: opts.clock ?? systemClock, watcher, emit: events.emit, policy: opts.policy,
+    restart: opts.restart ?? (async () => ({ ok: true, message: 'restarted' })),
+  }));
+  const handlerDir = async (name: string): Promise<string> => {
+    const dir = join(root, `${name}-1.0`);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  };
+  return {
+    root, events, watcher, system, ref, handlerDir,
+    async watch(name, over = {}) {
+      const spec = watchSpec(await handlerDir(name), name, over);
+      ref.tell({ type: 'watch', handler: name, spec });
+      return spec;
+    },
+    async close() {
+      await system.stop();
+      await watcher.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('HeartbeatActor with real files (timeout 1 s)', () => {
+  let r: Rig;
+  before(async () => { r = await rig(); });
+  after(async () => { await r.close(); });
+
+  test('fresh; stale within timeout + 1 s of the last write; back on a plain write; back on a write by rename', async () => {
+    const dir = await r.handlerDir('A');
+    const file = join(dir, 'heartbeat.log');
+    await writeFile(file, body('ready', 'first'));
+    const mtime = (await stat(file)).mtimeMs;
+    const written = Date.now();
+    await r.watch('A');
+    const fresh = await r.events.waitFor(heartbeat('A', 'fresh'), 'fresh');
+    assert.deepEqual((fresh.event as HeartbeatEvent).heartbeat, { status: 'ready', code: 0, message: 'first' });
+    const stale = await r.events.waitFor(heartbeat('A', 'stale'), 'stale', fresh.index);
+    assert.ok(stale.at - mtime >= 1000, `stale ${stale.at - mtime} ms after the mtime: too early`);
+    assert.ok(stale.at - written <= 2000, `stale ${stale.at - written} ms after the write: too late`);
+    assert.match((stale.event as HeartbeatEvent).problem ?? '', /not written for more than 1 s/);
+
+    const beforePlain = Date.now();
+    await writeFile(file, body('ready', 'plain'));
+    const back = await r.events.waitFor(heartbeat('A', 'fresh'), 'fresh after a plain write', stale.index);
+    assert.equal((back.event as HeartbeatEvent).heartbeat?.message, 'plain');
+    assert.ok(back.at - beforePlain < 1000);
+
+    const stale2 = await r.events.waitFor(heartbeat('A', 'stale'), 'stale again', back.index);
+    await writeFile(`${file}.tmp`, body('ready', 'renamed'));
+    await rename(`${file}.tmp`, file);
+    const renamed = await r.events.waitFor(heartbeat('A', 'fresh'), 'fresh after a rename', stale2.index);
+    assert.equal((renamed.event as HeartbeatEvent).heartbeat?.message, 'renamed');
+  });
+
+  test('never written: missing at once, stale timeout after enabledAt', async () => {
+    const spec = await r.watch('Never');
+    const missing = await r.events.waitFor(heartbeat('Never', 'missing'), 'missing');
+    assert.ok(missing.at - spec.enabledAt! < 1000);
+    const stale = await r.events.waitFor(heartbeat('Never', 'stale'), 'stale', missing.index);
+    const after = stale.at - spec.enabledAt!;
+    assert.ok(after >= 1000 && after <= 2000, `stale ${after} ms after enable`);
+    assert.match((stale.event as HeartbeatEvent).problem ?? '', /not written within 1 s of enable/);
+  });
+
+  test('malformed JSON makes that handler malformed; a second handler is unaffected', async () => {
+    const [bad, good] = [await r.handlerDir('Bad'), await r.handlerDir('Good')];
+    await writeFile(join(bad, 'heartbeat.log'), body());
+    await writeFile(join(good, 'heartbeat.log'), body());
+    const from = r.events.list.length;
+    await r.watch('Bad');
+    await r.watch('Good');
+    await r.events.waitFor(heartbeat('Bad', 'fresh'), 'Bad fresh', from);
+    await r.events.waitFor(heartbeat('Good', 'fresh'), 'Good fresh', from);
+    const keepGood = setInterval(() => void writeFile(join(good, 'heartbeat.log'), body()), 200);
+    try {
+      await writeFile(join(bad, 'heartbeat.log'), '[{"heartbeat": {"status": "ready",');
+      const m = await r.events.waitFor(heartbeat('Bad', 'malformed'), 'malformed', from);
+      assert.match((m.event as HeartbeatEvent).problem ?? '', /heartbeat\.log is malformed: not valid JSON/);
+      await writeFile(join(bad, 'heartbeat.log'), body('ready', 'fixed'));
+      await r.events.waitFor(heartbeat('Bad', 'fresh'), 'Bad fresh again', m.index);
+      await sleep(300);
+    } finally {
+      clearInterval(keepGood);
+    }
+    assert.deepEqual(r.events.heartbeats('Good').map((e) => e.state), ['fresh']);
+  });
+
+  test('staleness direction: an mtime in the future is fresh, one in the past is stale (old enable) or gets the grace (new enable)', async () => {
+    const now = Date.now();
+    const hour = 3_600_000;
+    for (const [name, mtime] of [['Future', now + hour], ['Past', now - hour], ['PastNewEnable', now - hour]] as const) {
+      const file = join(await r.handlerDir(name), 'heartbeat.log');
+      await writeFile(file, body());
+      await utimes(file, mtime / 1000, mtime / 1000);
+    }
+    const from = r.events.list.length;
+    await r.watch('Future', { enabledAt: now - 2 * hour });
+    await r.watch('Past', { enabledAt: now - 2 * hour });
+    await r.watch('PastNewEnable', { enabledAt: now });
+    await r.events.waitFor(heartbeat('Past', 'stale'), 'Past stale at once', from, 1000);
+    await r.events.waitFor(heartbeat('Future', 'fresh'), 'Future fresh', from, 1000);
+    const graced = await r.events.waitFor(heartbeat('PastNewEnable', 'fresh'), 'PastNewEnable fresh in its grace', from, 1000);
+    assert.equal(r.events.heartbeats('Past')[0]?.state, 'stale', 'no fresh first: the old mtime is old');
+    const stale = await r.events.waitFor(heartbeat('PastNewEnable', 'stale'), 'PastNewEnable stale after the grace', graced.index);
+    assert.ok(stale.at - now >= 1000);
+    // A future mtime counts from when it was first seen: without writes, it goes stale too.
+    await r.events.waitFor(heartbeat('Future', 'stale'), 'Future stale after a timeout without writes', from, 2500);
+  });
+});
+
+describe('HeartbeatActor restarts', () => {
+  test("onUnresponsive 'restart' calls the restart function (which rewrites the heartbeat) and gives up past the budget", async () => {
+    const calls: number[] = [];
+    let dir = '';
+    const r = await rig({
+      policy: restartPolicy({ maxRestarts: 2, windowMs: 60_000, initialDelayMs: 100, maxDelayMs: 1000 }),
+      restart: async () => {
+        calls.push(Date.now());
+        await writeFile(join(dir, 'heartbeat.log'), body('ready', `restarted ${calls.length}`));
+        return { ok: true, message: 'disable + enable succeeded' };
+      },
+    });
+    try {
+      dir = await r.handlerDir('Svc');
+      await writeFile(join(dir, 'heartbeat.log'), body());
+      await r.watch('Svc', { onUnresponsive: 'restart' });
+      const gaveUp = await r.events.waitFor(restart('Svc', 'gaveUp'), 'give-up', 0, 6000);
+      assert.equal((gaveUp.event as RestartEvent).message, 'restart budget exhausted: 2 restarts within 1 min; left alone');
+      assert.deepEqual(r.events.restarts('Svc').map((e) => `${e.outcome}:${e.restarts}`),
+        ['scheduled:0', 'started:1', 'succeeded:1', 'scheduled:1', 'started:2', 'succeeded:2', 'gaveUp:2']);
+      assert.match(r.events.restarts('Svc')[3]?.message ?? '', /restart in 200 ms \(restart 2 of at most 2 within 1 min\)/);
+      assert.equal(calls.length, 2);
+      const messages = r.events.heartbeats('Svc').filter((e) => e.state === 'fresh').map((e) => e.heartbeat?.message);
+      assert.deepEqual(messages, ['ok', 'restarted 1', 'restarted 2']);
+      await sleep(300);
+      assert.equal(calls.length, 2, 'left alone after giving up');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('failed restarts count against the budget; a new enable lifts a give-up (injected clock)', async () => {
+    const clock = new ManualClock(Date.now());
+    let calls = 0;
+    const r = await rig({
+      clock,
+      policy: restartPolicy({ maxRestarts: 2, windowMs: 60_000, initialDelayMs: 100, maxDelayMs: 1000 }),
+      restart: async () => { calls++; return { ok: false, message: 'enable exited 1' }; },
+    });
+    try {
+      await r.watch('Dead', { onUnresponsive: 'restart', enabledAt: clock.now() });
+      await r.events.waitFor(heartbeat('Dead', 'missing'), 'missing');
+      clock.advance(1001);
+      await r.events.waitFor(restart('Dead', 'scheduled'), 'scheduled');
+      clock.advance(100);
+      const failed = await r.events.waitFor(restart('Dead', 'failed'), 'failed');
+      const second = await r.events.waitFor(restart('Dead', 'scheduled'), 'second schedule', failed.index);
+      assert.match((second.event as RestartEvent).message, /restart in 200 ms/);
+      clock.advance(199);
+      await sleep(30);
+      assert.equal(calls, 1, 'backoff not over yet');
+      clock.advance(1);
+      await r.events.waitFor(restart('Dead', 'gaveUp'), 'give-up');
+      assert.equal(calls, 2);
+      assert.equal(clock.pending(), 1, 'only the heartbeat timer is left');
+      for (let i = 0; i < 5; i++) {
+        clock.advance(1000);
+        await sleep(10);
+      }
+      assert.equal(calls, 2);
+      assert.deepEqual(r.events.restarts('Dead').map((e) => e.outcome), ['scheduled', 'started', 'failed', 'scheduled', 'started', 'failed', 'gaveUp']);
+
+      const from = r.events.list.length;
+      await r.watch('Dead', { onUnresponsive: 'restart', enabledAt: clock.now() });
+      await r.events.waitFor(heartbeat('Dead', 'missing'), 'missing after the new enable', from);
+      clock.advance(1001);
+      const again = await r.events.waitFor(restart('Dead', 'scheduled'), 'scheduled after the new enable', from);
+      assert.equal((again.event as RestartEvent).restarts, 2, 'the count of restarts done so far stays visible');
+      assert.match((again.event as RestartEvent).message, /restart in 100 ms/);
+    } finally {
+      await r.close();
+    }
+    assert.equal(clock.pending(), 0, 'stop cleared every timer');
+  });
+});
+
+describe('HeartbeatActor resources', () => {
+  test('one timer per watched handler, re-armed, never more; stop disposes every listener and timer', async () => {
+    const clock = new ManualClock(Date.now());
+    const r = await rig({ clock });
+    const names = Array.from({ length: 30 }, (_, i) => `H${i}`);
+    try {
+      for (const n of names) await writeFile(join(await r.handlerDir(n), 'heartbeat.log'), body());
+      for (const n of names) await r.watch(n, { enabledAt: clock.now(), heartbeatTimeoutSec: 5 });
+      for (const n of names) await r.events.waitFor(heartbeat(n, 'fresh'), `${n} fresh`);
+      assert.equal(clock.pending(), 30);
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(names.map((n) => writeFile(join(r.root, `${n}-1.0`, 'heartbeat.log'), body('ready', `round ${round}`))));
+        // Past the settle check: a write that landed before a folder's OS watch was live is found by its stat.
+        clock.advance(DEFAULT_SETTLE_MS + 1);
+        for (const n of names) await r.events.waitFor((e) => heartbeat(n, 'fresh')(e) && (e as HeartbeatEvent).heartbeat?.message === `round ${round}`, `${n} round ${round}`);
+        await sleep(20);
+        assert.equal(clock.pending(), 30, `round ${round}`);
+      }
+      const views = await r.ref.ask<ReadonlyMap<string, HeartbeatView>>((reply) => ({ type: 'inspect', reply }));
+      assert.equal(views.size, 30);
+      assert.ok([...views.values()].every((v) => v.state === 'fresh' && v.heartbeat?.message === 'round 2'));
+      for (const n of names.slice(0, 10)) r.ref.tell({ type: 'watch', handler: n, spec: watchSpec(join(r.root, `${n}-1.0`), n, { state: 'Installed' }) });
+      for (const n of names.slice(10, 15)) r.ref.tell({ type: 'watch', handler: n, spec: null });
+      await r.ref.ask((reply) => ({ type: 'inspect', reply }));
+      assert.equal(clock.pending(), 15);
+      assert.equal(r.watcher.stats.listeners, 15);
+      await r.system.stop();
+      assert.equal(clock.pending(), 0);
+      assert.equal(r.watcher.stats.listeners, 0);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('200 handlers rewritten every 0.5 s by another process: no false stale over 3 s with a 2 s timeout, no flood', async (t) => {
+    const r = await rig();
+    const names = Array.from({ length: 200 }, (_, i) => `Fleet.${i}`);
+    const files = await Promise.all(names.map(async (n) => join(await r.handlerDir(n), 'heartbeat.log')));
+    const list = join(r.root, 'files.json');
+    await writeFile(list, JSON.stringify(files));
+    const script = `const fs = require('fs');
+      const files = JSON.parse(fs.readFileSync(process.argv[1], 'utf8'));
+      const body = process.argv[2];
+      let first = true;
+      const round = () => {
+        files.forEach((f, i) => {
+          if (i % 2) fs.writeFileSync(f, body);
+          else { fs.writeFileSync(f + '.tmp', body); fs.renameSync(f + '.tmp', f); }
+        });
+        if (first) { first = false; process.stdout.write('ready\\n'); }
+      };
+      round();
+      setInterval(round, 500);`;
+    const writer = spawn(process.execPath, ['-e', script, list, body()], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(writer, 'exit');
+    try {
+      await once(writer.stdout, 'data');
+      const started = Date.now();
+      for (const n of names) await r.watch(n, { heartbeatTimeoutSec: 2 });
+      for (const n of names) await r.events.waitFor(heartbeat(n, 'fresh'), `${n} fresh`, 0, 5000);
+      t.diagnostic(`200 handlers fresh ${Date.now() - started} ms after the first watch`);
+      await sleep(3000);
+      const bad = r.events.list.filter((s) => s.event.type === 'heartbeat' && s.event.state !== 'fresh');
+      assert.deepEqual(bad, [], 'no stale, missing or malformed');
+      for (const n of names) assert.equal(r.events.heartbeats(n).length, 1, `${n}: one event, not one per write`);
+      const views = await r.ref.ask<ReadonlyMap<string, HeartbeatView>>((reply) => ({ type: 'inspect', reply }));
+      assert.equal(views.size, 200);
+      const oldest = Math.min(...[...views.values()].map((v) => v.mtimeMs ?? 0));
+      assert.ok(Date.now() - oldest < 2000, `the newest mtimes are known (oldest ${Date.now() - oldest} ms ago)`);
+    } finally {
+      writer.kill('SIGKILL');
+      await exited;
+      await r.close();
+    }
+  });
+});
+
+describe('readHeartbeatNow', () => {
+  test('reads stamp and content together; the same bytes again reuse the parse, other bytes are parsed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hb-read-'));
+    try {
+      const file = join(dir, 'heartbeat.log');
+      assert.deepEqual(readHeartbeatNow(file), { kind: 'absent' });
+      const beat = (message: string): string => JSON.stringify([{ heartbeat: { status: 'ready', code: '0', formattedMessage: { lang: 'en-US', message } } }]);
+      await writeFile(file, beat('one'));
+      const parsed: ParsedContent = { current: null };
+      const first = readHeartbeatNow(file, 64 * 1024, parsed);
+      assert.equal(first.kind, 'read');
+      assert.deepEqual(first.kind === 'read' && first.result, { ok: true, heartbeat: { status: 'ready', code: 0, message: 'one' } });
+      assert.equal(first.kind === 'read' && first.stamp.size, beat('one').length);
+      await writeFile(file, beat('one'));
+      const again = readHeartbeatNow(file, 64 * 1024, parsed);
+      assert.ok(first.kind === 'read' && again.kind === 'read' && again.result === first.result, 'same bytes: the earlier result object');
+      await writeFile(file, beat('two'));
+      const other = readHeartbeatNow(file, 64 * 1024, parsed);
+      assert.deepEqual(other.kind === 'read' && other.result, { ok: true, heartbeat: { status: 'ready', code: 0, message: 'two' } });
+      await writeFile(file, beat('x'.repeat(200)));
+      const big = readHeartbeatNow(file, 100, parsed);
+      assert.match(big.kind === 'read' && !big.result.ok ? big.result.problem : '', /larger than 100 bytes/);
+      await writeFile(file, '');
+      const empty = readHeartbeatNow(file, 64 * 1024, parsed);
+      assert.match(empty.kind === 'read' && !empty.result.ok ? empty.result.problem : '', /the file is empty/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
