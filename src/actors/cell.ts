@@ -199,7 +199,7 @@ export class ActorCell<M> implements ActorRef<M>, ParentNode, ChildNode {
   }
 
   #enqueue(item: M | FailureSignal): void {
-    this.#queue.push(item);
+    this.#queue.enqueue(item);
     this.#schedule();
   }
 

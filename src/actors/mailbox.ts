@@ -17,7 +17,7 @@ export class Mailbox<T> {
   }
 
   /** Appends at the tail. */
-  push(item: T): void {
+  enqueue(item: T): void {
     this.#items.push(item);
   }
 

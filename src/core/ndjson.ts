@@ -34,7 +34,7 @@ export class LineSplitter {
    * dropped). Returns 'tooLarge' as soon as a line exceeds the limit, without reading on;
    * the splitter is then spent and keeps nothing.
    */
-  push(chunk: Buffer, onLine: (line: string) => void): SplitOutcome {
+  feed(chunk: Buffer, onLine: (line: string) => void): SplitOutcome {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(NEWLINE, start);

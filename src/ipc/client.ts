@@ -111,7 +111,7 @@ class Connection implements ControlClient {
   constructor(private readonly socket: Socket, readonly socketPath: string, private readonly defaultTimeoutMs: number, maxMessageBytes: number) {
     this.splitter = new LineSplitter(maxMessageBytes);
     socket.on('data', (chunk: Buffer) => {
-      if (this.splitter.push(chunk, (line) => this.onLine(line)) === 'tooLarge') {
+      if (this.splitter.feed(chunk, (line) => this.onLine(line)) === 'tooLarge') {
         this.fail(new SupervisorError('E_TOO_LARGE', `the daemon sent a message longer than ${maxMessageBytes} bytes`, { socketPath }));
       }
     });

@@ -18,7 +18,7 @@ export interface ConnectionLimits {
   readonly maxInflight: number;
 }
 
-type AnyHandler = (params: never, ctx: { signal: AbortSignal; push(item: unknown): void }) => unknown;
+type AnyHandler = (params: never, ctx: { signal: AbortSignal; send(item: unknown): void }) => unknown;
 
 export interface ConnectionDeps {
   readonly info: ServerInfo;
@@ -87,7 +87,7 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.ending) return;
-    const outcome = this.splitter.push(chunk, (line) => { if (!this.ending) this.onLine(line); });
+    const outcome = this.splitter.feed(chunk, (line) => { if (!this.ending) this.onLine(line); });
     if (outcome === 'tooLarge' && !this.ending) {
       this.send(errorMessage(null, 'E_TOO_LARGE', `a message was longer than ${this.deps.limits.maxMessageBytes} bytes; closing the connection`));
       this.endGracefully();
@@ -150,12 +150,12 @@ export class Connection {
     // Streams run until cancelled; only calls have a deadline.
     if (!stream) entry.timer = setTimeout(() => this.expire(id, entry), this.deps.limits.requestTimeoutMs);
     const signal = entry.controller.signal;
-    const push = (item: unknown): void => {
+    const send = (item: unknown): void => {
       if (this.inflight.get(id) === entry) this.send({ id, stream: true, item });
     };
     let pending: Promise<unknown>;
     try {
-      pending = Promise.resolve(handler(params as never, stream ? { signal, push } : { signal } as never));
+      pending = Promise.resolve(handler(params as never, stream ? { signal, send } : { signal } as never));
     } catch (err) {
       pending = Promise.reject(err);
     }

@@ -15,7 +15,7 @@ export { RawJson } from './protocol.js';
 /** What a call handler gets besides its params: aborted on timeout, cancel, client gone or server close. */
 export interface CallContext { readonly signal: AbortSignal }
 /** A stream handler pushes items until `signal` aborts, then returns. */
-export interface StreamContext<T> extends CallContext { push(item: T): void }
+export interface StreamContext<T> extends CallContext { send(item: T): void }
 
 /** A handler may answer with `RawJson.of(value)` to send a value it serialised earlier (a cached snapshot). */
 export type CallHandler<M extends CallMethod> = (params: CallParams<M>, ctx: CallContext) => Promise<CallResult<M> | RawJson> | CallResult<M> | RawJson;

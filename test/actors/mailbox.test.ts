@@ -9,7 +9,7 @@ test('Mailbox is FIFO across compactions and interleaved push/take', () => {
   let next = 0;
   // take fewer than pushed each round so the head passes the compaction threshold many times
   for (let round = 0; round < 50; round++) {
-    for (let i = 0; i < 300; i++) box.push(next++);
+    for (let i = 0; i < 300; i++) box.enqueue(next++);
     for (let i = 0; i < 200; i++) out.push(box.take());
   }
   while (box.length > 0) out.push(box.take());
@@ -19,7 +19,7 @@ test('Mailbox is FIFO across compactions and interleaved push/take', () => {
 
 test('Mailbox.take on an empty mailbox throws E_MAILBOX_EMPTY instead of returning undefined', () => {
   const box = new Mailbox<string>();
-  box.push('x');
+  box.enqueue('x');
   assert.equal(box.take(), 'x');
   assert.equal(box.length, 0);
   assert.throws(() => box.take(), (err: unknown) => err instanceof SupervisorError && err.code === 'E_MAILBOX_EMPTY');

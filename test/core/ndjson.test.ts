@@ -4,7 +4,7 @@ import { LineSplitter } from '../../src/core/ndjson.js';
 
 function feed(splitter: LineSplitter, chunks: Array<string | Buffer>): { lines: string[]; outcomes: string[] } {
   const lines: string[] = [];
-  const outcomes = chunks.map((c) => splitter.push(typeof c === 'string' ? Buffer.from(c) : c, (l) => lines.push(l)));
+  const outcomes = chunks.map((c) => splitter.feed(typeof c === 'string' ? Buffer.from(c) : c, (l) => lines.push(l)));
   return { lines, outcomes };
 }
 

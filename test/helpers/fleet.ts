@@ -9,7 +9,7 @@ export async function applyDoc(ws: Workspace, doc: unknown, opts: Partial<FleetO
   const goal = parseGoalState(JSON.stringify(doc), `${ws.root}/goal.json`);
   const fleet = new Fleet({ dirs: ws.dirs, graceMs: 300, ...opts });
   try {
-    return await fleet.apply(goal);
+    return await fleet.reconcile(goal);
   } finally {
     await fleet.stop();
   }

@@ -29,17 +29,17 @@ const handlers: Partial<ControlHandlers> = {
     return { name };
   },
   sessions: () => [],
-  async watchPs({ intervalMs }, { signal, push }) {
+  async watchPs({ intervalMs }, { signal, send }) {
     signals.set(`watch${intervalMs ?? ''}`, signal);
     let n = 0;
     while (!signal.aborted) {
-      push(makeRows(++n % 4));
+      send(makeRows(++n % 4));
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
   },
-  async followLogs({ name, lines }, { signal, push }) {
+  async followLogs({ name, lines }, { signal, send }) {
     signals.set(name, signal);
-    for (let i = 0; i < (lines ?? 3); i++) push({ line: `${name} line ${i}` });
+    for (let i = 0; i < (lines ?? 3); i++) send({ line: `${name} line ${i}` });
     if (name !== 'finite') await untilAborted(signal);
   },
 };
@@ -134,7 +134,7 @@ describe('control client', () => {
     const tmp2 = await tempDir();
     const snap = RawJson.of(rows);
     const s2 = await startControlServer({ socketPath: tmp2.socketPath, serverInfo: info,
-      handlers: { async watchPs(_params, { signal, push }) { push(snap); push(snap); await untilAborted(signal); } } });
+      handlers: { async watchPs(_params, { signal, send }) { send(snap); send(snap); await untilAborted(signal); } } });
     try {
       const c2 = await connectControl(tmp2.socketPath);
       const got: unknown[] = [];

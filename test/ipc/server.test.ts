@@ -129,11 +129,11 @@ describe('control server: what a raw client can send', () => {
   const handlers: Partial<ControlHandlers> = {
     ps: () => rows,
     status: ({ name }) => ({ name }),
-    async followLogs({ lines }, { signal, push }) {
+    async followLogs({ lines }, { signal, send }) {
       streamSignal = signal;
       const line = 'x'.repeat(lines ?? 16);
       while (!signal.aborted) {
-        push({ line });
+        send({ line });
         pushed += line.length;
         await new Promise((resolve) => setImmediate(resolve));
       }

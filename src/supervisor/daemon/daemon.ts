@@ -202,20 +202,20 @@ export class Daemon {
         setImmediate(() => { void this.stop('stop requested over the control socket'); });
         return { stopping: true as const };
       },
-      watchPs: async ({ intervalMs }: { intervalMs?: number }, ctx: { signal: AbortSignal; push(item: unknown): void }) => {
+      watchPs: async ({ intervalMs }: { intervalMs?: number }, ctx: { signal: AbortSignal; send(item: unknown): void }) => {
         while (!ctx.signal.aborted) {
-          ctx.push(await this.psRows());
+          ctx.send(await this.psRows());
           await new Promise<void>((resolve) => {
             const t = setTimeout(resolve, intervalMs ?? 1000);
             ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
           });
         }
       },
-      followLogs: async ({ name, lines }: { name: string; lines?: number }, ctx: { signal: AbortSignal; push(item: { line: string }): void }) => {
+      followLogs: async ({ name, lines }: { name: string; lines?: number }, ctx: { signal: AbortSignal; send(item: { line: string }): void }) => {
         await known(name);
         const file = commandLogPath(this.opts.dirs.logDir, name);
-        for (const line of await lastLines(file, lines ?? 20)) ctx.push({ line });
-        await followFile(file, (line) => ctx.push({ line }), ctx.signal);
+        for (const line of await lastLines(file, lines ?? 20)) ctx.send({ line });
+        await followFile(file, (line) => ctx.send({ line }), ctx.signal);
       },
     };
   }

@@ -117,7 +117,7 @@ export class Runtime {
   private route(event: MonitorEvent): void {
     this.version++;
     this.reporter.tell(event);
-    this.history.apply(event);
+    this.history.record(event);
     this.recorder?.onEvent(event);
     switch (event.type) {
       case 'watch':
@@ -156,7 +156,7 @@ export class Runtime {
     const last = await this.sessions.last().catch(() => null);
     for (const event of sessionEvents(last)) {
       this.reporter.tell(event);
-      this.history.apply(event);
+      this.history.record(event);
     }
   }
 
@@ -172,7 +172,7 @@ export class Runtime {
     this.recorder = recorder;
     await recorder.begin();
     try {
-      const summary = await this.fleet.apply(goal);
+      const summary = await this.fleet.reconcile(goal);
       await recorder.finish(summary, this.fleet.signal.aborted);
       return summary;
     } catch (err) {

@@ -133,7 +133,7 @@ class PlanRun {
   }
 
   /** A lifecycle event always completes the current step: one write for both. */
-  private async apply(event: LifecycleEvent): Promise<void> {
+  private async advance(event: LifecycleEvent): Promise<void> {
     await this.checkpoint(stepsDone(transition(this.record, event), this.i + 1, this.upgradeCodes()));
   }
 
@@ -201,9 +201,9 @@ class PlanRun {
     this.manifests.delete(version);
     if (uninstalled) {
       await rm(scriptWorkFolder(this.deps.dirs, this.goal.name), { recursive: true, force: true });
-      await this.apply({ type: 'uninstalled' });
+      await this.advance({ type: 'uninstalled' });
     } else if (this.record.state === 'FailedUpgrade' && this.record.version === version && this.plan.action !== 'uninstall') {
-      await this.apply({ type: 'rolledBack' });
+      await this.advance({ type: 'rolledBack' });
     }
     return null;
   }
@@ -216,7 +216,7 @@ class PlanRun {
       return this.record_(this.synthetic(step.op, step, fetchFailureCode(err), (err as Error).message));
     }
     if (step.op === 'install' && step.role === 'new' && manifest.form === 'command' && manifest.updateMode === 'UpdateWithoutInstall') {
-      await this.apply({ type: 'upgraded', version: step.version, form: manifest.form });
+      await this.advance({ type: 'upgraded', version: step.version, form: manifest.form });
       return null;
     }
     const results: OperationResult[] = [];
@@ -282,17 +282,17 @@ class PlanRun {
     if (this.upgrade && step.role === 'old' && step.op === 'uninstall') this.upgrade.uninstallExitCode = last?.exitCode ?? 0;
     switch (step.op) {
       case 'install':
-        if (step.role === 'new') return this.apply({ type: 'upgraded', version: step.version, form: manifest.form });
-        if (this.record.state === 'NotInstalled') return this.apply({ type: 'installed', version: step.version, form: manifest.form });
+        if (step.role === 'new') return this.advance({ type: 'upgraded', version: step.version, form: manifest.form });
+        if (this.record.state === 'NotInstalled') return this.advance({ type: 'installed', version: step.version, form: manifest.form });
         return this.markDone();
       case 'enable': {
         const names = new Set(this.goal.extensions.map((e) => e.name));
         const kept = Object.fromEntries(Object.entries(this.record.enabledExtensions).filter(([n]) => names.has(n)));
         const done = this.goal.extensions.filter((e) => step.extensions.includes(e.name));
-        return this.apply({ type: 'enabled', extensions: { ...kept, ...enabledSnapshot(done) }, at: this.deps.clock.now() });
+        return this.advance({ type: 'enabled', extensions: { ...kept, ...enabledSnapshot(done) }, at: this.deps.clock.now() });
       }
       case 'disable':
-        return this.record.state === 'Enabled' ? this.apply({ type: 'disabled' }) : this.markDone();
+        return this.record.state === 'Enabled' ? this.advance({ type: 'disabled' }) : this.markDone();
       case 'update':
       case 'uninstall':
         return this.markDone();
@@ -307,13 +307,13 @@ class PlanRun {
       if (step.op === 'disable') this.upgrade.disableExitCode = failure.exitCode ?? -1;
       if (step.op === 'uninstall') this.upgrade.uninstallExitCode = failure.exitCode ?? -1;
       if (continueOnFailure) {
-        if (step.op === 'disable' && this.record.state === 'Enabled') await this.apply({ type: 'disabled' });
+        if (step.op === 'disable' && this.record.state === 'Enabled') await this.advance({ type: 'disabled' });
         else await this.markDone();
         return null;
       }
       if (step.op === 'uninstall') {
         // The new side is already updated: keep both dirs and say the upgrade failed.
-        await this.apply({ type: 'upgradeFailed', version: target, previousVersion: step.version, form: manifest.form });
+        await this.advance({ type: 'upgradeFailed', version: target, previousVersion: step.version, form: manifest.form });
       } else if (this.record.state !== 'FailedUpgrade') {
         await rm(this.paths(target).dir, { recursive: true, force: true });
       }
@@ -322,13 +322,13 @@ class PlanRun {
     if (step.op === 'update') {
       const from = this.plan.fromVersion ?? step.version;
       if (this.record.state !== 'FailedUpgrade' || this.record.version !== step.version) {
-        await this.apply({ type: 'upgradeFailed', version: step.version, previousVersion: from, form: manifest.form });
+        await this.advance({ type: 'upgradeFailed', version: step.version, previousVersion: from, form: manifest.form });
       }
       return failure;
     }
     if (step.op === 'install' && step.role === 'new' && this.record.state !== 'NotInstalled') {
       // The old version is gone already; the new dir stays and is reused by the next attempt.
-      await this.apply({ type: 'uninstalled' });
+      await this.advance({ type: 'uninstalled' });
     }
     return failure;
   }

@@ -93,7 +93,7 @@ export class Fleet {
   }
 
   /** Applies every handler of the goal state; dependents start when their dependencies are done. */
-  async apply(goal: GoalState): Promise<ApplySummary> {
+  async reconcile(goal: GoalState): Promise<ApplySummary> {
     const startedAt = this.clock.now();
     await ensureDir(this.dirs.libDir, 0o700);
     await ensureDir(this.dirs.logDir, 0o700);

@@ -47,7 +47,7 @@ async function load(dirs: SupervisorDirs): Promise<DiskState> {
   const session = await sessions.last();
   const goals = await lastGoals(sessions, session);
   if (session) {
-    snapshot.apply({ type: 'goalApplied', etag: session.etag, source: session.source,
+    snapshot.fold({ type: 'goalApplied', etag: session.etag, source: session.source,
       handlers: Object.entries(session.handlers).map(([name, h]) => ({ name, version: h.version, desiredState: h.desiredState as HandlerGoal['state'] })) });
   }
   const records = new Map<string, HandlerRecord>();
@@ -55,13 +55,13 @@ async function load(dirs: SupervisorDirs): Promise<DiskState> {
   for (const name of await store.names()) {
     const record = await store.load(name);
     records.set(name, record);
-    snapshot.apply({ type: 'recordChanged', handler: name, record });
+    snapshot.fold({ type: 'recordChanged', handler: name, record });
     const last = session?.handlers[name];
     const failure = last && last.reached === false && last.code !== null ? { code: last.code, message: last.message ?? '' } : null;
-    snapshot.apply({ type: 'statusChanged', handler: name, status: statusAtRest(record, failure) });
-    for (const op of last?.operations ?? []) snapshot.apply({ type: 'operationEnded', handler: name, result: operationFromSession(op) });
+    snapshot.fold({ type: 'statusChanged', handler: name, status: statusAtRest(record, failure) });
+    for (const op of last?.operations ?? []) snapshot.fold({ type: 'operationEnded', handler: name, result: operationFromSession(op) });
     const spec = await watchSpecFor(dirs, record, goals.get(name) ?? null);
-    snapshot.apply({ type: 'watch', handler: name, spec });
+    snapshot.fold({ type: 'watch', handler: name, spec });
     if (!spec) continue;
     specs.set(name, spec);
     if (spec.reportHeartbeat && spec.state === 'Enabled') {
@@ -70,22 +70,22 @@ async function load(dirs: SupervisorDirs): Promise<DiskState> {
       const graceStart = spec.enabledAt ?? now;
       const stale = (mtimeMs ?? graceStart) + spec.heartbeatTimeoutSec * 1000 < now;
       if (read.kind === 'read' && !read.result.ok) {
-        snapshot.apply({ type: 'heartbeat', handler: name, state: 'malformed', heartbeat: null, mtimeMs, problem: read.result.problem });
+        snapshot.fold({ type: 'heartbeat', handler: name, state: 'malformed', heartbeat: null, mtimeMs, problem: read.result.problem });
       } else {
         const hb = read.kind === 'read' && read.result.ok ? read.result.heartbeat : null;
-        snapshot.apply({ type: 'heartbeat', handler: name, state: stale ? 'stale' : read.kind === 'read' ? 'fresh' : 'missing',
+        snapshot.fold({ type: 'heartbeat', handler: name, state: stale ? 'stale' : read.kind === 'read' ? 'fresh' : 'missing',
           heartbeat: hb ? { status: hb.status, code: hb.code, message: hb.message } : null, mtimeMs, problem: null });
       }
     }
     for (const t of statusTargets(spec)) {
-      snapshot.apply({ type: 'extensionStatus', handler: name, extension: t.extension, sequenceNumber: t.sequenceNumber,
+      snapshot.fold({ type: 'extensionStatus', handler: name, extension: t.extension, sequenceNumber: t.sequenceNumber,
         status: await readExtensionStatus(t.file), file: t.file });
     }
   }
   const groups = await scanAttributed(libIdOf(dirs.libDir));
   // One sample: each process's CPU is its average over its life, as ps(1) shows it.
   const usage = new ProcUsageTracker(await loadProcConstants()).sample([...groups.values()].flat(), readUptimeSec());
-  snapshot.apply({ type: 'processSample', at: now, handlers: summarizeHandlers(groups, usage) });
+  snapshot.fold({ type: 'processSample', at: now, handlers: summarizeHandlers(groups, usage) });
   return { snapshot, records, specs, session };
 }
 

@@ -22,7 +22,7 @@ export class OperationHistory {
 
   constructor(private readonly keep = 20) {}
 
-  apply(e: MonitorEvent): void {
+  record(e: MonitorEvent): void {
     if (e.type === 'operationStarted') {
       this.push(e.handler, { name: e.op, version: e.version, extension: e.extension, result: 'running', exitCode: null, code: 0,
         message: '', startedAt: new Date(e.startedAt).toISOString(), endedAt: null, pid: e.pid });

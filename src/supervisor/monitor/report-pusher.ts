@@ -101,7 +101,7 @@ export class ReportPusher {
   }
 
   /** Queues `body` as the report to deliver; returns at once. A report still waiting is replaced. */
-  push(body: string): void {
+  submit(body: string): void {
     if (this.#stopped) return;
     if (this.#queued) this.#stats.superseded += 1;
     this.#queued = { body, attempts: 0 };

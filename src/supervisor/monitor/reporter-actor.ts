@@ -126,7 +126,7 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
     }
     if (pusher && key !== lastPushedKey) {
       lastPushedKey = key;
-      pusher.push(JSON.stringify(doc));
+      pusher.submit(JSON.stringify(doc));
     }
     lastStartedAt = clock.now();
     const write = atomicWriteJson(path, doc).then(() => new WriteDone(key, null), (error: unknown) => new WriteDone(key, error));
@@ -198,7 +198,7 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
           return msg.reply.resolve({ ...stats, pushes: p?.succeeded ?? 0, pushFailures: p?.failures ?? 0, pushesDropped: p?.dropped ?? 0 });
         }
         default:
-          if (snapshot.apply(msg)) changed();
+          if (snapshot.fold(msg)) changed();
           return;
       }
     },

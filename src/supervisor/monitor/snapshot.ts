@@ -108,7 +108,7 @@ export class Snapshot {
    * handler (the report has no pids or CPU; the sampler's event every 5 s need not rebuild it),
    * unless a row's message counts time ("no heartbeat for N s"), which the sample keeps current.
    */
-  apply(event: MonitorEvent): boolean {
+  fold(event: MonitorEvent): boolean {
     if (event.type === 'processSample') {
       const before = this.#visibleNames();
       this.#applyEvent(event);

@@ -73,7 +73,7 @@ process.on('SIGTERM', () => {});
 let framing = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
 process.stdin.on('data', (chunk: Buffer) => {
   const lines: string[] = [];
-  if (framing.push(chunk, (line) => lines.push(line)) === 'tooLarge') {
+  if (framing.feed(chunk, (line) => lines.push(line)) === 'tooLarge') {
     process.stderr.write(`spawner: a request line over ${MAX_SPAWNER_LINE_BYTES} bytes was dropped\n`);
     framing = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
   }

@@ -136,7 +136,7 @@ export class Spawner {
   private onData(chunk: Buffer): void {
     const replies: string[] = [];
     // A line past the bound is not the spawner's (it writes small replies): dropped, framing starts over.
-    if (this.lines.push(chunk, (line) => replies.push(line)) === 'tooLarge') this.lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
+    if (this.lines.feed(chunk, (line) => replies.push(line)) === 'tooLarge') this.lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
     for (const line of replies) {
       let reply: SpawnerReply;
       try {

@@ -97,7 +97,7 @@ describe('delivery', () => {
   test('a report is PUT as application/json with the exact body', async () => {
     const server = await startServer(status(204));
     const p = pusher({ url: server.url, clock: systemClock });
-    p.push('{"version":"1.0"}');
+    p.submit('{"version":"1.0"}');
     await waitFor(() => p.stats.succeeded === 1, 'the push');
     assert.deepEqual(server.received, [{ method: 'PUT', contentType: 'application/json', body: '{"version":"1.0"}' }]);
     assert.ok(p.idle);
@@ -108,7 +108,7 @@ describe('delivery', () => {
     const errors: SupervisorError[] = [];
     const server = await startServer((n, _r, res) => { res.statusCode = n <= 2 ? 500 : 200; res.end(); });
     const p = pusher({ url: server.url, clock, timeoutMs: 60_000, onError: (e) => errors.push(e) });
-    p.push('A');
+    p.submit('A');
     await waitFor(() => p.stats.failures === 1, 'first failure');
     assert.equal(clock.pending(), 1, 'a retry timer, nothing else');
     await clock.advanceAsync(499);
@@ -133,11 +133,11 @@ describe('delivery', () => {
     const held = new Promise<void>((r) => { release = r; });
     const server = await startServer((n, _r, res) => { if (n === 1) void held.then(() => res.end()); else res.end(); });
     const p = pusher({ url: server.url, clock: systemClock });
-    p.push('r1');
+    p.submit('r1');
     await waitFor(() => server.arrived === 1, 'the first request');
-    p.push('r2');
-    p.push('r3');
-    p.push('r4');
+    p.submit('r2');
+    p.submit('r3');
+    p.submit('r4');
     release();
     await waitFor(() => p.stats.succeeded === 2, 'both deliveries');
     assert.deepEqual(server.received.map((r) => r.body), ['r1', 'r4']);
@@ -148,7 +148,7 @@ describe('delivery', () => {
     const clock = new ManualClock(0);
     const server = await startServer(status(503));
     const p = pusher({ url: server.url, clock, timeoutMs: 60_000, maxAttempts: 3, baseDelayMs: 100 });
-    p.push('doomed');
+    p.submit('doomed');
     for (let attempt = 1; attempt <= 3; attempt++) {
       await waitFor(() => p.stats.failures === attempt, `failure ${attempt}`);
       await clock.advanceAsync(10_000);
@@ -164,9 +164,9 @@ describe('delivery', () => {
     const clock = new ManualClock(0);
     const server = await startServer((n, _r, res) => { res.statusCode = n === 1 ? 500 : 200; res.end(); });
     const p = pusher({ url: server.url, clock, timeoutMs: 60_000 });
-    p.push('old');
+    p.submit('old');
     await waitFor(() => p.stats.failures === 1, 'the failure');
-    p.push('new');
+    p.submit('new');
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(server.arrived, 1, 'the backoff is kept even for a new report');
     await clock.advanceAsync(500);
@@ -181,7 +181,7 @@ describe('failures that must not hang', () => {
     const errors: SupervisorError[] = [];
     const p = pusher({ url: server.url, clock: systemClock, timeoutMs: 100, maxAttempts: 1, onError: (e) => errors.push(e) });
     const started = Date.now();
-    p.push('r');
+    p.submit('r');
     await waitFor(() => p.stats.failures === 1, 'the timeout', 2000);
     assert.ok(Date.now() - started < 1500, 'the timeout fired in time');
     assert.equal((errors[0]?.cause as SupervisorError | undefined)?.code, 'E_REPORT_PUSH_TIMEOUT');
@@ -194,7 +194,7 @@ describe('failures that must not hang', () => {
     const url = server.url;
     await server.close();
     const p = pusher({ url, clock: systemClock, maxAttempts: 1 });
-    p.push('r');
+    p.submit('r');
     await waitFor(() => p.stats.failures === 1, 'the refusal');
     assert.equal(p.stats.dropped, 1);
   });
@@ -203,7 +203,7 @@ describe('failures that must not hang', () => {
     const server = await startServer(() => { /* never answers */ });
     const clock = new ManualClock(0);
     const p = pusher({ url: server.url, clock, timeoutMs: 60_000 });
-    p.push('r');
+    p.submit('r');
     await waitFor(() => server.arrived === 1, 'the request');
     const started = Date.now();
     const stopping = p.stop();
@@ -212,7 +212,7 @@ describe('failures that must not hang', () => {
     assert.ok(Date.now() - started < 500);
     assert.equal(p.stats.failures, 0, 'an abort is not a failure of the endpoint');
     assert.equal(clock.pending(), 0, 'the timeout timer is cleared');
-    p.push('late');
+    p.submit('late');
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(server.arrived, 1);
     assert.ok(p.idle);

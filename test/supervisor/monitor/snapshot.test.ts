@@ -33,7 +33,7 @@ const sample = (at: number, handlers: Record<string, ProcessSample>): MonitorEve
 
 function fold(...events: MonitorEvent[]): Snapshot {
   const s = new Snapshot();
-  for (const e of events) s.apply(e);
+  for (const e of events) s.fold(e);
   return s;
 }
 const names = (s: Snapshot): string[] => s.rows(T0).map((r) => r.name);
@@ -66,12 +66,12 @@ describe('goal and visibility', () => {
   test('uninstall: shown while it runs, gone once the record is NotInstalled, stray late events do not bring it back', () => {
     const s = fold(rec('A', 'Enabled'), goal(['A', 'uninstall']), lifecycle('A', 'NotReady', 0, 'uninstalling'));
     assert.equal(rowOf(s, 'A').desiredState, 'uninstall');
-    s.apply(rec('A', 'NotInstalled'));
+    s.fold(rec('A', 'NotInstalled'));
     assert.equal(s.row('A', T0), null);
-    s.apply(lifecycle('A', 'NotReady', 0, 'Plugin not installed'));
-    s.apply({ type: 'watch', handler: 'A', spec: null });
+    s.fold(lifecycle('A', 'NotReady', 0, 'Plugin not installed'));
+    s.fold({ type: 'watch', handler: 'A', spec: null });
     assert.deepEqual(names(s), []);
-    s.apply(goal());
+    s.fold(goal());
     assert.deepEqual(names(s), []);
   });
 
@@ -87,13 +87,13 @@ describe('goal and visibility', () => {
   test('rows are sorted by name whatever the event order; row() of an unknown handler is null', () => {
     const s = fold(rec('zeta', 'Enabled'), rec('Alpha', 'Enabled'), rec('beta', 'Enabled'), rec('alpha', 'Enabled'));
     assert.deepEqual(names(s), ['Alpha', 'alpha', 'beta', 'zeta']);
-    s.apply(rec('gamma', 'Installed'));
+    s.fold(rec('gamma', 'Installed'));
     assert.deepEqual(names(s), ['Alpha', 'alpha', 'beta', 'gamma', 'zeta']);
     assert.equal(s.row('nope', T0), null);
   });
 
   test('an unknown event type is a programming error', () => {
-    assert.throws(() => new Snapshot().apply({ type: 'bogus' } as unknown as MonitorEvent),
+    assert.throws(() => new Snapshot().fold({ type: 'bogus' } as unknown as MonitorEvent),
       (e: unknown) => e instanceof SupervisorError && e.code === 'E_UNKNOWN_MONITOR_EVENT' && /bogus/.test(e.message));
   });
 });
@@ -102,11 +102,11 @@ describe('lifecycle events', () => {
   test('recordChanged sets state and version; statusChanged sets status, code, message', () => {
     const s = fold(rec('A', 'Installed', '1.2.3'));
     assert.deepEqual([rowOf(s, 'A').state, rowOf(s, 'A').version, rowOf(s, 'A').status, rowOf(s, 'A').message], ['Installed', '1.2.3', 'NotReady', 'Plugin disabled']);
-    s.apply(rec('A', 'Enabled', '1.3'));
-    s.apply(lifecycle('A', 'Ready', 0, 'Plugin enabled'));
+    s.fold(rec('A', 'Enabled', '1.3'));
+    s.fold(lifecycle('A', 'Ready', 0, 'Plugin enabled'));
     const r = rowOf(s, 'A');
     assert.deepEqual([r.state, r.version, r.status, r.code, r.message], ['Enabled', '1.3', 'Ready', 0, 'Plugin enabled']);
-    s.apply(lifecycle('A', 'Failed', 1009, 'enable exited 3'));
+    s.fold(lifecycle('A', 'Failed', 1009, 'enable exited 3'));
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code, rowOf(s, 'A').message], ['Failed', 1009, 'enable exited 3']);
   });
 
@@ -115,9 +115,9 @@ describe('lifecycle events', () => {
     assert.deepEqual(rowOf(s, 'A').lastOperation, { name: 'enable', result: 'running', exitCode: null, startedAt: '2024-05-01T12:00:00.000Z', endedAt: null });
     const result: OperationResult = { op: 'enable', version: '1.0', extension: null, result: 'timedOut', exitCode: null, signal: 'SIGKILL',
       code: 1011, message: 'timed out', startedAt: T0, endedAt: T0 + 2500, pids: [42], unkillable: [] };
-    s.apply({ type: 'operationEnded', handler: 'A', result });
+    s.fold({ type: 'operationEnded', handler: 'A', result });
     assert.deepEqual(rowOf(s, 'A').lastOperation, { name: 'enable', result: 'timedOut', exitCode: null, startedAt: '2024-05-01T12:00:00.000Z', endedAt: '2024-05-01T12:00:02.500Z' });
-    s.apply({ type: 'operationEnded', handler: 'A', result: { ...result, result: 'failed', exitCode: 3 } });
+    s.fold({ type: 'operationEnded', handler: 'A', result: { ...result, result: 'failed', exitCode: 3 } });
     assert.deepEqual([rowOf(s, 'A').lastOperation?.result, rowOf(s, 'A').lastOperation?.exitCode], ['failed', 3]);
   });
 });
@@ -174,25 +174,25 @@ describe('heartbeat, watch and restarts through the snapshot', () => {
   test('stale then fresh again: Unresponsive, then recovered', () => {
     const s = fold(rec('A', 'Enabled'), { type: 'watch', handler: 'A', spec: spec('A', { heartbeatTimeoutSec: 30 }) }, hb('A', 'stale', { mtimeMs: T0 - 45_000 }));
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code, rowOf(s, 'A').message], ['Unresponsive', -1, 'no heartbeat for 45 s (timeout 30 s)']);
-    s.apply(hb('A', 'fresh', { heartbeat: { status: 'ready', code: 0, message: 'back' }, mtimeMs: T0 }));
+    s.fold(hb('A', 'fresh', { heartbeat: { status: 'ready', code: 0, message: 'back' }, mtimeMs: T0 }));
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').message], ['Ready', 'back']);
   });
 
   test('a heartbeat never written counts its age from the enable: the spec\'s, else the record\'s', () => {
     const s = fold(rec('A', 'Enabled'), hb('A', 'stale'));
     assert.equal(rowOf(s, 'A', T0 + 9_000).message, 'no heartbeat for 10 s (timeout 600 s)', 'record enabledAt is T0 - 1 s');
-    s.apply({ type: 'watch', handler: 'A', spec: spec('A', { enabledAt: T0 - 60_000, heartbeatTimeoutSec: 30 }) });
-    s.apply(hb('A', 'stale'));
+    s.fold({ type: 'watch', handler: 'A', spec: spec('A', { enabledAt: T0 - 60_000, heartbeatTimeoutSec: 30 }) });
+    s.fold(hb('A', 'stale'));
     assert.equal(rowOf(s, 'A').message, 'no heartbeat for 60 s (timeout 30 s)');
   });
 
   test('a watch spec without reportHeartbeat, or none, drops the heartbeat', () => {
     const s = fold(rec('A', 'Enabled'), hb('A', 'stale', { mtimeMs: T0 - 900_000 }));
     assert.equal(rowOf(s, 'A').status, 'Unresponsive');
-    s.apply({ type: 'watch', handler: 'A', spec: spec('A', { reportHeartbeat: false }) });
+    s.fold({ type: 'watch', handler: 'A', spec: spec('A', { reportHeartbeat: false }) });
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').heartbeatAgeSeconds], ['Ready', null]);
-    s.apply(hb('A', 'stale', { mtimeMs: T0 - 900_000 }));
-    s.apply({ type: 'watch', handler: 'A', spec: null });
+    s.fold(hb('A', 'stale', { mtimeMs: T0 - 900_000 }));
+    s.fold({ type: 'watch', handler: 'A', spec: null });
     assert.equal(rowOf(s, 'A').status, 'Ready');
   });
 
@@ -201,11 +201,11 @@ describe('heartbeat, watch and restarts through the snapshot', () => {
       ({ type: 'restart', handler: 'A', restarts: 0, outcome, message });
     const s = fold(rec('A', 'Enabled'), restart('scheduled'), restart('started'), restart('succeeded'), restart('started'), restart('failed'));
     assert.equal(rowOf(s, 'A').restarts, 2);
-    s.apply(restart('gaveUp', 'restart budget of 3 in 3600 s spent'));
+    s.fold(restart('gaveUp', 'restart budget of 3 in 3600 s spent'));
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code, rowOf(s, 'A').message], ['Failed', -1, 'restart budget of 3 in 3600 s spent']);
-    s.apply(restart('gaveUp'));
+    s.fold(restart('gaveUp'));
     assert.equal(rowOf(s, 'A').message, 'restart budget exhausted');
-    s.apply(lifecycle('A', 'Ready', 0, 'Plugin enabled'));
+    s.fold(lifecycle('A', 'Ready', 0, 'Plugin enabled'));
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').restarts], ['Ready', 2]);
   });
 });
@@ -214,11 +214,11 @@ describe('process samples', () => {
   test('a sample sets pids, cpu, memory and uptime; handlers absent from the next sample get zeros', () => {
     const s = fold(rec('A', 'Enabled'), rec('B', 'Enabled'));
     assert.deepEqual([rowOf(s, 'A').pids, rowOf(s, 'A').cpuPercent, rowOf(s, 'A').memoryBytes, rowOf(s, 'A').uptimeSeconds], [[], 0, 0, null]);
-    s.apply(sample(T0, { A: { pids: [10, 11], cpuPercent: 12.5, memoryBytes: 4096, oldestStartMs: T0 - 90_000 }, B: { pids: [20], cpuPercent: 1, memoryBytes: 1, oldestStartMs: null } }));
+    s.fold(sample(T0, { A: { pids: [10, 11], cpuPercent: 12.5, memoryBytes: 4096, oldestStartMs: T0 - 90_000 }, B: { pids: [20], cpuPercent: 1, memoryBytes: 1, oldestStartMs: null } }));
     const a = rowOf(s, 'A', T0 + 10_000);
     assert.deepEqual([a.pids, a.cpuPercent, a.memoryBytes, a.uptimeSeconds], [[10, 11], 12.5, 4096, 100]);
     assert.equal(rowOf(s, 'B').uptimeSeconds, null);
-    s.apply(sample(T0 + 5000, { B: { pids: [20], cpuPercent: 2, memoryBytes: 2, oldestStartMs: T0 } }));
+    s.fold(sample(T0 + 5000, { B: { pids: [20], cpuPercent: 2, memoryBytes: 2, oldestStartMs: T0 } }));
     const a2 = rowOf(s, 'A');
     assert.deepEqual([a2.pids, a2.cpuPercent, a2.memoryBytes, a2.uptimeSeconds], [[], 0, 0, null]);
     assert.equal(rowOf(s, 'B').cpuPercent, 2);
@@ -227,25 +227,25 @@ describe('process samples', () => {
   test('an uninstalled handler whose processes live on stays shown until they exit', () => {
     const s = fold(rec('A', 'Enabled'), goal(['A', 'uninstall']), rec('A', 'NotInstalled'));
     assert.deepEqual(names(s), []);
-    s.apply(sample(T0, { A: { pids: [77], cpuPercent: 0, memoryBytes: 10, oldestStartMs: T0 } }));
+    s.fold(sample(T0, { A: { pids: [77], cpuPercent: 0, memoryBytes: 10, oldestStartMs: T0 } }));
     const r = rowOf(s, 'A');
     assert.deepEqual([r.state, r.pids, r.desiredState], ['NotInstalled', [77], 'uninstall']);
-    s.apply(sample(T0 + 1000, {}));
+    s.fold(sample(T0 + 1000, {}));
     assert.deepEqual(names(s), []);
   });
 
   test('apply says whether the report may have changed: a sample only when it shows or hides a handler, or a row counts time', () => {
     const s = fold(rec('A', 'Enabled'), goal(['A', 'enabled'], ['B', 'uninstall']), rec('B', 'NotInstalled'));
-    assert.equal(s.apply(lifecycle('A', 'Ready')), true, 'every other event may');
+    assert.equal(s.fold(lifecycle('A', 'Ready')), true, 'every other event may');
     const pids = (p: number[]): ProcessSample => ({ pids: p, cpuPercent: 1, memoryBytes: 1, oldestStartMs: T0 });
-    assert.equal(s.apply(sample(T0, { A: pids([10]) })), false, 'A was shown already: cpu and pids are not in the report');
-    assert.equal(s.apply(sample(T0 + 5000, { A: pids([10, 11]) })), false);
-    assert.equal(s.apply(sample(T0 + 10_000, { A: pids([10]), B: pids([20]) })), true, 'B shows again while its processes live');
-    assert.equal(s.apply(sample(T0 + 15_000, { A: pids([10]), B: pids([20]) })), false);
-    assert.equal(s.apply(sample(T0 + 20_000, { A: pids([10]) })), true, 'B is gone');
-    s.apply({ type: 'watch', handler: 'A', spec: spec('A') });
-    s.apply(hb('A', 'stale', { mtimeMs: T0 }));
-    assert.equal(s.apply(sample(T0 + 25_000, { A: pids([10]) })), true, '"no heartbeat for N s" moves on with time');
+    assert.equal(s.fold(sample(T0, { A: pids([10]) })), false, 'A was shown already: cpu and pids are not in the report');
+    assert.equal(s.fold(sample(T0 + 5000, { A: pids([10, 11]) })), false);
+    assert.equal(s.fold(sample(T0 + 10_000, { A: pids([10]), B: pids([20]) })), true, 'B shows again while its processes live');
+    assert.equal(s.fold(sample(T0 + 15_000, { A: pids([10]), B: pids([20]) })), false);
+    assert.equal(s.fold(sample(T0 + 20_000, { A: pids([10]) })), true, 'B is gone');
+    s.fold({ type: 'watch', handler: 'A', spec: spec('A') });
+    s.fold(hb('A', 'stale', { mtimeMs: T0 }));
+    assert.equal(s.fold(sample(T0 + 25_000, { A: pids([10]) })), true, '"no heartbeat for N s" moves on with time');
   });
 });
 
@@ -259,9 +259,9 @@ describe('extension statuses', () => {
   test('a newer sequence number replaces the older one; a late older one does not come back', () => {
     const s = fold(rec('A', 'Enabled'), ext('A', 'default', 3, extStatus('success')), ext('A', 'default', 4, extStatus('transitioning')));
     assert.deepEqual(rowOf(s, 'A').extensions.map((x) => [x.sequenceNumber, x.status]), [[4, 'transitioning']]);
-    s.apply(ext('A', 'default', 3, extStatus('error', 1012)));
+    s.fold(ext('A', 'default', 3, extStatus('error', 1012)));
     assert.deepEqual(rowOf(s, 'A').extensions.map((x) => [x.sequenceNumber, x.status]), [[4, 'transitioning']]);
-    s.apply(ext('A', 'default', 4, extStatus('success', 0, 'ok')));
+    s.fold(ext('A', 'default', 4, extStatus('success', 0, 'ok')));
     assert.deepEqual(rowOf(s, 'A').extensions.map((x) => [x.sequenceNumber, x.status]), [[4, 'success']]);
   });
 
@@ -274,7 +274,7 @@ describe('extension statuses', () => {
   test('several extensions are sorted by name; a watch spec that no longer names one drops its row', () => {
     const s = fold(rec('A', 'Enabled'), ext('A', 'zeta', 1, extStatus('success')), ext('A', 'alpha', 2, extStatus('error', 5, 'bad')));
     assert.deepEqual(rowOf(s, 'A').extensions.map((x) => x.name), ['alpha', 'zeta']);
-    s.apply({ type: 'watch', handler: 'A', spec: spec('A', { multiConfig: true, extensions: [{ name: 'zeta', sequenceNumber: 1 }] }) });
+    s.fold({ type: 'watch', handler: 'A', spec: spec('A', { multiConfig: true, extensions: [{ name: 'zeta', sequenceNumber: 1 }] }) });
     assert.deepEqual(rowOf(s, 'A').extensions.map((x) => x.name), ['zeta']);
   });
 
