@@ -43,7 +43,7 @@ export type StatusMessage =
 export interface StatusActorOptions {
   readonly watcher: FolderWatch;
   readonly emit: (event: ExtensionStatusEvent) => void;
-  /** Delay between a change event and the read (default 50 ms; keep it >= chokidar's 50 ms change throttle). */
+  /** Delay between a change event and the read (default 50 ms): a writer that truncates, then writes, is not caught half-way. */
   readonly settleMs?: number;
   /** Least time between two reads of one file (default 500 ms: at most 2 reads a second). */
   readonly minIntervalMs?: number;
@@ -159,8 +159,8 @@ export function statusCollectorBehavior(opts: StatusActorOptions): Behavior<Stat
     if (!file || file.token !== token || file.timer === null) return;
     file.timer = null;
     await read(handler, file, ctx);
-    // The watcher drops a change that follows another within 50 ms (chokidar's throttle): after an
-    // event that close before this read, one more read makes sure a write it hid is not missed.
+    // inotify may fold a write's events into one that came before the write ended, and promises no
+    // later event: after an event that close before this read, one more read sees the write's end.
     if (file.lastEventAt > file.lastReadAt - settleMs) schedule(handler, path, file, ctx);
   }
 
