@@ -3,6 +3,7 @@
  * loose about types ("0" for 0, "True" for true, 1.0 for "1.0"). Each returns
  * undefined when the value cannot be read, so callers choose the default.
  */
+import { describeDepthPath, findTooDeep, tooDeepReason } from '../core/json-depth.js';
 
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const HEX = /^([+-]?)0[xX]([0-9a-fA-F]+)$/;
@@ -76,8 +77,19 @@ export function decodeText(data: string | Uint8Array): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** Parses JSON, returning the error's message instead of throwing (callers turn it into a result). */
-export function tryParseJson(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
+/**
+ * Nesting limit of the files handlers write (status, heartbeat, script result) and of settings:
+ * real ones nest under 10 levels, and settings carry goal-state settings, which stop at 100.
+ */
+export const HANDLER_FILE_MAX_DEPTH = 128;
+
+/**
+ * Parses JSON, returning the error's message instead of throwing (callers turn it into a result).
+ * Text nested deeper than `maxDepth` is an error before it is parsed: nothing after it need recurse safely.
+ */
+export function tryParseJson(text: string, maxDepth = HANDLER_FILE_MAX_DEPTH): { ok: true; value: unknown } | { ok: false; error: string } {
+  const deep = findTooDeep(text, maxDepth);
+  if (deep) return { ok: false, error: `${describeDepthPath(deep.path)}: ${tooDeepReason(deep)}` };
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (error) {

@@ -1,4 +1,5 @@
 import { ValidationError, jsonPath, type Problem } from '../core/errors.js';
+import { describeDepthPath, findTooDeep, tooDeepReason } from '../core/json-depth.js';
 
 /** A handler's HandlerManifest.json, read the way the Azure agent reads it (first array element). */
 export type HandlerManifest = CommandManifest | ScriptManifest;
@@ -30,6 +31,12 @@ export interface ScriptManifest {
   readonly reportHeartbeat: boolean;
 }
 
+/**
+ * Nesting limit of a manifest: real ones are 3 levels deep (`[{"handlerManifest": {}}]`); 64 is
+ * also .NET System.Text.Json's default MaxDepth, so no manifest .NET tooling reads goes past it.
+ */
+export const MANIFEST_MAX_DEPTH = 64;
+
 const COMMANDS = ['installCommand', 'uninstallCommand', 'updateCommand', 'enableCommand', 'disableCommand'] as const;
 const VERSION_RE = /^\d+(\.\d+){0,3}$/;
 
@@ -43,6 +50,11 @@ export function parseManifest(text: string, source: string): HandlerManifest {
   };
   const fail = (): never => { throw new ValidationError(`invalid handler manifest ${source}`, problems); };
 
+  const deep = findTooDeep(text, MANIFEST_MAX_DEPTH);
+  if (deep) {
+    problems.push({ source, path: describeDepthPath(deep.path), reason: tooDeepReason(deep) });
+    return fail();
+  }
   let doc: unknown;
   try { doc = JSON.parse(text); } catch (err) {
     add([], `not valid JSON: ${(err as Error).message}`);

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  asRecord, contentStart, decodeText, formattedMessageText, lenientBoolean, lenientInteger, lenientNumber, lenientString, tryParseJson,
+  asRecord, contentStart, decodeText, formattedMessageText, HANDLER_FILE_MAX_DEPTH, lenientBoolean, lenientInteger, lenientNumber, lenientString, tryParseJson,
 } from '../../src/protocol/lenient.js';
 
 describe('lenientNumber', () => {
@@ -84,5 +84,15 @@ describe('document helpers', () => {
     const bad = tryParseJson('{');
     assert.equal(bad.ok, false);
     assert.ok(!bad.ok && bad.error.length > 0);
+  });
+
+  test('tryParseJson refuses nesting past its limit before parsing, naming where and the limit', () => {
+    assert.equal(HANDLER_FILE_MAX_DEPTH, 128);
+    const atLimit = '['.repeat(HANDLER_FILE_MAX_DEPTH) + ']'.repeat(HANDLER_FILE_MAX_DEPTH);
+    assert.equal(tryParseJson(atLimit).ok, true);
+    const deep = tryParseJson('[{"status": {"formattedMessage": ' + '['.repeat(1_000_000) + ']'.repeat(1_000_000) + '}}]');
+    assert.deepEqual(deep, { ok: false, error: '[0].status.formattedMessage[0][0][0]... (122 levels more): '
+      + 'nested too deep: more than 128 levels of arrays and objects, the limit (line 1 column 159)' });
+    assert.equal(tryParseJson('[[[1]]]', 2).ok, false);
   });
 });

@@ -3,7 +3,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseManifest, rawFirstVersion, type CommandManifest, type HandlerManifest } from '../../src/protocol/manifest.js';
+import { MANIFEST_MAX_DEPTH, parseManifest, rawFirstVersion, type CommandManifest, type HandlerManifest } from '../../src/protocol/manifest.js';
 import { ValidationError } from '../../src/core/errors.js';
 
 const SAMPLES = SAMPLES_DIR;
@@ -181,5 +181,19 @@ describe('parseManifest: malformed documents', () => {
   test('a missing version and a version of the wrong type', () => {
     assert.equal(problemsOf(JSON.stringify([{ handlerManifest: GOOD.handlerManifest }])).problems[0]?.reason, 'is required');
     assert.equal(problemsOf(JSON.stringify([{ version: true, handlerManifest: GOOD.handlerManifest }])).problems[0]?.value, true);
+  });
+  test('nested 100k deep: one problem naming the path, the depth and the limit, no stack overflow', () => {
+    assert.equal(MANIFEST_MAX_DEPTH, 64);
+    const err = problemsOf('['.repeat(100_000) + ']'.repeat(100_000));
+    assert.deepEqual(err.problems, [{ source: 'pkg/HandlerManifest.json', path: '[0][0][0][0][0][0]... (58 levels more)',
+      reason: 'nested too deep: more than 64 levels of arrays and objects, the limit (line 1 column 65)' }]);
+    const inside = problemsOf(JSON.stringify([{ ...GOOD, handlerManifest: { ...GOOD.handlerManifest, extra: 0 } }])
+      .replace('"extra":0', `"extra":${'{"x":'.repeat(100_000)}1${'}'.repeat(100_000)}`));
+    assert.equal(inside.problems[0]?.path, '[0].handlerManifest.extra.x.x.x... (58 levels more)');
+  });
+  test('a manifest nested right up to the limit is read as usual', () => {
+    const deepExtra = '['.repeat(MANIFEST_MAX_DEPTH - 3) + ']'.repeat(MANIFEST_MAX_DEPTH - 3);
+    const text = JSON.stringify([{ ...GOOD, handlerManifest: { ...GOOD.handlerManifest, extra: 0 } }]).replace('"extra":0', `"extra":${deepExtra}`);
+    assert.equal(command(parseManifest(text, 'pkg/HandlerManifest.json')).enableCommand, 'e.sh');
   });
 });

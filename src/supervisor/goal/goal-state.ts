@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SupervisorError, ValidationError, jsonPath, type Problem } from '../../core/errors.js';
+import { describeDepthPath, findTooDeep, tooDeepReason } from '../../core/json-depth.js';
 import { findUnknownKeys, goalStateErrorMap, goalStateSchema } from './goal-state-schema.js';
 import { findCycles, formatCycle, type GraphNode } from './goal-state-graph.js';
 
@@ -124,10 +125,21 @@ export function maskStrings(line: string): string {
   return out;
 }
 
+/**
+ * Nesting limit of a goal-state document, checked on the text before anything parses or walks it.
+ * Its own structure takes 5 levels (handlers[i].extensions[k].publicSettings) and settings that
+ * passed through .NET's JSON (default MaxDepth 64) never go past 64, so no real document reaches 100.
+ */
+export const GOAL_STATE_MAX_DEPTH = 100;
+
 function parseJson(text: string, source: string): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // editors on Windows add a BOM
   if (body.trim() === '') {
     throw new ValidationError(`invalid goal state ${source}`, [{ source, path: '(root)', reason: 'empty document: expected a JSON object' }]);
+  }
+  const deep = findTooDeep(body, GOAL_STATE_MAX_DEPTH);
+  if (deep) {
+    throw new ValidationError(`invalid goal state ${source}`, [{ source, path: describeDepthPath(deep.path), reason: tooDeepReason(deep) }]);
   }
   try {
     return JSON.parse(body) as unknown;

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError, showValue, type Problem } from '../../../src/core/errors.js';
-import { parseGoalState } from '../../../src/supervisor/goal/goal-state.js';
+import { GOAL_STATE_MAX_DEPTH, parseGoalState } from '../../../src/supervisor/goal/goal-state.js';
 
 const SOURCE = '/etc/goal.json';
 const HEX = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -128,6 +128,36 @@ describe('goal state: dependency cycles', () => {
     expectProblem(err, 'handlers[0].dependsOn', /A -> B -> A/, ['B']);
     expectProblem(err, 'handlers[2].dependsOn', /X -> Y -> X/, ['Y']);
     assert.equal(err.problems.length, 2);
+  });
+
+  test('a dependsOn chain of 4,000 handlers validates; closed into a loop, the whole cycle is named', () => {
+    const chain = Array.from({ length: 4000 }, (_, i) => handler({ name: `h${i}`, dependsOn: i < 3999 ? [`h${i + 1}`] : [] }));
+    assert.equal(parseGoalState(doc(...chain), SOURCE).handlers.length, 4000);
+    chain[3999] = handler({ name: 'h3999', dependsOn: ['h0'] });
+    const err = reject(doc(...chain));
+    const cycle = [...Array.from({ length: 4000 }, (_, i) => `h${i}`), 'h0'].join(' -> ');
+    const found = expectProblem(err, 'handlers[0].dependsOn', /^dependency cycle: h0 -> h1 -> h2 -> /, ['h1']);
+    assert.equal(found.reason, `dependency cycle: ${cycle}`);
+    assert.equal(err.problems.length, 1);
+  });
+});
+
+describe('goal state: nesting depth', () => {
+  test('nested a million deep: one problem naming the path, the depth and the limit, no stack overflow', () => {
+    assert.equal(GOAL_STATE_MAX_DEPTH, 100);
+    const deep = '['.repeat(1_000_000) + ']'.repeat(1_000_000);
+    const err = reject(`{"handlers": [{"name": "A", "version": "1.0", "extensions": [{"publicSettings": ${deep}}]}]}`);
+    expectProblem(err, 'handlers[0].extensions[0].publicSettings[0]... (94 levels more)',
+      /^nested too deep: more than 100 levels of arrays and objects, the limit \(line 1 column 176\)$/);
+    assert.equal(err.problems.length, 1);
+    const whole = reject(deep);
+    expectProblem(whole, '[0][0][0][0][0][0]... (94 levels more)', /more than 100 levels/);
+  });
+
+  test('settings nested right up to the limit are kept as written', () => {
+    const settings = '{"a":'.repeat(GOAL_STATE_MAX_DEPTH - 5) + '1' + '}'.repeat(GOAL_STATE_MAX_DEPTH - 5);
+    const goal = parseGoalState(`{"handlers": [{"name": "A", "version": "1.0", "extensions": [{"publicSettings": ${settings}}]}]}`, SOURCE);
+    assert.deepEqual(goal.handlers[0]!.extensions[0]!.publicSettings, JSON.parse(settings));
   });
 });
 
