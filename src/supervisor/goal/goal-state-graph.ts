@@ -16,18 +16,31 @@ function byName<T extends GraphNode>(nodes: readonly T[]): Map<string, T> {
 /**
  * The cycles a depth-first walk in document order meets (at least one in every group of handlers
  * that wait on each other), each closed on its first name: `["A", "B", "A"]`. Unknown names are ignored.
+ * The walk keeps its own stack, so a chain of any length costs no call-stack depth.
  */
 export function findCycles(nodes: readonly GraphNode[]): string[][] {
   const map = byName(nodes);
   const state = new Map<string, 'active' | 'done'>();
-  const stack: string[] = [];
   const seen = new Set<string>();
   const cycles: string[][] = [];
+  // The active path: names, and for each how many of its dependencies were already looked at.
+  const stack: string[] = [];
+  const next: number[] = [];
 
-  const visit = (name: string): void => {
-    state.set(name, 'active');
-    stack.push(name);
-    for (const dep of map.get(name)?.dependsOn ?? []) {
+  const enter = (name: string): void => { state.set(name, 'active'); stack.push(name); next.push(0); };
+  for (const root of map.keys()) {
+    if (state.has(root)) continue;
+    enter(root);
+    while (stack.length > 0) {
+      const top = stack.length - 1;
+      const deps = map.get(stack[top]!)?.dependsOn ?? [];
+      if (next[top]! === deps.length) {
+        state.set(stack.pop()!, 'done');
+        next.pop();
+        continue;
+      }
+      const dep = deps[next[top]!]!;
+      next[top]! += 1;
       if (!map.has(dep)) continue;
       const s = state.get(dep);
       if (s === 'active') {
@@ -35,12 +48,9 @@ export function findCycles(nodes: readonly GraphNode[]): string[][] {
         const start = cycle.indexOf([...cycle].sort()[0] ?? dep);
         const key = [...cycle.slice(start), ...cycle.slice(0, start)].join('\0');
         if (!seen.has(key)) { seen.add(key); cycles.push([...cycle, dep]); }
-      } else if (s === undefined) visit(dep);
+      } else if (s === undefined) enter(dep);
     }
-    stack.pop();
-    state.set(name, 'done');
-  };
-  for (const name of map.keys()) if (!state.has(name)) visit(name);
+  }
   return cycles;
 }
 
@@ -52,35 +62,59 @@ export function formatCycle(cycle: readonly string[]): string {
 /**
  * Topological layers: layer 0 depends on nothing, each later layer only on earlier layers; within a
  * layer, document order. A dependency on a name not in `handlers` counts as met (the plan may pass a
- * subset). Throws E_DEPENDENCY_CYCLE, naming the cycle, when there is one.
+ * subset). Throws E_DEPENDENCY_CYCLE, naming the cycle, when there is one. Linear in handlers plus
+ * edges (each handler waits on a count of unmet dependencies), so a long chain costs no more per step.
  */
 export function dependencyOrder<T extends GraphNode>(handlers: readonly T[]): T[][] {
   const known = new Set(handlers.map((h) => h.name));
+  const waiting = handlers.map((h) => new Set(h.dependsOn.filter((d) => known.has(d))).size);
+  const waiters = new Map<string, number[]>();
+  handlers.forEach((h, i) => {
+    for (const d of new Set(h.dependsOn)) if (known.has(d)) listAt(waiters, d).push(i);
+  });
   const placed = new Set<string>();
   const layers: T[][] = [];
-  let remaining = [...handlers];
-  while (remaining.length > 0) {
-    const layer = remaining.filter((h) => h.dependsOn.every((d) => placed.has(d) || !known.has(d)));
-    if (layer.length === 0) {
-      const cycle = findCycles(remaining)[0] ?? remaining.map((h) => h.name);
-      throw new SupervisorError('E_DEPENDENCY_CYCLE', `dependency cycle: ${formatCycle(cycle)}`, { cycle });
+  let ready = handlers.flatMap((_, i) => (waiting[i] === 0 ? [i] : []));
+  let count = 0;
+  while (ready.length > 0) {
+    layers.push(ready.map((i) => handlers[i]!));
+    count += ready.length;
+    const nextReady: number[] = [];
+    for (const i of ready) {
+      const name = handlers[i]!.name;
+      if (placed.has(name)) continue;
+      placed.add(name);
+      for (const w of waiters.get(name) ?? []) if (--waiting[w]! === 0) nextReady.push(w);
     }
-    for (const h of layer) placed.add(h.name);
-    remaining = remaining.filter((h) => !placed.has(h.name));
-    layers.push(layer);
+    ready = nextReady.sort((x, y) => x - y);
+  }
+  if (count < handlers.length) {
+    const remaining = handlers.filter((_, i) => waiting[i]! > 0);
+    const cycle = findCycles(remaining)[0] ?? remaining.map((h) => h.name);
+    throw new SupervisorError('E_DEPENDENCY_CYCLE', `dependency cycle: ${formatCycle(cycle)}`, { cycle });
   }
   return layers;
 }
 
 /** Names of every handler that depends on `name`, directly or transitively, in document order. */
 export function dependentsOf(name: string, handlers: readonly GraphNode[]): string[] {
+  const dependents = new Map<string, string[]>();
+  for (const h of handlers) for (const d of h.dependsOn) listAt(dependents, d).push(h.name);
   const affected = new Set<string>([name]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const h of handlers) {
-      if (!affected.has(h.name) && h.dependsOn.some((d) => affected.has(d))) { affected.add(h.name); grew = true; }
-    }
+  const queue = [name];
+  for (let k = 0; k < queue.length; k += 1) {
+    for (const n of dependents.get(queue[k]!) ?? []) if (!affected.has(n)) { affected.add(n); queue.push(n); }
   }
-  return handlers.map((h) => h.name).filter((n, i, all) => n !== name && affected.has(n) && all.indexOf(n) === i);
+  const listed = new Set<string>();
+  const out: string[] = [];
+  for (const h of handlers) {
+    if (h.name !== name && affected.has(h.name) && !listed.has(h.name)) { listed.add(h.name); out.push(h.name); }
+  }
+  return out;
+}
+
+function listAt<T>(map: Map<string, T[]>, key: string): T[] {
+  let list = map.get(key);
+  if (list === undefined) { list = []; map.set(key, list); }
+  return list;
 }

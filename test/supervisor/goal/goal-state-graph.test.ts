@@ -89,3 +89,31 @@ describe('findCycles', () => {
     });
   }
 });
+
+describe('long chains: the walks keep their own stack and stay linear', () => {
+  const N = 100_000;
+  const chain = (closed: boolean): GraphNode[] =>
+    Array.from({ length: N }, (_, i) => node(`h${i}`, ...(i < N - 1 ? [`h${i + 1}`] : closed ? ['h0'] : [])));
+
+  test('findCycles on a chain of 100,000: none; closed into a loop: the one cycle, whole', () => {
+    assert.deepEqual(findCycles(chain(false)), []);
+    const [cycle, ...rest] = findCycles(chain(true));
+    assert.equal(cycle?.length, N + 1);
+    assert.deepEqual([cycle?.[0], cycle?.[1], cycle?.[N - 1], cycle?.[N]], ['h0', 'h1', `h${N - 1}`, 'h0']);
+    assert.equal(rest.length, 0);
+  });
+
+  test('dependencyOrder on a chain of 100,000: one handler per layer, last in the document first', () => {
+    const layers = dependencyOrder(chain(false));
+    assert.equal(layers.length, N);
+    assert.deepEqual([layers[0]?.[0]?.name, layers[N - 1]?.[0]?.name], [`h${N - 1}`, 'h0']);
+    assert.ok(layers.every((l) => l.length === 1));
+    assert.throws(() => dependencyOrder(chain(true)), { code: 'E_DEPENDENCY_CYCLE' });
+  });
+
+  test('dependentsOf the end of a chain of 100,000: every other handler, in document order', () => {
+    const all = dependentsOf(`h${N - 1}`, chain(false));
+    assert.equal(all.length, N - 1);
+    assert.deepEqual([all[0], all[N - 2]], ['h0', `h${N - 2}`]);
+  });
+});
