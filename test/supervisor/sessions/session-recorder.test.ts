@@ -147,7 +147,7 @@ describe('SessionRecorder', () => {
   test('events of other kinds or of handlers outside the goal arm no timer and are not recorded', async () => {
     const rec = await SessionRecorder.open(store, goalDoc(), 'apply', clock, onError);
     await rec.begin();
-    rec.onEvent({ type: 'statusChanged', handler: 'A', status: { status: 'Ready', code: 0, message: 'ok' } });
+    rec.onEvent({ type: 'watch', handler: 'A', spec: null });
     rec.onEvent({ type: 'recordChanged', handler: 'A', record: emptyRecord('A') });
     rec.onEvent(started('Stranger', 'install', T0));
     assert.equal(clock.pending(), 0);
