@@ -4,6 +4,7 @@
  */
 import { SupervisorError, ValidationError, formatProblem } from '../core/errors.js';
 import { loadGoalStateFile, parseGoalState, type GoalState } from '../supervisor/goal/goal-state.js';
+import { GOAL_STATE_MAX_BYTES, readBodyCapped } from '../supervisor/goal/goal-fetch.js';
 
 export interface ValidateIO { stdout(s: string): void; stderr(s: string): void }
 
@@ -29,8 +30,9 @@ async function fetchGoalState(url: string): Promise<GoalState> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
-    text = await res.text();
+    text = await readBodyCapped(res, GOAL_STATE_MAX_BYTES, url);
   } catch (err) {
+    if (err instanceof SupervisorError) throw err; // over the cap: already names the URL and the limit
     throw new SupervisorError('E_GOAL_STATE_READ', `cannot read goal state ${url}: ${(err as Error).message}`, { url }, { cause: err });
   }
   return parseGoalState(text, url);

@@ -1,6 +1,8 @@
 /**
  * Reads a goal state from a file or an http(s) URL. URLs are fetched with If-None-Match so an
- * unchanged document costs a 304; every failure is a typed error naming the source.
+ * unchanged document costs a 304; every failure is a typed error naming the source. A URL's body
+ * is capped while it streams, counted after decoding, so neither a chunked stream without a
+ * Content-Length nor a gzip bomb is ever held in memory past the cap.
  */
 import { readFile } from 'node:fs/promises';
 import { SupervisorError } from '../../core/errors.js';
@@ -10,13 +12,16 @@ export type GoalFetch =
   | { readonly kind: 'unchanged' }
   | { readonly kind: 'goal'; readonly goal: GoalState; readonly httpEtag: string | null };
 
+/** The largest goal state read from a URL, in bytes after decoding (CONTRACT section 2). */
+export const GOAL_STATE_MAX_BYTES = 16 * 1024 * 1024;
+
 export function isUrl(source: string): boolean {
   return /^https?:\/\//i.test(source);
 }
 
 /** Fetches once; `httpEtag` is the ETag of the last document seen (URL sources only). */
 export async function fetchGoalState(source: string, httpEtag: string | null, opts: { timeoutMs?: number; maxBytes?: number } = {}): Promise<GoalFetch> {
-  const maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;
+  const maxBytes = opts.maxBytes ?? GOAL_STATE_MAX_BYTES;
   if (!isUrl(source)) {
     let text: string;
     try {
@@ -47,7 +52,31 @@ export async function fetchGoalState(source: string, httpEtag: string | null, op
     await res.body?.cancel();
     throw new SupervisorError('E_GOAL_STATE_READ', `goal state ${source} is ${length} bytes, over the ${maxBytes} byte limit`, { source });
   }
-  const text = await res.text();
-  if (text.length > maxBytes) throw new SupervisorError('E_GOAL_STATE_READ', `goal state ${source} is over the ${maxBytes} byte limit`, { source });
+  const text = await readBodyCapped(res, maxBytes, source);
   return { kind: 'goal', goal: parseGoalState(text, source), httpEtag: res.headers.get('etag') };
+}
+
+/**
+ * The body as text (UTF-8, as Response.text() decodes it), its bytes counted after fetch has undone
+ * any Content-Encoding; the first chunk past `maxBytes` cancels the stream, which drops the connection.
+ * Throws E_GOAL_STATE_READ then; a failed read rejects with fetch's own error.
+ */
+export async function readBodyCapped(res: Response, maxBytes: number, source: string): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new SupervisorError('E_GOAL_STATE_READ',
+        `goal state ${source} is over the ${maxBytes} byte limit (read stopped at ${total} bytes, counted after decoding)`,
+        { source, limit: maxBytes, bytesRead: total });
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks, total));
 }
