@@ -2,11 +2,15 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { validateCommand } from '../../src/cli/validate.js';
+import { runCli } from '../helpers/cli.js';
+import { yazlZip } from '../helpers/packages-archives.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/goal-states/', import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -128,5 +132,77 @@ describe('supervisor validate <goal-state URL>', () => {
     const r = await run(`${base}/missing.json`);
     assert.equal(r.code, 2);
     assert.deepEqual(r.err, [`cannot read goal state ${base}/missing.json: HTTP 404 Not Found`]);
+  });
+});
+
+describe('supervisor validate: bounded cost for every input (the real executable)', () => {
+  let dir = '';
+  let server: Server;
+  let base = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cli-validate-bounds-'));
+    // 1 MiB of spaces per ~1 KB gzip member; 1,200 of them decode to 1.2 GB.
+    const member = gzipSync(Buffer.alloc(1024 * 1024, 0x20));
+    server = createServer((req, res) => {
+      if (req.url !== '/bomb.json') { res.writeHead(404).end(); return; }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(Buffer.concat(Array.from({ length: 1200 }, () => member)));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a goal state nested a million deep: exit 2 naming the place, the depth and the limit', async () => {
+    const src = join(dir, 'deep.json');
+    await writeFile(src, `{"handlers": ${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}`);
+    const r = await runCli(['validate', src]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `${src}: handlers[0][0][0][0][0]... (94 levels more): `
+      + 'nested too deep: more than 100 levels of arrays and objects, the limit (line 1 column 113)\n'
+      + `${src}: invalid, 1 problem\n`);
+  });
+
+  test('a dependsOn chain of 4,000 handlers validates; closed into a loop, exit 2 naming the cycle', async () => {
+    const handlers = Array.from({ length: 4000 }, (_, i) => ({ name: `h${i}`, version: '1.0', dependsOn: i < 3999 ? [`h${i + 1}`] : [] }));
+    const src = join(dir, 'chain.json');
+    await writeFile(src, JSON.stringify({ handlers }));
+    const ok = await runCli(['validate', src]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, `${src}: valid, 4000 handlers (4000 enabled), no etag\n`);
+    handlers[3999]!.dependsOn = ['h0'];
+    await writeFile(src, JSON.stringify({ handlers }));
+    const cycle = await runCli(['validate', src]);
+    assert.equal(cycle.code, 2, cycle.stderr);
+    assert.ok(cycle.stderr.startsWith(`${src}: handlers[0].dependsOn: dependency cycle: h0 -> h1 -> h2 -> `), cycle.stderr.slice(0, 200));
+    assert.ok(cycle.stderr.includes(' -> h3999 -> h0 (got ["h1"])\n'));
+  });
+
+  test('a package whose manifest is nested 100k deep: exit 2 naming the manifest, the depth and the limit', async () => {
+    const pkg = join(dir, 'deep.zip');
+    const manifest = '['.repeat(100_000) + ']'.repeat(100_000);
+    await writeFile(pkg, await yazlZip([{ name: 'HandlerManifest.json', data: manifest }, { name: 'bin/enable.sh', data: 'exit 0' }]));
+    const r = await runCli(['validate', pkg]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.ok(r.stderr.includes(`${pkg}!HandlerManifest.json: [0][0][0][0][0][0]... (58 levels more): `
+      + 'nested too deep: more than 64 levels of arrays and objects, the limit (line 1 column 65)\n'), r.stderr);
+  });
+
+  test('a gzip body that expands to 1.2 GB: exit 2 naming the URL and the 16 MiB limit', async () => {
+    const r = await runCli(['validate', `${base}/bomb.json`]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    const m = /^goal state (\S+) is over the 16777216 byte limit \(read stopped at (\d+) bytes, counted after decoding\)\n$/.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    assert.equal(m[1], `${base}/bomb.json`);
+    assert.ok(Number(m[2]) <= 16 * 1024 * 1024 + 1024 * 1024, m[2]);
   });
 });
