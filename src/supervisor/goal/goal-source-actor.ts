@@ -62,6 +62,11 @@ export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMes
       lastText = text;
       deps.onGoal(goal);
     } catch (err) {
+      // Forget what was last delivered: a source that comes back with that same document
+      // delivers it again, and the goal's arrival clears the supervisor's Error status.
+      httpEtag = null;
+      lastEtag = null;
+      lastText = null;
       deps.onError(err);
     }
   }

@@ -212,8 +212,8 @@ describe('goal-source actor: a file', () => {
     assert.deepEqual(r.goals.map((g) => g.etag), ['e1', 'e4']);
   });
 
-  // Defect (reported, not fixed here): the daemon turns onError into supervisor status Error and only a
-  // delivered goal clears it, so a file put back to the last good document left the status Error for good.
+  // Was a defect: the daemon turns onError into supervisor status Error and only a
+  // delivered goal clears it, so a file put back to the last good document left the status Error for good; an error now makes the next good read a delivery.
   test('a file put back to the last good document after an error is delivered again (the error is over)', async () => {
     await writeFile(file, doc('e1'));
     r = rig(file, watcher);
@@ -394,11 +394,12 @@ describe('goal-source actor: a URL, polled on the injected clock', () => {
     assert.equal(r.goals.length, 1);
     assert.equal(r.errors.length, 2, 'reported at every poll while it stays invalid');
     assert.match((r.errors[0] as Error).message, new RegExp(`^invalid goal state ${url.replace(/[.]/g, '\\.')}`));
-    assert.deepEqual(requests.map((h) => h['if-none-match'] ?? null), [null, '"h1"', '"h1"'], 'its ETag was never taken');
+    // The invalid document's ETag is never taken; after an error the next poll asks for the whole document.
+    assert.deepEqual(requests.map((h) => h['if-none-match'] ?? null), [null, '"h1"', null]);
   });
 
-  // Defect (reported, not fixed here): after a transient outage the server answers 304 to the old ETag,
-  // nothing is delivered, and the daemon's supervisor status stays Error ("HTTP 503") until the document changes.
+  // Was a defect: after a transient outage the server answered 304 to the old ETag, nothing was
+  // delivered, and the daemon's supervisor status stayed Error ("HTTP 503") until the document changed.
   test('after an HTTP error, the same document is delivered again once the server is back', async () => {
     await r.send({ type: 'check', reason: 'start' });
     served = { status: 503, etag: null, body: 'busy' };
