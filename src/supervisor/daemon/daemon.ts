@@ -11,7 +11,7 @@ import { RawJson } from '../../core/raw-json.js';
 import { acquireLock } from '../../storage/lock.js';
 import { SupervisorError } from '../../core/errors.js';
 import type { GoalState } from '../goal/goal-state.js';
-import { buildDetail, closestName } from '../monitor/handler-detail.js';
+import { closestName } from '../monitor/handler-detail.js';
 import { commandLogPath } from '../logging/command-log.js';
 import { followFile, lastLines } from '../logging/tail-lines.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
@@ -191,10 +191,10 @@ export class Daemon {
     return {
       ps: () => this.psRows(),
       status: async ({ name }: { name: string }) => {
+        const detail = await rt.detail(name);
+        if (detail) return detail;
         await known(name);
-        const row = (await rt.row(name))!;
-        const record = await rt.fleet.store.load(name);
-        return buildDetail(this.opts.dirs, row, record.state === 'NotInstalled' ? null : record, rt.history.of(name), rt.specs.get(name) ?? null);
+        throw new SupervisorError('E_UNKNOWN_HANDLER', `no handler named "${name}"`, { name }); // gone between the two asks
       },
       report: async () => rt.report(),
       sessions: async () => (await rt.sessions.list()).reverse(),

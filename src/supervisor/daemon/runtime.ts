@@ -6,32 +6,33 @@
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { HeartbeatActor, type HeartbeatMessage } from '../monitor/heartbeat-actor.js';
-import { askReport, askReporterStats, askRow, askRows, flushReport, reporterBehavior, type ReporterMessage, type ReporterStats } from '../monitor/reporter-actor.js';
+import { askFacts, askReport, askReporterStats, askRow, askRows, flushReport, reporterBehavior, type ReporterMessage,
+  type ReporterStats } from '../monitor/reporter-actor.js';
 import { spawnSampler, type SamplerMessage } from '../monitor/sampler-actor.js';
 import { statusCollectorBehavior, type StatusMessage } from '../monitor/status-actor.js';
 import { Fleet, type ApplySummary, type FleetOptions } from '../lifecycle/fleet.js';
 import type { GoalState } from '../goal/goal-state.js';
 import { FolderWatcher } from '../monitor/folder-watcher.js';
-import type { RestartPolicy } from '../monitor/restart-policy.js';
-import type { HeartbeatView } from '../monitor/heartbeat-tracker.js';
-import { ageSeconds } from '../monitor/snapshot.js';
+import { restartPolicy, type RestartPolicy } from '../monitor/restart-policy.js';
+import { loadPersisted, restartBookFiles } from '../monitor/persisted.js';
+import { buildDetail, type HandlerDetail } from '../monitor/handler-detail.js';
 import type { StatusReport } from '../monitor/status-report.js';
 import type { HandlerRow, MonitorEvent, WatchSpec } from '../monitor/types.js';
 import { supervisorVersion } from '../../core/version-info.js';
 import { CommandLog, formatEnd, formatStart } from '../logging/command-log.js';
 import { boundOutputs } from '../logging/output-bounds.js';
 import { join } from 'node:path';
-import { OperationHistory } from '../monitor/operation-history.js';
 import { SessionRecorder } from '../sessions/session-recorder.js';
-import { sessionEvents } from '../sessions/session-replay.js';
 import { SessionStore } from '../../storage/sessions.js';
 import { cleanLeftovers } from '../../storage/leftovers.js';
 import { Spawner } from '../process/spawner.js';
+import { ValidationError } from '../../core/errors.js';
 
 export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'> {
   readonly reportUrl?: string;
   /** Process sampling period, ms (default 5000). */
   readonly sampleIntervalMs?: number;
+  /** Default: $EXT_SUPERVISOR_RESTART_POLICY (a JSON object of RestartPolicy fields), else the contract's 3 in 1 hour. */
   readonly restartPolicy?: RestartPolicy;
   /** Told about everything that flows to the reporter (logging, metrics). */
   readonly onEvent?: (event: MonitorEvent) => void;
@@ -42,6 +43,22 @@ export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'>
   readonly outputCheckMs?: number;
   /** 'here': fork handler commands from this process instead of a spawner process (default: a spawner). */
   readonly spawn?: 'spawner' | 'here';
+}
+
+/** The restart policy an operator (or a test) set in the environment; null when none. Throws E_INVALID naming each bad field. */
+export function restartPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): RestartPolicy | null {
+  const text = env['EXT_SUPERVISOR_RESTART_POLICY'];
+  if (text === undefined || text.trim() === '') return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = text;
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ValidationError('EXT_SUPERVISOR_RESTART_POLICY', [{ path: '(root)', reason: 'must be a JSON object of restart policy settings', value }]);
+  }
+  return restartPolicy(value as Partial<RestartPolicy>, 'EXT_SUPERVISOR_RESTART_POLICY');
 }
 
 export class Runtime {
@@ -58,12 +75,13 @@ export class Runtime {
   /** Counts events: a cache of anything derived from the snapshot is good while this has not moved. */
   get eventVersion(): number { return this.version; }
   private outputTimer: ReturnType<Clock['setTimeout']> | null = null;
-  readonly history = new OperationHistory();
   readonly commandLog: CommandLog;
   readonly sessions: SessionStore;
   private recorder: SessionRecorder | null = null;
-  /** Latest watch spec of every installed handler (for `status NAME`). */
-  readonly specs = new Map<string, WatchSpec>();
+  /** Latest watch spec of every installed handler: whose command output files to keep bounded. */
+  private readonly specs = new Map<string, WatchSpec>();
+  /** What a previous run left (journals, restart books), folded once before anything else. */
+  private restoring: Promise<void> | null = null;
   private readonly onError: (err: unknown) => void;
   /** The helper process handler commands are forked from; null: from this process. */
   readonly spawner: Spawner | null;
@@ -88,9 +106,10 @@ export class Runtime {
     const here = (opts.spawn ?? (process.env['EXT_SUPERVISOR_SPAWN'] === 'here' ? 'here' : 'spawner')) === 'here';
     this.spawner = opts.spawner ?? (here ? null : new Spawner());
     this.fleet = new Fleet({ ...opts, system: this.system, onEvent: (e) => this.route(e), ...(this.spawner ? { spawner: this.spawner } : {}) });
+    const policy = opts.restartPolicy ?? restartPolicyFromEnv();
     this.heartbeat = this.system.spawn('heartbeat', new HeartbeatActor({
-      clock: this.clock, watcher: this.watcher, emit: (e) => this.route(e),
-      restart: (handler) => this.fleet.restart(handler), ...(opts.restartPolicy ? { policy: opts.restartPolicy } : {}),
+      clock: this.clock, watcher: this.watcher, emit: (e) => this.route(e), fleet: this.fleet.ref,
+      books: restartBookFiles(opts.dirs.libDir), onError, ...(policy ? { policy } : {}),
     }));
     this.status = this.system.spawn('status', statusCollectorBehavior({ watcher: this.watcher, emit: (e) => this.route(e) }));
     this.sampler = spawnSampler(this.system, { libId: this.fleet.libId, emit: (e) => this.route(e),
@@ -117,7 +136,6 @@ export class Runtime {
   private route(event: MonitorEvent): void {
     this.version++;
     this.reporter.tell(event);
-    this.history.record(event);
     this.recorder?.onEvent(event);
     switch (event.type) {
       case 'watch':
@@ -148,16 +166,27 @@ export class Runtime {
     });
   }
 
+  /**
+   * Folds what a previous run left of each handler (its journal: operations and how its last work
+   * ended; its restart book) into the snapshot, and hands the books to the watchdog, before any
+   * other event: the rows are then what they were when it stopped, and the restart budget goes on.
+   */
+  restore(): Promise<void> {
+    this.restoring ??= (async () => {
+      const last = await this.sessions.last().catch(() => null);
+      const persisted = await loadPersisted(this.opts.dirs.libDir, last,
+        { onInvalid: (file, err) => this.onError(new Error(`${file} is ignored: ${(err as Error)?.message ?? String(err)}`)) });
+      for (const event of persisted.events) this.route(event);
+      this.heartbeat.tell({ type: 'restoreBooks', books: persisted.books });
+    })();
+    return this.restoring;
+  }
+
   /** Start-up: announce what is installed so the snapshot and the watchers know it before any apply. */
   async describeInstalled(goal: GoalState | null): Promise<void> {
+    await this.restore();
     if (goal) this.announceGoal(goal);
     await this.fleet.describeInstalled(goal);
-    // What the last session did is still the handlers' last operation (ps LAST-OP, status).
-    const last = await this.sessions.last().catch(() => null);
-    for (const event of sessionEvents(last)) {
-      this.reporter.tell(event);
-      this.history.record(event);
-    }
   }
 
   private announceGoal(goal: GoalState): void {
@@ -167,6 +196,7 @@ export class Runtime {
 
   /** Applies a goal state as one session (recorded under <lib>/sessions). One at a time. */
   async apply(goal: GoalState, kind: 'apply' | 'run' = 'apply'): Promise<ApplySummary> {
+    await this.restore();
     this.announceGoal(goal);
     const recorder = await SessionRecorder.open(this.sessions, goal, kind, this.clock, this.onError);
     this.recorder = recorder;
@@ -183,29 +213,21 @@ export class Runtime {
     }
   }
 
-  /**
-   * The ps rows. Heartbeat events are sent on changes only, so the newest mtime (a rewrite with
-   * the same content) comes from the watchdog's in-memory view: no I/O per request.
-   */
-  async rows(): Promise<readonly HandlerRow[]> {
-    const [rows, views] = await Promise.all([askRows(this.reporter), this.heartbeatViews()]);
-    return rows.map((r) => this.withHeartbeatAge(r, views));
+  /** The ps rows: the reporter's snapshot alone answers. */
+  rows(): Promise<readonly HandlerRow[]> {
+    return askRows(this.reporter);
   }
 
-  async row(name: string): Promise<HandlerRow | null> {
-    const [row, views] = await Promise.all([askRow(this.reporter, name), this.heartbeatViews()]);
-    return row ? this.withHeartbeatAge(row, views) : null;
+  row(name: string): Promise<HandlerRow | null> {
+    return askRow(this.reporter, name);
   }
 
-  private heartbeatViews(): Promise<ReadonlyMap<string, HeartbeatView>> {
-    return this.heartbeat.ask((reply) => ({ type: 'inspect', reply }));
+  /** `status NAME`: the snapshot's row, record, operations and watch spec, plus the handler's processes and paths. */
+  async detail(name: string): Promise<HandlerDetail | null> {
+    const facts = await askFacts(this.reporter, name);
+    return facts ? buildDetail(this.opts.dirs, facts.row, facts.record, facts.operations, facts.spec) : null;
   }
 
-  private withHeartbeatAge(row: HandlerRow, views: ReadonlyMap<string, HeartbeatView>): HandlerRow {
-    const mtime = views.get(row.name)?.mtimeMs;
-    if (mtime === null || mtime === undefined) return row;
-    return { ...row, heartbeatAgeSeconds: ageSeconds(mtime, this.clock.now()) };
-  }
   report(): Promise<StatusReport> { return askReport(this.reporter); }
   reporterStats(): Promise<ReporterStats> { return askReporterStats(this.reporter); }
 

@@ -13,6 +13,7 @@ import { Gate } from './gate.js';
 import type { GoalState } from '../goal/goal-state.js';
 import { dependencyOrder } from '../goal/goal-state-graph.js';
 import type { MonitorEvent } from '../monitor/types.js';
+import type { RestartRequest } from './events.js';
 
 export interface FleetOptions {
   readonly dirs: SupervisorDirs;
@@ -56,6 +57,7 @@ export class Fleet {
   private readonly graceMs: number;
   private stopping: Promise<void> | null = null;
   private readonly ownsSystem: boolean;
+  private mailbox: ActorRef<RestartRequest> | null = null;
 
   constructor(private readonly opts: FleetOptions) {
     this.dirs = opts.dirs;
@@ -118,7 +120,8 @@ export class Fleet {
 
   /** Stops the handler actors after what they have queued (running plans finish or are cancelled first). */
   stop(): Promise<void> {
-    this.stopping ??= this.ownsSystem ? this.system.stop() : Promise.all([...this.actors.values()].map((a) => a.stop())).then(() => undefined);
+    this.stopping ??= this.ownsSystem ? this.system.stop()
+      : Promise.all([...this.actors.values(), ...(this.mailbox ? [this.mailbox] : [])].map((a) => a.stop())).then(() => undefined);
     return this.stopping;
   }
 
@@ -129,9 +132,26 @@ export class Fleet {
       this.actor(name).ask<unknown>((reply) => ({ type: 'describe', goal: goals.get(name) ?? null, reply }), Infinity)));
   }
 
-  /** Heartbeat watchdog: disable + enable one handler through its own mailbox. */
+  /** Disable + enable one handler through its own mailbox. */
   restart(name: string): Promise<{ ok: boolean; message: string }> {
     return this.actor(name).ask((reply) => ({ type: 'restart', reply }), Infinity);
+  }
+
+  /**
+   * The fleet's mailbox for the monitors (the heartbeat watchdog asks for a restart here and is
+   * answered with a message): they hold a reference to an actor, never to the Fleet.
+   */
+  get ref(): ActorRef<RestartRequest> {
+    this.mailbox ??= this.system.spawn<RestartRequest>('fleet', {
+      receive: (msg) => {
+        // Not awaited: a disable + enable may take minutes, and other handlers' requests must not wait for it.
+        void this.restart(msg.handler).then(
+          (r) => msg.replyTo.tell({ type: 'restartDone', handler: msg.handler, ok: r.ok, message: r.message }),
+          (err: unknown) => msg.replyTo.tell({ type: 'restartDone', handler: msg.handler, ok: false,
+            message: `restart failed: ${err instanceof Error ? err.message : String(err)}` }));
+      },
+    });
+    return this.mailbox;
   }
 
   /** Number of handler actors with work queued or running. */

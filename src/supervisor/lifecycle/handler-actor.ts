@@ -1,6 +1,7 @@
 /**
  * One actor per handler: its mailbox serialises everything done to the handler, so two goal
- * states are never interleaved on it. It waits for its dependencies, plans, executes, reports.
+ * states are never interleaved on it. It waits for its dependencies, plans, executes, and tells
+ * facts (work started, how it settled): what the handler shows is decided in monitor/handler-status.ts.
  */
 import type { Behavior, Reply } from '../../actors/actor.js';
 import type { HandlerGoal } from '../goal/goal-state.js';
@@ -8,11 +9,12 @@ import { planHandler, restartPlan } from './plan.js';
 import { watchSpecFor } from './watch-spec.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import { executePlan, type ExecutorDeps } from './executor.js';
-import type { LifecycleStatus, OperationResult } from './events.js';
+import type { LifecycleStatus, OperationResult, Work, WorkOutcome } from './events.js';
 import { emptyRecord, type HandlerRecord } from './record.js';
 import { planOf, resumed as resumedRecord } from './progress.js';
 import type { HandlerPlan } from './steps.js';
-import { goalReached, statusAtRest, statusWhileRunning } from './status.js';
+import { goalReached } from './status.js';
+import { lifecycleStatus } from '../monitor/handler-status.js';
 import { ErrorCodes } from './error-codes.js';
 import type { StateStore } from './record-store.js';
 
@@ -55,7 +57,13 @@ function syntheticFailure(goal: HandlerGoal, code: number, message: string, now:
 }
 
 export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<HandlerMessage> {
-  const setStatus = (status: LifecycleStatus): void => deps.emit({ type: 'statusChanged', handler: name, status });
+  const started = (work: Work): void => deps.emit({ type: 'workStarted', handler: name, work });
+  /** Tells how the work ended; returns the status that follows, for the apply's result. */
+  const settled = (record: HandlerRecord, failure: OperationResult | null, note: string | null): LifecycleStatus => {
+    const outcome: WorkOutcome = { failure: failure ? { code: failure.code, message: failure.message } : null, note };
+    deps.emit({ type: 'workSettled', handler: name, outcome });
+    return lifecycleStatus(record, { kind: 'settled', outcome });
+  };
   /** The goal this handler was last applied with: restarts and watch specs use it. */
   let lastGoal: HandlerGoal | null = null;
 
@@ -69,9 +77,9 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
     const record = await deps.store.load(name);
     const plan = lastGoal ? restartPlan(lastGoal, record) : null;
     if (!lastGoal || !plan) return { ok: false, message: `not restarted: ${name} is ${record.state}` };
-    setStatus({ status: 'NotReady', code: 0, message: 'restarting: heartbeat unresponsive' });
+    started({ action: 'restart', targetVersion: record.version, fromVersion: null });
     const outcome = await executePlan(lastGoal, plan, record, { ...deps, saveRecord });
-    setStatus(statusAtRest(outcome.record, outcome.failure));
+    settled(outcome.record, outcome.failure, null);
     await announce(outcome.record);
     return outcome.ok ? { ok: true, message: 'restarted (disable + enable)' } : { ok: false, message: outcome.failure?.message ?? 'restart failed' };
   }
@@ -94,18 +102,14 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
       recovery = resumed.recovery ?? 'resumed a plan interrupted by a supervisor restart';
       record = resumed.record;
       if (!resumed.ok) {
-        const status = statusAtRest(record, resumed.failure);
-        setStatus({ ...status, message: `${status.message} (${recovery})` });
+        const status = settled(record, resumed.failure, recovery);
         await announce(record);
-        return { name, goal, reached: false, action: pendingAction, record, status: { ...status, message: `${status.message} (${recovery})` },
-          operations: earlier, failure: resumed.failure };
+        return { name, goal, reached: false, action: pendingAction, record, status, operations: earlier, failure: resumed.failure };
       }
     }
     const finish = (action: HandlerApplyResult['action'], rec: HandlerRecord, failure: OperationResult | null,
       operations: readonly OperationResult[], reached: boolean): HandlerApplyResult => {
-      const base = statusAtRest(rec, failure);
-      const status = recovery ? { ...base, message: `${base.message} (${recovery})` } : base;
-      setStatus(status);
+      const status = settled(rec, failure, recovery);
       return { name, goal, reached, action, record: rec, status, operations: [...earlier, ...operations], failure };
     };
     const finishAndAnnounce = async (...args: Parameters<typeof finish>): Promise<HandlerApplyResult> => {
@@ -127,7 +131,7 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
       return finish('error', record, failure, [], false);
     }
     if (plan.steps.length === 0) return finishAndAnnounce('none', record, null, [], goalReached(goal.state, record, plan.targetVersion));
-    setStatus(statusWhileRunning(plan));
+    started({ action: plan.action, targetVersion: plan.targetVersion, fromVersion: plan.fromVersion });
     const outcome = await executePlan(goal, plan, record, { ...deps, saveRecord });
     const reached = outcome.ok && goalReached(goal.state, outcome.record, plan.targetVersion);
     return finishAndAnnounce(plan.action, outcome.record, outcome.failure, outcome.operations, reached);
@@ -137,8 +141,7 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
   async function unexpected(goal: HandlerGoal, err: unknown): Promise<HandlerApplyResult> {
     const record = await deps.store.load(name).catch(() => emptyRecord(name));
     const failure = syntheticFailure(goal, ErrorCodes.processing, `supervisor error: ${(err as Error)?.message ?? String(err)}`, deps.clock.now());
-    const status = statusAtRest(record, failure);
-    setStatus(status);
+    const status = settled(record, failure, null);
     return { name, goal, reached: false, action: 'error', record, status, operations: [], failure };
   }
 
@@ -161,8 +164,8 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
         case 'describe': {
           if (msg.goal) lastGoal = msg.goal;
           const record = await deps.store.load(name);
+          // The record alone: how its last work ended is what the snapshot restored from disk.
           deps.emit({ type: 'recordChanged', handler: name, record });
-          setStatus(statusAtRest(record, null));
           await announce(record);
           msg.reply.resolve(record);
           return;

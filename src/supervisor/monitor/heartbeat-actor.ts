@@ -3,23 +3,30 @@
  * and Enabled: a folder-watcher listener on heartbeat.log's folder (writes, renames) plus ONE
  * deadline timer, the source of truth for staleness, since what we detect is a write that did
  * not happen. The timer stats, re-reads only when the file changed, and re-arms. A stale handler
- * with onUnresponsive 'restart' is restarted within the restart policy's budget and backoff.
+ * with onUnresponsive 'restart' is restarted within the restart policy's budget and backoff: a
+ * message to the fleet asks for it, and its answer comes back as one. Each handler's restart book
+ * is written when it changes, so a restarted daemon keeps the budget and a give-up.
  * Timers and listeners only post messages here (a listener also notes that it posted one, so a
  * burst of events sends one); all state changes happen in receive.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ActorContext, ActorRef, Behavior, Reply } from '../../actors/actor.js';
 import type { Clock, TimerId } from '../../core/clock.js';
-import { parseHeartbeat, type HeartbeatResult } from '../../protocol/heartbeat.js';
+import { readHeartbeatNow, statStamp, type ParsedContent } from './heartbeat-read.js';
 import type { FolderEvent } from './folder-watcher.js';
-import { HeartbeatTracker, heartbeatWatched, trackerSpec, type FileStamp, type HeartbeatRead, type HeartbeatView } from './heartbeat-tracker.js';
-import { DEFAULT_RESTART_POLICY, RestartBook, formatDuration, type RestartPolicy } from './restart-policy.js';
+import { HeartbeatTracker, heartbeatWatched, trackerSpec, type HeartbeatRead, type HeartbeatView } from './heartbeat-tracker.js';
+import { DEFAULT_RESTART_POLICY, RestartBook, formatDuration, type RestartBookState, type RestartPolicy } from './restart-policy.js';
+import type { RestartDone, RestartRequest } from '../lifecycle/events.js';
 import type { MonitorEvent, WatchSpec } from './types.js';
+
+export { readHeartbeatNow, type ParsedContent } from './heartbeat-read.js';
 
 export type HeartbeatMessage =
   | { readonly type: 'watch'; readonly handler: string; readonly spec: WatchSpec | null }
-  | { readonly type: 'restartDone'; readonly handler: string; readonly ok: boolean; readonly message: string }
+  /** The fleet's answer to a RestartRequest. */
+  | RestartDone
+  /** Start-up: the restart books a previous daemon left (before any watch). */
+  | { readonly type: 'restoreBooks'; readonly books: ReadonlyMap<string, RestartBookState> }
   /** The latest view of every watched handler (with the newest mtime, which is not re-emitted): for `ps`. */
   | { readonly type: 'inspect'; readonly reply: Reply<ReadonlyMap<string, HeartbeatView>> }
   /** Internal, from this actor's listener, timers and file reads; `gen` drops messages from a superseded one. */
@@ -31,8 +38,12 @@ export interface HeartbeatActorDeps {
   readonly clock: Clock;
   readonly watcher: { add(folder: string, listener: (event: FolderEvent) => void): () => void };
   readonly emit: (event: MonitorEvent) => void;
-  /** Disable + enable through the handler's own actor (wired by the lead). */
-  readonly restart: (handler: string) => Promise<{ ok: boolean; message: string }>;
+  /** Whoever owns the fleet: asked for a disable + enable, it answers with a 'restartDone' message. */
+  readonly fleet: { tell(request: RestartRequest): void };
+  /** Where restart books are kept across daemon restarts; none: in memory only. */
+  readonly books?: { save(handler: string, state: RestartBookState): Promise<void>; remove(handler: string): Promise<void> };
+  /** Told about a book that could not be written (the restart goes on). */
+  readonly onError?: (err: unknown) => void;
   readonly policy?: RestartPolicy;
   /** Bytes read at most from heartbeat.log (default 64 KiB); a bigger file is malformed. */
   readonly readLimit?: number;
@@ -47,73 +58,14 @@ interface Watched {
   timer: TimerId | undefined;
   timerGen: number;
   readonly parsed: ParsedContent;
+  /** The newest mtime the reporter was told (a rewrite with the same content is not a new view, but a new age). */
+  toldMtime: number | null;
 }
 
 interface Restarts {
   readonly book: RestartBook;
   timer: TimerId | undefined;
   gen: number;
-}
-
-function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** The bytes last parsed for one file and what they said: a rewrite with the same bytes is not parsed again. */
-export interface ParsedContent {
-  current: { readonly bytes: Buffer; readonly result: HeartbeatResult } | null;
-}
-
-// One buffer for every read: the reads are synchronous, so they never overlap.
-let scratch = Buffer.allocUnsafe(0);
-
-/**
- * Reads heartbeat.log once through one descriptor, so the stamp and the content belong together.
- * Synchronous: a file of at most `limit` bytes in the handler's own folder, read 100 times a second
- * with 1000 handlers; four thread-pool round trips per read cost more than the read (docs/decisions.md).
- * With `parsed`, content identical to the last read's reuses its result (most beats rewrite the same bytes).
- */
-export function readHeartbeatNow(file: string, limit = 64 * 1024, parsed?: ParsedContent): HeartbeatRead {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    return isMissing(err) ? { kind: 'absent' } : { kind: 'unreadable', problem: `cannot open ${file}: ${(err as Error).message}` };
-  }
-  try {
-    const st = fstatSync(fd);
-    const stamp: FileStamp = { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
-    const want = Math.min(st.size, limit) + 1;
-    if (scratch.length < want) scratch = Buffer.allocUnsafe(Math.max(want, 4096));
-    const bytesRead = readSync(fd, scratch, 0, want, 0);
-    if (bytesRead > limit) return { kind: 'read', stamp, result: { ok: false, problem: `heartbeat file ${file} is malformed: larger than ${limit} bytes` } };
-    const bytes = scratch.subarray(0, bytesRead);
-    const last = parsed?.current;
-    if (last && last.bytes.equals(bytes)) return { kind: 'read', stamp, result: last.result };
-    const result = parseHeartbeat(bytes, file);
-    if (parsed) parsed.current = { bytes: Buffer.from(bytes), result };
-    return { kind: 'read', stamp, result };
-  } catch (err) {
-    return { kind: 'unreadable', problem: `cannot read ${file}: ${(err as Error).message}` };
-  } finally {
-    try { closeSync(fd); } catch { /* nothing useful to do when closing a read-only descriptor fails */ }
-  }
-}
-
-/** readHeartbeatNow for callers that await (the offline view). */
-export function readHeartbeat(file: string, limit = 64 * 1024): Promise<HeartbeatRead> {
-  return Promise.resolve(readHeartbeatNow(file, limit));
-}
-
-/** The stamp of heartbeat.log; null when absent, 'error' when it cannot be stat'ed (then a read reports why). */
-function statStamp(file: string): FileStamp | null | 'error' {
-  try {
-    const st = statSync(file);
-    return { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
-  } catch (err) {
-    return isMissing(err) ? null : 'error';
-  }
 }
 
 /** The heartbeat watchdog actor; one for all handlers. */
@@ -127,6 +79,8 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
    * truncate and the write), and a burst of them needs one message and one read (docs/decisions.md).
    */
   readonly #posted = new Set<number>();
+  /** Book writes per handler, chained so that a removal never overtakes a save. */
+  readonly #bookWrites = new Map<string, Promise<void>>();
   #seq = 0;
 
   constructor(deps: HeartbeatActorDeps) {
@@ -137,6 +91,10 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
   receive(msg: HeartbeatMessage, ctx: ActorContext<HeartbeatMessage>): void {
     if (msg.type === 'inspect') {
       msg.reply.resolve(new Map([...this.#watched].flatMap(([h, w]) => (w.tracker.current ? [[h, w.tracker.current] as const] : []))));
+      return;
+    }
+    if (msg.type === 'restoreBooks') {
+      for (const [handler, state] of msg.books) this.#restarts.set(handler, { book: new RestartBook(this.#policy, state), timer: undefined, gen: 0 });
       return;
     }
     const { handler } = msg;
@@ -153,12 +111,13 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
     }
   }
 
-  onStop(): void {
+  async onStop(): Promise<void> {
     for (const w of this.#watched.values()) this.#unwatch(w);
     this.#watched.clear();
     this.#posted.clear();
     for (const r of this.#restarts.values()) if (r.timer !== undefined) this.#deps.clock.clearTimeout(r.timer);
     this.#restarts.clear();
+    await Promise.all(this.#bookWrites.values()); // a give-up decided just before a graceful stop is on disk after it
   }
 
   #onWatch(handler: string, spec: WatchSpec | null, self: ActorRef<HeartbeatMessage>): void {
@@ -172,10 +131,13 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
         restarts.timer = undefined;
         restarts.book.cancel();
       }
-      if (spec === null && restarts?.book.phase !== 'running') this.#restarts.delete(handler);
+      if (spec === null && restarts && restarts.book.phase !== 'running') {
+        this.#restarts.delete(handler);
+        this.#writeBook(handler, null);
+      }
       return;
     }
-    restarts?.book.enabled(spec.enabledAt);
+    if (restarts?.book.enabled(spec.enabledAt)) this.#writeBook(handler, restarts.book);
     const now = this.#deps.clock.now();
     const file = trackerSpec(spec).file;
     if (current && current.file === file) {
@@ -191,7 +153,8 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
       posted.add(gen);
       self.tell({ type: 'heartbeatWritten', handler, gen });
     });
-    const w: Watched = { spec, file, tracker: new HeartbeatTracker(trackerSpec(spec), now), gen, dispose, timer: undefined, timerGen: 0, parsed: { current: null } };
+    const w: Watched = { spec, file, tracker: new HeartbeatTracker(trackerSpec(spec), now), gen, dispose, timer: undefined, timerGen: 0,
+      parsed: { current: null }, toldMtime: null };
     this.#watched.set(handler, w);
     this.#look(handler, w, 'read', self);
   }
@@ -215,41 +178,50 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
     w.timer = this.#deps.clock.setTimeout(() => self.tell({ type: 'heartbeatDue', handler, gen }), decision.checkAt - now);
     const view = decision.emit;
     if (view) {
+      w.toldMtime = view.mtimeMs;
       this.#deps.emit({ type: 'heartbeat', handler, state: view.state, heartbeat: view.heartbeat, mtimeMs: view.mtimeMs, problem: view.problem });
       if (view.state === 'stale' && w.spec.onUnresponsive === 'restart') this.#considerRestart(handler, w, self);
+    } else if (read?.kind === 'read' && w.tracker.reported && read.stamp.mtimeMs !== w.toldMtime) {
+      // The same news written again: only its age changed, which `ps` shows (HEARTBEAT).
+      w.toldMtime = read.stamp.mtimeMs;
+      this.#deps.emit({ type: 'heartbeatSeen', handler, mtimeMs: read.stamp.mtimeMs });
     }
   }
 
   #considerRestart(handler: string, w: Watched, self: ActorRef<HeartbeatMessage>): void {
     let r = this.#restarts.get(handler);
     if (!r) this.#restarts.set(handler, (r = { book: new RestartBook(this.#policy), timer: undefined, gen: 0 }));
-    const decision = r.book.unresponsive(this.#deps.clock.now(), w.spec.enabledAt);
+    const enabledAt = w.spec.enabledAt;
+    const decision = r.book.unresponsive(this.#deps.clock.now(), enabledAt);
     if (!decision) return;
-    if (decision.action === 'giveUp') return this.#emitRestart(handler, r, 'gaveUp', decision.reason);
+    if (decision.action === 'giveUp') {
+      this.#writeBook(handler, r.book);
+      return this.#emitRestart(handler, r, 'gaveUp', decision.reason, enabledAt);
+    }
     const gen = (r.gen = ++this.#seq);
     r.timer = this.#deps.clock.setTimeout(() => self.tell({ type: 'restartDue', handler, gen }), decision.delayMs);
     this.#emitRestart(handler, r, 'scheduled', `unresponsive: restart in ${formatDuration(decision.delayMs)} ` +
-      `(restart ${decision.attempt} of at most ${this.#policy.maxRestarts} within ${formatDuration(this.#policy.windowMs)})`);
+      `(restart ${decision.attempt} of at most ${this.#policy.maxRestarts} within ${formatDuration(this.#policy.windowMs)})`, enabledAt);
   }
 
   #onRestartDue(handler: string, gen: number, self: ActorRef<HeartbeatMessage>): void {
     const r = this.#restarts.get(handler);
     if (!r || r.gen !== gen) return;
     r.timer = undefined;
+    const w = this.#watched.get(handler);
     // Recovered (or no longer watched) during the backoff: nothing to restart, nothing spent from the budget.
-    if (!r.book.start(this.#deps.clock.now(), this.#watched.get(handler)?.tracker.reported?.state === 'stale')) return;
-    this.#emitRestart(handler, r, 'started', 'unresponsive: restarting (disable + enable)');
-    // Not awaited: a disable + enable may take minutes, and the mailbox must keep serving the other handlers.
-    Promise.resolve().then(() => this.#deps.restart(handler)).then(
-      (res) => self.tell({ type: 'restartDone', handler, ok: res.ok, message: res.message }),
-      (err: unknown) => self.tell({ type: 'restartDone', handler, ok: false, message: `restart failed: ${err instanceof Error ? err.message : String(err)}` }));
+    if (!r.book.start(this.#deps.clock.now(), w?.tracker.reported?.state === 'stale')) return;
+    this.#emitRestart(handler, r, 'started', 'unresponsive: restarting (disable + enable)', w?.spec.enabledAt ?? null);
+    // The spent budget is on disk before the restart runs: a daemon that dies during it still counts it.
+    // Not awaited here: a disable + enable may take minutes, and the mailbox must keep serving the other handlers.
+    void this.#writeBook(handler, r.book).then(() => { if (self.status === 'running') this.#deps.fleet.tell({ type: 'restart', handler, replyTo: self }); });
   }
 
   #onRestartDone(handler: string, ok: boolean, message: string, self: ActorRef<HeartbeatMessage>): void {
     const r = this.#restarts.get(handler);
     if (!r?.book.finish()) return;
-    this.#emitRestart(handler, r, ok ? 'succeeded' : 'failed', message);
     const w = this.#watched.get(handler);
+    this.#emitRestart(handler, r, ok ? 'succeeded' : 'failed', message, w?.spec.enabledAt ?? null);
     if (!w) return;
     if (!ok) { // still unresponsive: the next attempt, within the budget
       if (w.tracker.reported?.state === 'stale') this.#considerRestart(handler, w, self);
@@ -259,8 +231,22 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
     this.#look(handler, w, 'stat', self);
   }
 
-  #emitRestart(handler: string, r: Restarts, outcome: Extract<MonitorEvent, { type: 'restart' }>['outcome'], message: string): void {
-    this.#deps.emit({ type: 'restart', handler, restarts: r.book.total, outcome, message });
+  #emitRestart(handler: string, r: Restarts, outcome: Extract<MonitorEvent, { type: 'restart' }>['outcome'], message: string,
+    enabledAt: number | null): void {
+    this.#deps.emit({ type: 'restart', handler, restarts: r.book.total, outcome, message, enabledAt });
+  }
+
+  /** Saves (or, for null, removes) a handler's book after the writes queued before; resolves when done, never rejects. */
+  #writeBook(handler: string, book: RestartBook | null): Promise<void> {
+    const store = this.#deps.books;
+    if (!store) return Promise.resolve();
+    const state = book?.state ?? null;
+    const write = (this.#bookWrites.get(handler) ?? Promise.resolve())
+      .then(() => (state ? store.save(handler, state) : store.remove(handler)))
+      .catch((err: unknown) => this.#deps.onError?.(err));
+    this.#bookWrites.set(handler, write);
+    void write.then(() => { if (this.#bookWrites.get(handler) === write) this.#bookWrites.delete(handler); });
+    return write;
   }
 
   #unwatch(w: Watched): void {

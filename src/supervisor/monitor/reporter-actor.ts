@@ -1,16 +1,20 @@
 /**
  * The reporter: the end of the one-way data flow. It folds every MonitorEvent into the
- * Snapshot (what `ps` and `status` ask for) and keeps `<lib>/status-report.json` current:
- * rewritten atomically within 1 s of a change, bursts coalesced by one timer on the
- * injected clock, one write in flight at a time, nothing written when the content is
- * unchanged, and each new report optionally PUT to a URL off the mailbox.
+ * Snapshot (what `ps` and `status` ask for, and nothing else answers them) and keeps
+ * `<lib>/status-report.json` current: rewritten atomically within 1 s of a change, bursts
+ * coalesced by one timer on the injected clock, one write in flight at a time, nothing written
+ * when the content is unchanged, and each new report optionally PUT to a URL off the mailbox.
+ * It also writes the journals of the handlers whose operations or outcome changed
+ * (`<lib>/history/`, journal.ts), coalesced the same way, so the fold can run again over them.
  */
 import type { ActorContext, ActorRef, Behavior, Reply } from '../../actors/actor.js';
 import type { TimerId, Clock } from '../../core/clock.js';
 import { atomicWriteJson } from '../../storage/atomic-write.js';
 import { SupervisorError, showValue } from '../../core/errors.js';
 import { ReportPusher, type ReportPusherOptions } from './report-pusher.js';
-import { Snapshot } from './snapshot.js';
+import { Snapshot, type HandlerFacts } from './snapshot.js';
+import { journalFiles } from './journal.js';
+import { JournalWriter } from './journal-writer.js';
 import { buildReport, reportContentKey, reportPath, type StatusReport, type SupervisorInfo } from './status-report.js';
 import type { HandlerRow, MonitorEvent } from './types.js';
 import { backoffDelay } from '../../core/backoff.js';
@@ -47,8 +51,10 @@ export type ReporterMessage =
   | { readonly type: 'supervisorStatus'; readonly status: string; readonly message: string }
   | { readonly type: 'rows'; readonly reply: Reply<readonly HandlerRow[]> }
   | { readonly type: 'row'; readonly name: string; readonly reply: Reply<HandlerRow | null> }
+  /** What `status NAME` shows of the handler, or null when it is not shown. */
+  | { readonly type: 'facts'; readonly name: string; readonly reply: Reply<HandlerFacts | null> }
   | { readonly type: 'report'; readonly reply: Reply<StatusReport> }
-  /** Writes the latest report now (shutdown); resolves once it is on disk. */
+  /** Writes the latest report and the changed journals now (shutdown); resolves once they are on disk. */
   | { readonly type: 'flush'; readonly reply: Reply<void> }
   | { readonly type: 'stats'; readonly reply: Reply<ReporterStats> };
 
@@ -59,7 +65,11 @@ class WriteDue {
 class WriteDone {
   constructor(readonly key: string, readonly error: unknown) {}
 }
-type SelfMessage = WriteDue | WriteDone;
+class JournalsDue {}
+class JournalFailed {
+  constructor(readonly error: unknown) {}
+}
+type SelfMessage = WriteDue | WriteDone | JournalsDue | JournalFailed;
 
 export const DEFAULT_COALESCE_MS = 500;
 const MAX_WRITE_RETRY_MS = 30_000;
@@ -87,6 +97,13 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
   let failuresInARow = 0;
   let flushWaiters: Reply<void>[] = [];
   const stats = { writes: 0, writeFailures: 0 };
+  const journals = new JournalWriter({ files: journalFiles(deps.libDir), clock, delayMs: coalesceMs,
+    due: () => { if (self?.status === 'running') self.tell(new JournalsDue()); },
+    onError: (err) => {
+      if (deps.onWriteError) deps.onWriteError(err);
+      else if (self?.status === 'running') self.tell(new JournalFailed(err)); // an actor failure, as a failed report write is
+    } });
+  const writeJournals = (): Promise<void> => journals.write(snapshot.takeJournals());
 
   const report = (): StatusReport => buildReport(snapshot.rows(clock.now()), supervisor, clock.now());
 
@@ -182,28 +199,36 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
         return;
       }
       if (msg instanceof WriteDone) return written(msg);
+      if (msg instanceof JournalsDue) return void writeJournals();
+      if (msg instanceof JournalFailed) throw msg.error;
       switch (msg.type) {
         case 'supervisorStatus':
           supervisor = { version: deps.supervisorVersion, status: msg.status, message: msg.message };
           return changed();
         case 'rows': return msg.reply.resolve(snapshot.rows(clock.now()));
         case 'row': return msg.reply.resolve(snapshot.row(msg.name, clock.now()));
+        case 'facts': return msg.reply.resolve(snapshot.facts(msg.name, clock.now()));
         case 'report': return msg.reply.resolve(report());
-        case 'flush':
-          flushWaiters.push(msg.reply);
+        case 'flush': {
+          const journalsWritten = writeJournals();
+          const reply = msg.reply;
+          flushWaiters.push({ resolve: () => void journalsWritten.then(() => reply.resolve()), reject: (err) => reply.reject(err) });
           dirty = true; // a flush writes even when no event came since start (the first report)
           return startWrite();
+        }
         case 'stats': {
           const p = pusher?.stats;
           return msg.reply.resolve({ ...stats, pushes: p?.succeeded ?? 0, pushFailures: p?.failures ?? 0, pushesDropped: p?.dropped ?? 0 });
         }
         default:
           if (snapshot.fold(msg)) changed();
+          if (snapshot.journalsPending) journals.changed();
           return;
       }
     },
     async onStop() {
       disarm();
+      await writeJournals();
       if (inflight !== null) recordWrite(await inflight);
       let error: unknown = null;
       if (dirty || flushWaiters.length > 0) {
@@ -237,7 +262,12 @@ export function askReport(ref: ActorRef<ReporterMessage>, timeoutMs?: number): P
   return ref.ask((reply) => ({ type: 'report', reply }), timeoutMs);
 }
 
-/** Writes the latest report now; resolves once it is on disk. */
+/** What `status NAME` shows of one handler from the snapshot; null when it is not shown. */
+export function askFacts(ref: ActorRef<ReporterMessage>, name: string, timeoutMs?: number): Promise<HandlerFacts | null> {
+  return ref.ask((reply) => ({ type: 'facts', name, reply }), timeoutMs);
+}
+
+/** Writes the latest report and the changed journals now; resolves once they are on disk. */
 export function flushReport(ref: ActorRef<ReporterMessage>, timeoutMs?: number): Promise<void> {
   return ref.ask((reply) => ({ type: 'flush', reply }), timeoutMs);
 }

@@ -6,7 +6,7 @@
  * initialDelayMs * multiplier^n, capped at maxDelayMs: 10 s, 20 s, 40 s, 80 s, 160 s, 300 s, 300 s ...
  * The backoff counts only restarts still in the window, so an hour of calm starts again at 10 s.
  */
-import { ValidationError, type Problem } from '../../core/errors.js';
+import { SupervisorError, ValidationError, type Problem } from '../../core/errors.js';
 import { backoffDelay } from '../../core/backoff.js';
 
 export interface RestartPolicy {
@@ -94,6 +94,33 @@ export function formatDuration(ms: number): string {
 export type RestartPhase = 'idle' | 'scheduled' | 'running' | 'gaveUp';
 
 /**
+ * What a book keeps across a daemon restart (`<lib>/restarts/<name>.json`): the restarts still in
+ * the window, the count shown as RESTARTS, and a give-up with the enable it was about. Without it a
+ * crash-looping daemon would grant a fresh budget each time. A scheduled or running restart is not
+ * kept: a restarted daemon finds the handler idle (a plan it interrupted resumes from its record).
+ */
+export interface RestartBookState {
+  readonly history: readonly number[];
+  readonly total: number;
+  readonly gaveUp: { readonly enabledAt: number | null; readonly message: string } | null;
+}
+
+/** Reads a book's state from its JSON form; anything else throws E_STATE_CORRUPT, naming the file. */
+export function restartBookFromJson(value: unknown, source: string): RestartBookState {
+  const v = value as Record<string, unknown> | null;
+  const g = v?.['gaveUp'] as Record<string, unknown> | null | undefined;
+  const gaveUpOk = g === null || (typeof g === 'object' && g !== undefined && typeof g['message'] === 'string'
+    && (g['enabledAt'] === null || typeof g['enabledAt'] === 'number'));
+  const history = v?.['history'];
+  if (!v || typeof v !== 'object' || !Array.isArray(history) || !history.every((t) => typeof t === 'number' && Number.isFinite(t))
+    || !Number.isInteger(v['total']) || (v['total'] as number) < 0 || !gaveUpOk) {
+    throw new SupervisorError('E_STATE_CORRUPT', `${source}: not a restart book`, { source });
+  }
+  return Object.freeze({ history: Object.freeze([...history as number[]]), total: v['total'] as number,
+    gaveUp: g ? Object.freeze({ enabledAt: g['enabledAt'] as number | null, message: g['message'] as string }) : null });
+}
+
+/**
  * One handler's restart state machine (idle → scheduled → running → idle, or → gaveUp), the policy
  * applied over time; every transition is one method. Pure: the caller passes times and owns the timer.
  */
@@ -101,9 +128,15 @@ export class RestartBook {
   #history: number[] = [];
   #total = 0;
   #phase: RestartPhase = 'idle';
-  #gaveUpFor: number | null = null;
+  #gaveUp: { enabledAt: number | null; message: string } | null = null;
 
-  constructor(readonly policy: RestartPolicy = DEFAULT_RESTART_POLICY) {}
+  constructor(readonly policy: RestartPolicy = DEFAULT_RESTART_POLICY, state: RestartBookState | null = null) {
+    if (!state) return;
+    this.#history = [...state.history];
+    this.#total = state.total;
+    this.#gaveUp = state.gaveUp;
+    this.#phase = state.gaveUp ? 'gaveUp' : 'idle';
+  }
 
   get phase(): RestartPhase {
     return this.#phase;
@@ -114,13 +147,18 @@ export class RestartBook {
     return this.#total;
   }
 
+  /** What to keep across a daemon restart. */
+  get state(): RestartBookState {
+    return { history: [...this.#history], total: this.#total, gaveUp: this.#phase === 'gaveUp' ? this.#gaveUp : null };
+  }
+
   /** The handler is unresponsive: schedule (after decision.delayMs) or give up; null while a restart is under way or given up. */
   unresponsive(now: number, enabledAt: number | null): RestartDecision | null {
     if (this.#phase !== 'idle') return null;
     this.#history = restartsInWindow(this.#history, now, this.policy);
     const decision = decideRestart(this.#history, now, this.policy);
     this.#phase = decision.action === 'giveUp' ? 'gaveUp' : 'scheduled';
-    if (decision.action === 'giveUp') this.#gaveUpFor = enabledAt;
+    if (decision.action === 'giveUp') this.#gaveUp = { enabledAt, message: decision.reason };
     return decision;
   }
 
@@ -149,10 +187,12 @@ export class RestartBook {
     if (this.#phase === 'scheduled') this.#phase = 'idle';
   }
 
-  /** A new enable (another enabledAt than the one given up on) lifts a give-up with a fresh budget. */
-  enabled(enabledAt: number | null): void {
-    if (this.#phase !== 'gaveUp' || enabledAt === this.#gaveUpFor) return;
+  /** A new enable (another enabledAt than the one given up on) lifts a give-up with a fresh budget; true when it did. */
+  enabled(enabledAt: number | null): boolean {
+    if (this.#phase !== 'gaveUp' || enabledAt === this.#gaveUp?.enabledAt) return false;
     this.#phase = 'idle';
     this.#history = [];
+    this.#gaveUp = null;
+    return true;
   }
 }

@@ -1,121 +1,82 @@
 /**
- * The reporter's fold of MonitorEvents into one row per handler (the `ps --json` row).
- * Pure and synchronous: every event updates its handler's entry in place, so reading the
- * rows is O(handlers) and never touches a file or a process (STYLE habit 11).
+ * The reporter's fold of MonitorEvents into one row per handler (the `ps --json` row): the only
+ * code that turns events and records into rows. The daemon's reporter folds live events; the
+ * offline view folds what is on disk, the same way. Pure and synchronous: every event updates its
+ * handler's entry in place, so reading the rows is O(handlers) and never touches a file or a
+ * process (STYLE habit 11). It also says which handlers' journals (journal.ts) changed.
  */
-import { heartbeatHandlerStatus } from '../../protocol/heartbeat.js';
 import { SupervisorError } from '../../core/errors.js';
-import type { LifecycleStatus } from '../lifecycle/events.js';
-import { emptyRecord, type HandlerRecord, type LifecycleState } from '../lifecycle/record.js';
-import { statusAtRest } from '../lifecycle/status.js';
-import type { ExtensionRow, HandlerRow, LastOperation, MonitorEvent, ProcessSample, WatchSpec } from './types.js';
+import { emptyRecord, type HandlerRecord } from '../lifecycle/record.js';
+import { ageSeconds, DEFAULT_HEARTBEAT_TIMEOUT_SEC, handlerStatus, type HeartbeatEvent, type WorkState } from './handler-status.js';
+import type { HandlerJournal } from './journal.js';
+import { withOperation, type OperationEntry } from './operation-history.js';
+import type { ExtensionRow, GaveUp, HandlerRow, LastOperation, MonitorEvent, ProcessSample, WatchSpec } from './types.js';
 
-export type HeartbeatEvent = Extract<MonitorEvent, { type: 'heartbeat' }>;
 type Desired = 'enabled' | 'disabled' | 'uninstall';
 
-/** The agent's heartbeat timeout when the goal names none (CONTRACT section 6). */
-export const DEFAULT_HEARTBEAT_TIMEOUT_SEC = 600;
-/** Code shown for an unreadable heartbeat file: the agent's code for a malformed status file. */
-export const MALFORMED_HEARTBEAT_CODE = 1012;
-/** Code of an Unresponsive handler (CONTRACT section 6). */
-export const UNRESPONSIVE_CODE = -1;
-
 const NO_SAMPLE: ProcessSample = Object.freeze({ pids: Object.freeze([]), cpuPercent: 0, memoryBytes: 0, oldestStartMs: null });
+const NO_OPERATIONS: readonly OperationEntry[] = Object.freeze([]);
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 interface Entry {
   readonly name: string;
   record: HandlerRecord | null;
-  lifecycle: LifecycleStatus | null;
+  /** The handler actor's latest fact: work under way, or how its last work ended. */
+  work: WorkState | null;
   spec: WatchSpec | null;
   heartbeat: HeartbeatEvent | null;
+  /** Restarts the watchdog started (its book's count). */
   restarts: number;
-  /** Set by the watchdog giving up (restart budget spent); cleared by the next lifecycle status. */
-  gaveUp: string | null;
+  gaveUp: GaveUp | null;
+  operations: readonly OperationEntry[];
   lastOperation: LastOperation | null;
   extensions: Map<string, ExtensionRow>;
   /** extensions as a sorted frozen array, rebuilt only after a change. */
   extensionRows: readonly ExtensionRow[] | null;
 }
 
-/** What decides the status a row shows; see shownStatus. */
-export interface StatusInputs {
-  readonly state: LifecycleState;
-  readonly lifecycle: LifecycleStatus;
-  readonly heartbeat: HeartbeatEvent | null;
-  readonly heartbeatTimeoutSec: number;
-  /** ms since epoch of the last enable: the age of a heartbeat that never appeared counts from here. */
-  readonly enabledAt: number | null;
-  readonly gaveUp: string | null;
-  readonly now: number;
+/** Everything `status NAME` shows that the snapshot knows: the row, the record, the operations, the watch spec. */
+export interface HandlerFacts {
+  readonly row: HandlerRow;
+  readonly record: HandlerRecord | null;
+  readonly operations: readonly OperationEntry[];
+  readonly spec: WatchSpec | null;
 }
 
-/**
- * The shown status, first rule that applies:
- * 1. lifecycle Failed or Installing (an operation's outcome or work in progress);
- * 2. the handler is not Enabled: the lifecycle status (an old heartbeat of a disabled handler means nothing);
- * 3. the watchdog gave up restarting it: Failed, code -1;
- * 4. heartbeat 'stale': Unresponsive, code -1, 'no heartbeat for N s (timeout T s)';
- * 5. heartbeat 'malformed': NotReady, code 1012, 'malformed heartbeat: …' (the handler runs; we cannot tell how it is);
- * 6. heartbeat 'fresh': its status mapped (ready → Ready, ...), its code and message; an unknown value → NotReady;
- * 7. otherwise ('missing', or no heartbeat watched): the lifecycle status.
- */
-export function shownStatus(i: StatusInputs): LifecycleStatus {
-  const { lifecycle, heartbeat: hb } = i;
-  if (lifecycle.status === 'Failed' || lifecycle.status === 'Installing' || i.state !== 'Enabled') return lifecycle;
-  if (i.gaveUp !== null) return { status: 'Failed', code: UNRESPONSIVE_CODE, message: i.gaveUp };
-  if (!hb) return lifecycle;
-  switch (hb.state) {
-    case 'stale': {
-      const since = hb.mtimeMs ?? i.enabledAt;
-      const age = since === null ? '' : ` for ${ageSeconds(since, i.now)} s`;
-      return { status: 'Unresponsive', code: UNRESPONSIVE_CODE, message: `no heartbeat${age} (timeout ${i.heartbeatTimeoutSec} s)` };
-    }
-    case 'malformed':
-      return { status: 'NotReady', code: MALFORMED_HEARTBEAT_CODE, message: `malformed heartbeat: ${hb.problem ?? 'unreadable heartbeat file'}` };
-    case 'fresh': {
-      if (!hb.heartbeat) return lifecycle;
-      const mapped = heartbeatHandlerStatus(hb.heartbeat.status);
-      const message = hb.heartbeat.message !== '' ? hb.heartbeat.message : lifecycle.message;
-      if (mapped) return { status: mapped, code: hb.heartbeat.code, message };
-      return { status: 'NotReady', code: hb.heartbeat.code, message: `unknown heartbeat status "${hb.heartbeat.status}": ${message}` };
-    }
-    case 'missing':
-      return lifecycle;
-  }
+function lastOperationOf(ops: readonly OperationEntry[]): LastOperation | null {
+  const o = ops.at(-1);
+  return o ? Object.freeze({ name: o.name, result: o.result, exitCode: o.exitCode, startedAt: o.startedAt, endedAt: o.endedAt }) : null;
 }
 
-/** Whole seconds from `since` to `now`, never negative (a clock step back must not show -3 s). */
-export function ageSeconds(since: number, now: number): number {
-  return Math.max(0, Math.floor((now - since) / 1000));
-}
-
-function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-/** Folds MonitorEvents into handler rows; one instance lives inside the reporter actor. */
+/** Folds MonitorEvents into handler rows; one instance lives inside the reporter actor, one in each offline view. */
 export class Snapshot {
   readonly #entries = new Map<string, Entry>();
-  /** The latest goal's wish per handler; empty before the first goal (every installed handler is then orphaned). */
-  #desired: ReadonlyMap<string, Desired> = new Map();
+  /** The latest goal's wish per handler; null before the first goal (every installed handler is then orphaned, nothing is forgotten). */
+  #desired: ReadonlyMap<string, Desired> | null = null;
   #samples: ReadonlyMap<string, ProcessSample> = new Map();
   #sorted: Entry[] | null = null;
+  /** Handlers whose journal changed since takeJournals. */
+  readonly #journals = new Set<string>();
 
   /**
    * Applies one event; an unknown event type is a programming error and throws. Returns false when
    * the event cannot have changed the status report: a process sample that shows and hides no
-   * handler (the report has no pids or CPU; the sampler's event every 5 s need not rebuild it),
-   * unless a row's message counts time ("no heartbeat for N s"), which the sample keeps current.
+   * handler (the report has no pids or CPU; the sampler's event every 5 s need not rebuild it), or a
+   * heartbeat's new age, unless a row's message counts time ("no heartbeat for N s").
    */
   fold(event: MonitorEvent): boolean {
     if (event.type === 'processSample') {
       const before = this.#visibleNames();
       this.#applyEvent(event);
-      return this.#visibleNames() !== before || [...this.#entries.values()].some((e) => e.heartbeat?.state === 'stale');
+      return this.#visibleNames() !== before || this.#anyStale();
     }
     this.#applyEvent(event);
-    return true;
+    return event.type !== 'heartbeatSeen' || this.#anyStale();
+  }
+
+  #anyStale(): boolean {
+    for (const e of this.#entries.values()) if (e.heartbeat?.state === 'stale') return true;
+    return false;
   }
 
   #visibleNames(): string {
@@ -137,23 +98,28 @@ export class Snapshot {
         if (event.record.state === 'NotInstalled') {
           e.heartbeat = null;
           this.#setExtensions(e, new Map());
-          if (!this.#visible(e)) this.#delete(e.name);
+          this.#forgetIfHidden(e);
         }
         return;
       }
-      case 'statusChanged':
-        Object.assign(this.#entry(event.handler), { lifecycle: event.status, gaveUp: null });
+      case 'workStarted':
+        this.#touch(this.#entry(event.handler)).work = Object.freeze({ kind: 'working', work: event.work });
+        return;
+      case 'workSettled':
+        this.#touch(this.#entry(event.handler)).work = Object.freeze({ kind: 'settled', outcome: event.outcome });
         return;
       case 'operationStarted':
-        this.#entry(event.handler).lastOperation = Object.freeze({
-          name: event.op, result: 'running', exitCode: null, startedAt: isoTime(event.startedAt), endedAt: null,
-        });
-        return;
       case 'operationEnded': {
-        const r = event.result;
-        this.#entry(event.handler).lastOperation = Object.freeze({
-          name: r.op, result: r.result, exitCode: r.exitCode, startedAt: isoTime(r.startedAt), endedAt: isoTime(r.endedAt),
-        });
+        const e = this.#entry(event.handler);
+        this.#setOperations(e, withOperation(e.operations, event));
+        if (event.type === 'operationEnded') this.#touch(e);
+        return;
+      }
+      case 'restored': {
+        const e = this.#entry(event.handler);
+        this.#setOperations(e, event.operations);
+        e.work = event.outcome ? Object.freeze({ kind: 'settled', outcome: event.outcome }) : null;
+        Object.assign(e, { restarts: event.restarts, gaveUp: event.gaveUp });
         return;
       }
       case 'watch':
@@ -162,6 +128,11 @@ export class Snapshot {
       case 'heartbeat':
         this.#entry(event.handler).heartbeat = event;
         return;
+      case 'heartbeatSeen': {
+        const e = this.#entries.get(event.handler);
+        if (e?.heartbeat) e.heartbeat = { ...e.heartbeat, mtimeMs: event.mtimeMs };
+        return;
+      }
       case 'extensionStatus':
         this.#extensionStatus(event);
         return;
@@ -173,8 +144,10 @@ export class Snapshot {
         return;
       case 'restart': {
         const e = this.#entry(event.handler);
-        if (event.outcome === 'started') e.restarts += 1;
-        if (event.outcome === 'gaveUp') e.gaveUp = event.message !== '' ? event.message : 'restart budget exhausted';
+        e.restarts = event.restarts;
+        if (event.outcome === 'gaveUp') {
+          e.gaveUp = Object.freeze({ message: event.message !== '' ? event.message : 'restart budget exhausted', enabledAt: event.enabledAt });
+        }
         return;
       }
       default: {
@@ -198,20 +171,47 @@ export class Snapshot {
     return e && this.#visible(e) ? this.#row(e, now) : null;
   }
 
+  /** What `status NAME` needs from the snapshot, or null when the handler is not shown. */
+  facts(name: string, now: number): HandlerFacts | null {
+    const e = this.#entries.get(name);
+    if (!e || !this.#visible(e)) return null;
+    const record = e.record !== null && e.record.state !== 'NotInstalled' ? e.record : null;
+    return { row: this.#row(e, now), record, operations: e.operations, spec: e.spec };
+  }
+
+  /** True when some handler's journal changed since takeJournals. */
+  get journalsPending(): boolean {
+    return this.#journals.size > 0;
+  }
+
+  /**
+   * The journals that changed since the last call, for the reporter to write: a shown handler's
+   * ended operations and how its last work ended; null for a handler no longer shown (its file goes).
+   */
+  takeJournals(): Array<{ readonly name: string; readonly journal: HandlerJournal | null }> {
+    const out = [...this.#journals].map((name) => {
+      const e = this.#entries.get(name);
+      if (!e || !this.#visible(e)) return { name, journal: null };
+      const outcome = e.work?.kind === 'settled' ? e.work.outcome : null;
+      return { name, journal: { schema: 1 as const, name, operations: e.operations.filter((o) => o.result !== 'running'), outcome } };
+    });
+    this.#journals.clear();
+    return out;
+  }
+
   /** Shown: installed, or wanted enabled/disabled by the goal, or still owning live processes. */
   #visible(e: Entry): boolean {
     if (e.record !== null && e.record.state !== 'NotInstalled') return true;
-    const desired = this.#desired.get(e.name);
+    const desired = this.#desired?.get(e.name);
     if (desired === 'enabled' || desired === 'disabled') return true;
     return (this.#samples.get(e.name)?.pids.length ?? 0) > 0;
   }
 
   #row(e: Entry, now: number): HandlerRow {
     const record = e.record ?? emptyRecord(e.name);
-    const lifecycle = e.lifecycle ?? statusAtRest(record, null);
-    const status = shownStatus({
-      state: record.state, lifecycle, heartbeat: e.heartbeat, gaveUp: e.gaveUp, now,
-      heartbeatTimeoutSec: e.spec?.heartbeatTimeoutSec ?? DEFAULT_HEARTBEAT_TIMEOUT_SEC, enabledAt: e.spec?.enabledAt ?? record.enabledAt,
+    const status = handlerStatus({
+      record, work: e.work, heartbeat: e.heartbeat, gaveUp: e.gaveUp, now,
+      heartbeatTimeoutSec: e.spec?.heartbeatTimeoutSec ?? DEFAULT_HEARTBEAT_TIMEOUT_SEC, graceStart: e.spec?.enabledAt ?? record.enabledAt,
     });
     const sample = this.#samples.get(e.name) ?? NO_SAMPLE;
     const mtime = e.heartbeat?.mtimeMs ?? null;
@@ -219,7 +219,7 @@ export class Snapshot {
     return Object.freeze({
       name: e.name,
       version: record.version,
-      desiredState: this.#desired.get(e.name) ?? 'orphaned',
+      desiredState: this.#desired?.get(e.name) ?? 'orphaned',
       state: record.state,
       status: status.status,
       code: status.code,
@@ -264,23 +264,37 @@ export class Snapshot {
     Object.assign(e, { extensions, extensionRows: null });
   }
 
+  #setOperations(e: Entry, operations: readonly OperationEntry[]): void {
+    Object.assign(e, { operations: Object.freeze([...operations]), lastOperation: lastOperationOf(operations) });
+  }
+
+  /** Marks the handler's journal as changed. */
+  #touch(e: Entry): Entry {
+    this.#journals.add(e.name);
+    return e;
+  }
+
   #entry(name: string): Entry {
     let e = this.#entries.get(name);
     if (!e) {
-      e = { name, record: null, lifecycle: null, spec: null, heartbeat: null, restarts: 0, gaveUp: null, lastOperation: null,
-        extensions: new Map(), extensionRows: null };
+      e = { name, record: null, work: null, spec: null, heartbeat: null, restarts: 0, gaveUp: null, operations: NO_OPERATIONS,
+        lastOperation: null, extensions: new Map(), extensionRows: null };
       this.#entries.set(name, e);
       this.#sorted = null;
     }
     return e;
   }
 
-  #delete(name: string): void {
-    if (this.#entries.delete(name)) this.#sorted = null;
+  /** Forgets a handler no longer shown, once a goal says what is wanted (before it, a restored handler waits for it). */
+  #forgetIfHidden(e: Entry): void {
+    if (this.#desired === null || this.#visible(e)) return;
+    this.#entries.delete(e.name);
+    this.#sorted = null;
+    this.#journals.add(e.name);
   }
 
   /** Forgets handlers that are no longer shown (uninstalled, dropped from the goal, processes gone). */
   #prune(): void {
-    for (const e of this.#entries.values()) if (!this.#visible(e)) this.#delete(e.name);
+    for (const e of this.#entries.values()) this.#forgetIfHidden(e);
   }
 }

@@ -4,7 +4,8 @@
  * Data flows one way: lifecycle → monitors → reporter; nothing reaches back but messages.
  */
 import type { ExtensionStatus } from '../../protocol/status-file.js';
-import type { HandlerEvent } from '../lifecycle/events.js';
+import type { HandlerEvent, WorkOutcome } from '../lifecycle/events.js';
+import type { OperationEntry } from './operation-history.js';
 import type { HeartbeatInfo } from '../../protocol/ps-rows.js';
 
 export type { ExtensionRow, HandlerRow, HeartbeatInfo, LastOperation } from '../../protocol/ps-rows.js';
@@ -46,9 +47,23 @@ export type MonitorEvent =
   | { readonly type: 'extensionStatus'; readonly handler: string; readonly extension: string; readonly sequenceNumber: number;
       readonly status: ExtensionStatus; readonly file: string }
   | { readonly type: 'processSample'; readonly at: number; readonly handlers: ReadonlyMap<string, ProcessSample> }
-  /** Restart policy decisions of the heartbeat watchdog. */
+  /** heartbeat.log was written again with the same news: only the heartbeat's age changed. */
+  | { readonly type: 'heartbeatSeen'; readonly handler: string; readonly mtimeMs: number }
+  /**
+   * Restart policy decisions of the heartbeat watchdog: `restarts` is how many it started so far, and
+   * `enabledAt` the enable the decision is about (a give-up holds until another enable).
+   */
   | { readonly type: 'restart'; readonly handler: string; readonly restarts: number; readonly outcome: 'scheduled' | 'started' | 'succeeded' | 'failed' | 'gaveUp';
-      readonly message: string };
+      readonly message: string; readonly enabledAt: number | null }
+  /** What a previous daemon left of a handler (its journal and restart book): read back at start-up and by the offline view. */
+  | { readonly type: 'restored'; readonly handler: string; readonly operations: readonly OperationEntry[]; readonly outcome: WorkOutcome | null;
+      readonly restarts: number; readonly gaveUp: GaveUp | null };
+
+/** The watchdog gave up on the enable that ended at `enabledAt`; a new enable lifts it. */
+export interface GaveUp {
+  readonly message: string;
+  readonly enabledAt: number | null;
+}
 
 export interface ProcessSample {
   readonly pids: readonly number[];

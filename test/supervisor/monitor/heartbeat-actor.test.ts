@@ -12,6 +12,10 @@ import { FolderWatcher } from '../../../src/supervisor/monitor/folder-watcher.js
 import { DEFAULT_SETTLE_MS, type HeartbeatView } from '../../../src/supervisor/monitor/heartbeat-tracker.js';
 import { restartPolicy, type RestartPolicy } from '../../../src/supervisor/monitor/restart-policy.js';
 import type { MonitorEvent, WatchSpec } from '../../../src/supervisor/monitor/types.js';
+import type { RestartRequest } from '../../../src/supervisor/lifecycle/events.js';
+import type { HandlerFiles } from '../../../src/supervisor/monitor/handler-files.js';
+import { restartBookFiles } from '../../../src/supervisor/monitor/persisted.js';
+import type { RestartBookState } from '../../../src/supervisor/monitor/restart-policy.js';
 
 type HeartbeatEvent = Extract<MonitorEvent, { type: 'heartbeat' }>;
 type RestartEvent = Extract<MonitorEvent, { type: 'restart' }>;
@@ -78,15 +82,30 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(opts: { clock?: Clock; policy?: RestartPolicy; restart?: (h: string) => Promise<{ ok: boolean; message: string }> } = {}): Promise<Rig> {
+interface RigOptions {
+  clock?: Clock;
+  policy?: RestartPolicy;
+  /** What the fleet does when asked for a restart. */
+  restart?: (h: string) => Promise<{ ok: boolean; message: string }>;
+  /** Where restart books are kept (a restarted daemon reads them back). */
+  books?: HandlerFiles<RestartBookState>;
+}
+
+async function rig(opts: RigOptions = {}): Promise<Rig> {
   const root = await mkdtemp(join(tmpdir(), 'heartbeat-actor-'));
   const events = new Events();
   const watcher = new FolderWatcher();
   const system = new ActorSystem();
+  const restartFn = opts.restart ?? (async () => ({ ok: true, message: 'restarted' }));
+  // The fleet's side of the conversation: a request in, a 'restartDone' message back.
+  const fleet = { tell: (req: RestartRequest): void => {
+    void Promise.resolve().then(() => restartFn(req.handler)).then((res) => req.replyTo.tell({ type: 'restartDone', handler: req.handler, ...res }));
+  } };
   const ref = system.spawn('heartbeat', new HeartbeatActor({
-    clock: opts.clock ?? systemClock, watcher, emit: events.emit, policy: opts.policy,
-    restart: opts.restart ?? (async () => ({ ok: true, message: 'restarted' })),
+    clock: opts.clock ?? systemClock, watcher, emit: events.emit, policy: opts.policy, fleet,
+    ...(opts.books ? { books: opts.books } : {}),
   }));
+  if (opts.books) ref.tell({ type: 'restoreBooks', books: await opts.books.loadAll() });
   const handlerDir = async (name: string): Promise<string> => {
     const dir = join(root, `${name}-1.0`);
     await mkdir(dir, { recursive: true });
@@ -270,6 +289,86 @@ describe('HeartbeatActor restarts', () => {
     assert.equal(clock.pending(), 0, 'stop cleared every timer');
   });
 });
+
+describe('HeartbeatActor restart books', () => {
+  test('a restarted watchdog goes on with the budget on disk; a give-up holds for the same enable, a new enable lifts it', async () => {
+    const clock = new ManualClock(Date.now());
+    const lib = await mkdtemp(join(tmpdir(), 'heartbeat-books-'));
+    const books = restartBookFiles(lib);
+    const policy = restartPolicy({ maxRestarts: 2, windowMs: 60_000, initialDelayMs: 100, maxDelayMs: 1000 });
+    const enabledAt = clock.now();
+    let calls = 0;
+    const failing = async (): Promise<{ ok: boolean; message: string }> => { calls++; return { ok: false, message: 'enable exited 1' }; };
+    try {
+      // The first daemon: one restart, then it dies during the next backoff.
+      const first = await rig({ clock, policy, books, restart: failing });
+      await first.watch('Dead', { onUnresponsive: 'restart', enabledAt });
+      await first.events.waitFor(heartbeat('Dead', 'missing'), 'missing');
+      clock.advance(1001);
+      await first.events.waitFor(restart('Dead', 'scheduled'), 'scheduled');
+      clock.advance(100);
+      const failed = await first.events.waitFor(restart('Dead', 'failed'), 'failed');
+      await first.events.waitFor(restart('Dead', 'scheduled'), 'the second schedule', failed.index);
+      await first.close();
+      assert.deepEqual(await books.load('Dead'), { history: [enabledAt + 1101], total: 1, gaveUp: null }, 'the spent restart is on disk');
+
+      // The second daemon: the budget is not reset; one restart is left, then it gives up.
+      const second = await rig({ clock, policy, books, restart: failing });
+      await second.watch('Dead', { onUnresponsive: 'restart', enabledAt });
+      const scheduled = await second.events.waitFor(restart('Dead', 'scheduled'), 'scheduled by the second watchdog');
+      assert.match((scheduled.event as RestartEvent).message, /restart in 200 ms \(restart 2 of at most 2 within 1 min\)/);
+      clock.advance(200);
+      const gaveUp = await second.events.waitFor(restart('Dead', 'gaveUp'), 'give-up');
+      assert.equal((gaveUp.event as RestartEvent).message, 'restart budget exhausted: 2 restarts within 1 min; left alone');
+      assert.deepEqual([(gaveUp.event as RestartEvent).restarts, (gaveUp.event as RestartEvent).enabledAt, calls], [2, enabledAt, 2]);
+      await second.close();
+      assert.deepEqual((await books.load('Dead'))?.gaveUp, { enabledAt, message: 'restart budget exhausted: 2 restarts within 1 min; left alone' });
+
+      // The third daemon: still given up for that enable, so a stale heartbeat restarts nothing.
+      const third = await rig({ clock, policy, books, restart: failing });
+      await third.watch('Dead', { onUnresponsive: 'restart', enabledAt });
+      await third.events.waitFor(heartbeat('Dead', 'stale'), 'stale');
+      await third.ref.ask((reply) => ({ type: 'inspect', reply })); // the stale look, and any decision it made, are done
+      assert.deepEqual(third.events.restarts('Dead'), [], 'left alone');
+      const from = third.events.list.length;
+      await third.watch('Dead', { onUnresponsive: 'restart', enabledAt: clock.now() });
+      clock.advance(1001);
+      const lifted = await third.events.waitFor(restart('Dead', 'scheduled'), 'scheduled after a new enable', from);
+      assert.match((lifted.event as RestartEvent).message, /restart in 100 ms/);
+      await waitUntil(async () => (await books.load('Dead'))?.gaveUp === null, 'the lifted give-up to be written');
+      await third.close();
+    } finally {
+      await rm(lib, { recursive: true, force: true });
+    }
+  });
+
+  test('a handler that is removed has its book removed', async () => {
+    const clock = new ManualClock(Date.now());
+    const lib = await mkdtemp(join(tmpdir(), 'heartbeat-books-'));
+    const books = restartBookFiles(lib);
+    await books.save('Gone', { history: [clock.now()], total: 1, gaveUp: null });
+    const r = await rig({ clock, books });
+    try {
+      r.ref.tell({ type: 'watch', handler: 'Gone', spec: null });
+      await r.ref.ask((reply) => ({ type: 'inspect', reply }));
+      await waitForFile(books.file('Gone'), false);
+    } finally {
+      await r.close();
+      await rm(lib, { recursive: true, force: true });
+    }
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+const waitForFile = (file: string, present: boolean): Promise<void> =>
+  waitUntil(async () => (await stat(file).then(() => true, () => false)) === present, `${file} to be ${present ? 'written' : 'removed'}`);
 
 describe('HeartbeatActor resources', () => {
   test('one timer per watched handler, re-armed, never more; stop disposes every listener and timer', async () => {

@@ -35,8 +35,9 @@ function start(deps: Partial<ReporterDeps> & { libDir: string; clock?: Clock }):
 
 const rec = (name: string, state: LifecycleState, version = '1.0'): MonitorEvent =>
   ({ type: 'recordChanged', handler: name, record: { schema: 1, name, state, version, previousVersion: null, form: 'command', enabledExtensions: {}, enabledAt: null, pending: null } });
-const status = (name: string, message: string, code = 0): MonitorEvent =>
-  ({ type: 'statusChanged', handler: name, status: { status: code === 0 ? 'Ready' : 'Failed', code, message } });
+/** How the handler's last work ended: 'Plugin enabled' (no failure), else a failure whose message the report carries. */
+const status = (name: string, message: string, code = 1000): MonitorEvent =>
+  ({ type: 'workSettled', handler: name, outcome: { failure: message === 'Plugin enabled' ? null : { code, message }, note: null } });
 const goal = (...names: string[]): MonitorEvent =>
   ({ type: 'goalApplied', etag: null, source: 'goal.json', handlers: names.map((name) => ({ name, version: '1.0', desiredState: 'enabled' as const })) });
 
@@ -108,7 +109,9 @@ describe('writing the report', () => {
     await clock.advanceAsync(2000);
     await sleep(50);
     assert.equal((await askReporterStats(ref)).writes, after.writes);
-    assert.deepEqual(await readdir(lib), ['status-report.json'], 'no .next leftover');
+    assert.deepEqual((await readdir(lib)).sort(), ['history', 'status-report.json'], 'no .next leftover');
+    assert.deepEqual(await readdir(join(lib, 'history')), ['A.json'], 'the journal of A, and no .next leftover');
+    assert.equal(JSON.parse(await readFile(join(lib, 'history', 'A.json'), 'utf8')).outcome.failure.message, 'message 999');
   });
 
   test('a change is on disk within 1 s (real clock, default window)', async () => {

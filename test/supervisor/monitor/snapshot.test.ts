@@ -1,9 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Snapshot, shownStatus, ageSeconds, type HeartbeatEvent, type StatusInputs } from '../../../src/supervisor/monitor/snapshot.js';
+import { Snapshot } from '../../../src/supervisor/monitor/snapshot.js';
+import { ageSeconds, shownStatus, type HeartbeatEvent, type StatusInputs } from '../../../src/supervisor/monitor/handler-status.js';
 import type { MonitorEvent, ProcessSample, WatchSpec } from '../../../src/supervisor/monitor/types.js';
 import type { HandlerRecord, LifecycleState } from '../../../src/supervisor/lifecycle/record.js';
-import type { LifecycleStatus, OperationResult } from '../../../src/supervisor/lifecycle/events.js';
+import type { LifecycleStatus, OperationResult, Work } from '../../../src/supervisor/lifecycle/events.js';
 import type { ExtensionStatus } from '../../../src/protocol/status-file.js';
 import { SupervisorError } from '../../../src/core/errors.js';
 
@@ -15,8 +16,11 @@ const rec = (name: string, state: LifecycleState, version?: string | null): Moni
   ({ type: 'recordChanged', handler: name, record: record(name, state, version) });
 const goal = (...handlers: [string, 'enabled' | 'disabled' | 'uninstall'][]): MonitorEvent =>
   ({ type: 'goalApplied', etag: null, source: 'goal.json', handlers: handlers.map(([name, desiredState]) => ({ name, version: '1.0', desiredState })) });
-const lifecycle = (name: string, status: LifecycleStatus['status'], code = 0, message: string = status): MonitorEvent =>
-  ({ type: 'statusChanged', handler: name, status: { status, code, message } });
+/** The handler actor's fact that its work ended: with a failure (code, message) or without. */
+const settled = (name: string, failure: [number, string] | null = null, note: string | null = null): MonitorEvent =>
+  ({ type: 'workSettled', handler: name, outcome: { failure: failure ? { code: failure[0], message: failure[1] } : null, note } });
+const working = (name: string, action: Work['action'], targetVersion: string | null = '1.0', fromVersion: string | null = null): MonitorEvent =>
+  ({ type: 'workStarted', handler: name, work: { action, targetVersion, fromVersion } });
 const hb = (name: string, state: HeartbeatEvent['state'], extra: Partial<HeartbeatEvent> = {}): HeartbeatEvent =>
   ({ type: 'heartbeat', handler: name, state, heartbeat: null, mtimeMs: null, problem: null, ...extra });
 const extStatus = (status: ExtensionStatus['status'], code = 0, message = '', substatus: ExtensionStatus['substatus'] = []): ExtensionStatus =>
@@ -59,16 +63,16 @@ describe('goal and visibility', () => {
   });
 
   test('a failed first install stays visible with its failure', () => {
-    const s = fold(goal(['New', 'enabled']), lifecycle('New', 'Failed', 1001, 'no uri delivered the package'));
-    assert.deepEqual([rowOf(s, 'New').status, rowOf(s, 'New').code], ['Failed', 1001]);
+    const s = fold(goal(['New', 'enabled']), settled('New', [1001, 'no uri delivered the package']));
+    assert.deepEqual([rowOf(s, 'New').status, rowOf(s, 'New').code, rowOf(s, 'New').message], ['Failed', 1001, 'no uri delivered the package']);
   });
 
   test('uninstall: shown while it runs, gone once the record is NotInstalled, stray late events do not bring it back', () => {
-    const s = fold(rec('A', 'Enabled'), goal(['A', 'uninstall']), lifecycle('A', 'NotReady', 0, 'uninstalling'));
-    assert.equal(rowOf(s, 'A').desiredState, 'uninstall');
+    const s = fold(rec('A', 'Enabled'), goal(['A', 'uninstall']), working('A', 'uninstall', null));
+    assert.deepEqual([rowOf(s, 'A').desiredState, rowOf(s, 'A').status, rowOf(s, 'A').message], ['uninstall', 'NotReady', 'uninstalling']);
     s.fold(rec('A', 'NotInstalled'));
     assert.equal(s.row('A', T0), null);
-    s.fold(lifecycle('A', 'NotReady', 0, 'Plugin not installed'));
+    s.fold(settled('A'));
     s.fold({ type: 'watch', handler: 'A', spec: null });
     assert.deepEqual(names(s), []);
     s.fold(goal());
@@ -99,15 +103,37 @@ describe('goal and visibility', () => {
 });
 
 describe('lifecycle events', () => {
-  test('recordChanged sets state and version; statusChanged sets status, code, message', () => {
+  test('recordChanged sets state and version; work facts set status, code, message', () => {
     const s = fold(rec('A', 'Installed', '1.2.3'));
     assert.deepEqual([rowOf(s, 'A').state, rowOf(s, 'A').version, rowOf(s, 'A').status, rowOf(s, 'A').message], ['Installed', '1.2.3', 'NotReady', 'Plugin disabled']);
+    s.fold(working('A', 'enable', '1.3'));
+    assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code, rowOf(s, 'A').message], ['NotReady', 0, 'enabling']);
     s.fold(rec('A', 'Enabled', '1.3'));
-    s.fold(lifecycle('A', 'Ready', 0, 'Plugin enabled'));
+    s.fold(settled('A'));
     const r = rowOf(s, 'A');
     assert.deepEqual([r.state, r.version, r.status, r.code, r.message], ['Enabled', '1.3', 'Ready', 0, 'Plugin enabled']);
-    s.fold(lifecycle('A', 'Failed', 1009, 'enable exited 3'));
+    s.fold(settled('A', [1009, 'enable exited 3']));
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code, rowOf(s, 'A').message], ['Failed', 1009, 'enable exited 3']);
+    s.fold(settled('A', null, 'enable completed while the supervisor was down'));
+    assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').message], ['Ready', 'Plugin enabled (enable completed while the supervisor was down)']);
+  });
+
+  test('work under way: Installing for package work, NotReady naming the rest; FailedUpgrade at rest is 1008', () => {
+    const cases: [Work['action'], string | null, string | null, LifecycleStatus][] = [
+      ['install', '1.0', null, { status: 'Installing', code: 0, message: 'installing 1.0' }],
+      ['upgrade', '2.0', '1.0', { status: 'Installing', code: 0, message: 'upgrading 1.0 -> 2.0' }],
+      ['downgrade', '1.0', '2.0', { status: 'Installing', code: 0, message: 'downgrading 2.0 -> 1.0' }],
+      ['uninstall', null, null, { status: 'NotReady', code: 0, message: 'uninstalling' }],
+      ['disable', '1.0', null, { status: 'NotReady', code: 0, message: 'disabling' }],
+      ['enable', '1.0', null, { status: 'NotReady', code: 0, message: 'enabling' }],
+      ['restart', '1.0', null, { status: 'NotReady', code: 0, message: 'restarting: heartbeat unresponsive' }],
+    ];
+    for (const [action, to, from, expected] of cases) {
+      const r = rowOf(fold(rec('A', 'Enabled'), working('A', action, to, from)), 'A');
+      assert.deepEqual({ status: r.status, code: r.code, message: r.message }, expected, action);
+    }
+    const failedUpgrade = rowOf(fold(rec('A', 'FailedUpgrade', '2.0'), settled('A')), 'A');
+    assert.deepEqual([failedUpgrade.status, failedUpgrade.code, failedUpgrade.message], ['Failed', 1008, 'upgrade to 2.0 failed']);
   });
 
   test('operationStarted shows running; operationEnded shows the result, exit code and both times', () => {
@@ -196,17 +222,80 @@ describe('heartbeat, watch and restarts through the snapshot', () => {
     assert.equal(rowOf(s, 'A').status, 'Ready');
   });
 
-  test('restarts count the started ones; gaveUp shows Failed until the next lifecycle status', () => {
-    const restart = (outcome: Extract<MonitorEvent, { type: 'restart' }>['outcome'], message = ''): MonitorEvent =>
-      ({ type: 'restart', handler: 'A', restarts: 0, outcome, message });
-    const s = fold(rec('A', 'Enabled'), restart('scheduled'), restart('started'), restart('succeeded'), restart('started'), restart('failed'));
+  test('restarts show the watchdog\'s count; a give-up shows Failed until another enable', () => {
+    const enabledAt = T0 - 1000; // the record's
+    const restart = (outcome: Extract<MonitorEvent, { type: 'restart' }>['outcome'], restarts: number, message = ''): MonitorEvent =>
+      ({ type: 'restart', handler: 'A', restarts, outcome, message, enabledAt });
+    const s = fold(rec('A', 'Enabled'), restart('scheduled', 0), restart('started', 1), restart('succeeded', 1), restart('started', 2), restart('failed', 2));
     assert.equal(rowOf(s, 'A').restarts, 2);
-    s.fold(restart('gaveUp', 'restart budget of 3 in 3600 s spent'));
+    s.fold(restart('gaveUp', 2, 'restart budget of 3 in 3600 s spent'));
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code, rowOf(s, 'A').message], ['Failed', -1, 'restart budget of 3 in 3600 s spent']);
-    s.fold(restart('gaveUp'));
+    s.fold(restart('gaveUp', 2));
     assert.equal(rowOf(s, 'A').message, 'restart budget exhausted');
-    s.fold(lifecycle('A', 'Ready', 0, 'Plugin enabled'));
-    assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').restarts], ['Ready', 2]);
+    s.fold(settled('A'));
+    assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code], ['Failed', -1], 'an apply that changed nothing leaves the handler given up');
+    s.fold({ type: 'recordChanged', handler: 'A', record: { ...record('A', 'Enabled'), enabledAt: T0 } });
+    assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').restarts], ['Ready', 2], 'a new enable lifts it');
+  });
+
+  test('heartbeatSeen moves the heartbeat\'s age only; the report need not change unless a row counts time', () => {
+    const s = fold(rec('A', 'Enabled'), hb('A', 'fresh', { heartbeat: { status: 'ready', code: 0, message: 'ok' }, mtimeMs: T0 - 30_000 }));
+    assert.equal(rowOf(s, 'A').heartbeatAgeSeconds, 30);
+    assert.equal(s.fold({ type: 'heartbeatSeen', handler: 'A', mtimeMs: T0 - 2000 }), false);
+    assert.deepEqual([rowOf(s, 'A').heartbeatAgeSeconds, rowOf(s, 'A').status, rowOf(s, 'A').message], [2, 'Ready', 'ok']);
+    assert.equal(s.fold({ type: 'heartbeatSeen', handler: 'Nobody', mtimeMs: T0 }), false);
+    assert.equal(s.row('Nobody', T0), null, 'an age alone never makes a handler');
+  });
+});
+
+describe('operations and journals', () => {
+  const ended = (op: string, result: OperationResult['result'], code: number, message: string, at: number): MonitorEvent =>
+    ({ type: 'operationEnded', handler: 'A', result: { op: op as OperationResult['op'], version: '1.0', extension: null, result,
+      exitCode: result === 'succeeded' ? 0 : 1, signal: null, code, message, startedAt: at, endedAt: at + 100, pids: [7], unkillable: [] } });
+  const started = (op: string, at: number): MonitorEvent =>
+    ({ type: 'operationStarted', handler: 'A', op: op as OperationResult['op'], version: '1.0', extension: null, startedAt: at, pid: 9 });
+
+  test('facts list the operations (a start replaced by its end); lastOperation is the newest', () => {
+    const s = fold(goal(['A', 'enabled']), started('fetch', T0), ended('fetch', 'succeeded', 0, 'fetched', T0), started('install', T0 + 200));
+    const f = s.facts('A', T0);
+    assert.ok(f);
+    assert.deepEqual(f.operations.map((o) => [o.name, o.result, o.pid]), [['fetch', 'succeeded', 7], ['install', 'running', 9]]);
+    assert.equal(f.row.lastOperation?.result, 'running');
+    s.fold(ended('install', 'failed', 1007, 'install failed with exit code 1\n[stderr]\ndisk full', T0 + 200));
+    const g = s.facts('A', T0)!;
+    assert.deepEqual(g.operations.map((o) => [o.name, o.result, o.code]), [['fetch', 'succeeded', 0], ['install', 'failed', 1007]]);
+    assert.deepEqual(g.row.lastOperation, { name: 'install', result: 'failed', exitCode: 1, startedAt: '2024-05-01T12:00:00.200Z', endedAt: '2024-05-01T12:00:00.300Z' });
+    assert.equal(g.record, null, 'nothing installed');
+    assert.equal(s.facts('B', T0), null);
+  });
+
+  test('takeJournals: each changed handler once, with its ended operations and outcome; restored facts rebuild the same row', () => {
+    const s = fold(goal(['A', 'enabled']));
+    assert.equal(s.journalsPending, false, 'a goal changes no journal');
+    s.fold(started('install', T0));
+    assert.equal(s.journalsPending, false, 'a running operation is not written');
+    s.fold(ended('install', 'failed', 1007, 'install failed: disk full', T0));
+    s.fold(settled('A', [1007, 'install failed: disk full']));
+    const batch = s.takeJournals();
+    assert.equal(s.journalsPending, false);
+    assert.deepEqual(batch.map((b) => b.name), ['A']);
+    const journal = batch[0]!.journal!;
+    assert.deepEqual(journal.outcome, { failure: { code: 1007, message: 'install failed: disk full' }, note: null });
+    assert.deepEqual(journal.operations.map((o) => [o.name, o.result, o.message]), [['install', 'failed', 'install failed: disk full']]);
+
+    const again = fold(goal(['A', 'enabled']), { type: 'restored', handler: 'A', operations: journal.operations, outcome: journal.outcome, restarts: 0, gaveUp: null });
+    assert.deepEqual(again.rows(T0), s.rows(T0), 'the same row from the journal');
+    assert.equal(again.journalsPending, false, 'restoring writes nothing');
+  });
+
+  test('a handler no longer shown has its journal removed (null); before any goal nothing is forgotten', () => {
+    const s = fold({ type: 'restored', handler: 'Old', operations: [], outcome: { failure: { code: 1007, message: 'x' }, note: null }, restarts: 0, gaveUp: null });
+    s.fold(sample(T0, {}));
+    assert.equal(s.journalsPending, false, 'kept until a goal says whether it is wanted');
+    s.fold(goal(['Old', 'enabled']));
+    assert.deepEqual([rowOf(s, 'Old').status, rowOf(s, 'Old').code], ['Failed', 1007]);
+    s.fold(goal());
+    assert.deepEqual(s.takeJournals(), [{ name: 'Old', journal: null }]);
   });
 });
 
@@ -236,7 +325,7 @@ describe('process samples', () => {
 
   test('apply says whether the report may have changed: a sample only when it shows or hides a handler, or a row counts time', () => {
     const s = fold(rec('A', 'Enabled'), goal(['A', 'enabled'], ['B', 'uninstall']), rec('B', 'NotInstalled'));
-    assert.equal(s.fold(lifecycle('A', 'Ready')), true, 'every other event may');
+    assert.equal(s.fold(settled('A')), true, 'every other event may');
     const pids = (p: number[]): ProcessSample => ({ pids: p, cpuPercent: 1, memoryBytes: 1, oldestStartMs: T0 });
     assert.equal(s.fold(sample(T0, { A: pids([10]) })), false, 'A was shown already: cpu and pids are not in the report');
     assert.equal(s.fold(sample(T0 + 5000, { A: pids([10, 11]) })), false);
