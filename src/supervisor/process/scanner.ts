@@ -38,17 +38,29 @@ export class ProcScanner<T> {
   /** A snapshot no older than this call: joins the next scan if one is already promised. */
   fresh(): Promise<T> {
     if (this.#next !== null) return this.#next;
-    if (this.#running === null && this.#clock.now() - this.#lastEnd >= this.#gapMs) return this.#start();
-    // A running scan may have read /proc before our caller's last fork or kill: queue behind it.
     const running = this.#running;
-    this.#next = (async () => {
-      if (running !== null) await running.then(() => undefined, () => undefined);
-      const wait = this.#lastEnd + this.#gapMs - this.#clock.now();
-      if (wait > 0) await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, wait));
-      this.#next = null;
-      return this.#start();
-    })();
+    // The clock is read once here: a second reading may have moved past the gap (see #queued).
+    const wait = this.#lastEnd + this.#gapMs - this.#clock.now();
+    if (running === null && wait <= 0) return this.#start();
+    // A running scan may have read /proc before our caller's last fork or kill: queue behind it.
+    this.#next = this.#queued(running, wait);
     return this.#next;
+  }
+
+  /**
+   * The scan after `running`, or after the gap. It always suspends before clearing #next: had it
+   * run to the end synchronously, fresh() would store its promise after the clearing, and every
+   * later caller would get that one old snapshot forever.
+   */
+  async #queued(running: Promise<T> | null, gapLeft: number): Promise<T> {
+    let wait = gapLeft;
+    if (running !== null) {
+      await running.then(() => undefined, () => undefined);
+      wait = this.#lastEnd + this.#gapMs - this.#clock.now();
+    }
+    if (wait > 0) await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, wait));
+    this.#next = null;
+    return this.#start();
   }
 
   #start(): Promise<T> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../../src/core/clock.js';
+import { ManualClock, type Clock } from '../../../src/core/clock.js';
 import { ProcScanner } from '../../../src/supervisor/process/scanner.js';
 import type { ProcSnapshot } from '../../../src/supervisor/process/attribution.js';
 
@@ -74,4 +74,34 @@ test('scans keep a minimum idle gap, and callers during the gap share the scan t
   assert.equal(m.started(), 3, 'after the gap a caller starts a scan at once');
   m.finish(2);
   assert.equal((await c).startedAt, 2);
+});
+
+test('a clock that ticks between two readings of one call cannot wedge the scanner on an old snapshot', async () => {
+  const m = manualScans();
+  // Timers on a manual clock; readings from `t`, which moves `step` ms after each one (a loaded machine's Date.now()).
+  const timers = new ManualClock(0);
+  let t = 1000;
+  let step = 0;
+  const clock: Clock = {
+    now: () => { const v = t; t += step; return v; },
+    setTimeout: (fn, ms) => timers.setTimeout(fn, ms),
+    clearTimeout: (id) => timers.clearTimeout(id),
+  };
+  const scanner = new ProcScanner(m.scan, { minGapMs: 10, clock });
+  const first = scanner.fresh();
+  m.finish(0);
+  await first; // the scan ended at t = 1000
+  t = 1009;
+  step = 1; // this call reads 1009 (inside the gap); any later reading says 1010 (the gap is over)
+  const a = scanner.fresh();
+  step = 0;
+  await timers.advanceAsync(1);
+  assert.equal(m.started(), 2, 'the scan after the gap');
+  m.finish(1);
+  assert.equal((await a).startedAt, 1);
+  t += 100;
+  const b = scanner.fresh();
+  assert.equal(m.started(), 3, 'a later call starts a new scan, not the promise of the old one');
+  m.finish(2);
+  assert.equal((await b).startedAt, 2);
 });
