@@ -27,6 +27,9 @@ export class ActorSystem {
   readonly #root: ParentNode;
   #deadLetters = 0;
   #stopPromise: Promise<void> | undefined;
+  /** Cells draining their mailbox now, and drain() calls waiting for that to reach 0. */
+  #busy = 0;
+  #idleWaiters: (() => void)[] = [];
 
   constructor(opts: ActorSystemOptions = {}) {
     const askTimeoutMs = opts.askTimeoutMs ?? 30_000;
@@ -46,6 +49,10 @@ export class ActorSystem {
       },
       unhandledFailure: (failure) => {
         try { onUnhandled(failure); } catch (err) { rethrowAsync(err); }
+      },
+      busy: (delta) => {
+        this.#busy += delta;
+        if (this.#busy === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
       },
     };
     this.#root = {
@@ -73,6 +80,21 @@ export class ActorSystem {
     const cell = new ActorCell<M>(name, behavior, this.#host, this.#root);
     this.#top.set(name, cell);
     return cell;
+  }
+
+  /**
+   * Resolves once every actor is idle: no message queued, no handler running, and nothing that
+   * settled meanwhile (a microtask, a ready I/O callback) told another one. What is outside the
+   * actors is not waited for: a timer not yet due, a write or a child process still running.
+   * Tests use it to assert that nothing happened, instead of sleeping.
+   */
+  async drain(): Promise<void> {
+    for (;;) {
+      while (this.#busy > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      // setImmediate runs after every queued microtask and the I/O callbacks already due.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.#busy === 0) return;
+    }
   }
 
   /** Stops every top-level actor (each after its queue and children); cached, idempotent, never rejects. */

@@ -10,6 +10,8 @@ export interface CellHost {
   deadLetter(actor: string, message: unknown): void;
   /** Must not throw: it is called from inside mailbox processing. */
   unhandledFailure(failure: ActorFailure): void;
+  /** A cell started (+1) or ended (-1) a drain of its mailbox: the system knows when all are idle. */
+  busy(delta: 1 | -1): void;
 }
 
 /** The parent side of a cell (another cell, or the system for top-level actors). */
@@ -207,6 +209,7 @@ export class ActorCell<M> implements ActorRef<M>, ParentNode, ChildNode {
   #schedule(): void {
     if (this.#draining) return;
     this.#draining = true;
+    this.#host.busy(1);
     queueMicrotask(() => void this.#drain());
   }
 
@@ -220,6 +223,7 @@ export class ActorCell<M> implements ActorRef<M>, ParentNode, ChildNode {
       if (this.#phase === 'draining') await this.#finalize();
     } finally {
       this.#draining = false;
+      this.#host.busy(-1);
     }
   }
 
