@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rename, rm, stat, utimes, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorSystem, type ActorRef } from '../../../src/actors/actor.js';
-import { ManualClock, systemClock, type Clock } from '../../../src/core/clock.js';
+import { ManualClock, systemClock, type Clock, type TimerId } from '../../../src/core/clock.js';
 import { HeartbeatActor, readHeartbeatNow, type HeartbeatMessage, type ParsedContent } from '../../../src/supervisor/monitor/heartbeat-actor.js';
 import { FolderWatcher } from '../../../src/supervisor/monitor/folder-watcher.js';
 import { DEFAULT_SETTLE_MS, type HeartbeatView } from '../../../src/supervisor/monitor/heartbeat-tracker.js';
@@ -22,15 +22,17 @@ type RestartEvent = Extract<MonitorEvent, { type: 'restart' }>;
 interface Seen { readonly event: MonitorEvent; readonly at: number }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const HOUR = 3_600_000;
 const body = (status = 'ready', message = 'ok'): string =>
   JSON.stringify([{ heartbeat: { status, code: 0, formattedMessage: { lang: 'en-US', message } } }]);
 
-/** Every event the actor emitted, with its arrival time; waits for the next one matching. */
+/** Every event the actor emitted, with its time on the actor's clock; waits for the next one matching. */
 class Events {
   readonly list: Seen[] = [];
   #wake: (() => void)[] = [];
+  constructor(private readonly clock: Clock) {}
   readonly emit = (event: MonitorEvent): void => {
-    this.list.push({ event, at: Date.now() });
+    this.list.push({ event, at: this.clock.now() });
     for (const w of this.#wake.splice(0)) w();
   };
 
@@ -63,6 +65,32 @@ const heartbeat = (handler: string, state: HeartbeatEvent['state']) => (e: Monit
 const restart = (handler: string, outcome: RestartEvent['outcome']) => (e: MonitorEvent): boolean =>
   e.type === 'restart' && e.handler === handler && e.outcome === outcome;
 
+/** The real clock, counting the timers set on it and not yet fired or cleared. */
+class CountedClock implements Clock {
+  readonly #live = new Set<TimerId>();
+  get live(): number { return this.#live.size; }
+  now(): number { return systemClock.now(); }
+  setTimeout(fn: () => void, ms: number): TimerId {
+    const id: TimerId = systemClock.setTimeout(() => { this.#live.delete(id); fn(); }, ms);
+    this.#live.add(id);
+    return id;
+  }
+  clearTimeout(id: TimerId): void {
+    this.#live.delete(id);
+    systemClock.clearTimeout(id);
+  }
+}
+
+/**
+ * A manual clock an hour behind the files' real mtimes: a write then counts from when the
+ * watchdog first saw it (a later mtime is never trusted), so every age is on this clock.
+ */
+const behindTheFiles = (): ManualClock => new ManualClock(Date.now() - HOUR);
+
+/** Every heartbeat event of `handler` from index `from` on, by state. */
+const statesSince = (events: Events, handler: string, from: number): string[] =>
+  events.list.slice(from).map((s) => s.event).filter((e): e is HeartbeatEvent => e.type === 'heartbeat' && e.handler === handler).map((e) => e.state);
+
 function watchSpec(dir: string, name: string, over: Partial<WatchSpec> = {}): WatchSpec {
   return {
     name, version: '1.0', form: 'command', dir, statusFolder: join(dir, 'status'), heartbeatFile: join(dir, 'heartbeat.log'),
@@ -93,16 +121,17 @@ interface RigOptions {
 
 async function rig(opts: RigOptions = {}): Promise<Rig> {
   const root = await mkdtemp(join(tmpdir(), 'heartbeat-actor-'));
-  const events = new Events();
+  const clock = opts.clock ?? systemClock;
+  const events = new Events(clock);
   const watcher = new FolderWatcher();
-  const system = new ActorSystem();
+  const system = new ActorSystem({ clock });
   const restartFn = opts.restart ?? (async () => ({ ok: true, message: 'restarted' }));
   // The fleet's side of the conversation: a request in, a 'restartDone' message back.
   const fleet = { tell: (req: RestartRequest): void => {
     void Promise.resolve().then(() => restartFn(req.handler)).then((res) => req.replyTo.tell({ type: 'restartDone', handler: req.handler, ...res }));
   } };
   const ref = system.spawn('heartbeat', new HeartbeatActor({
-    clock: opts.clock ?? systemClock, watcher, emit: events.emit, policy: opts.policy, fleet,
+    clock, watcher, emit: events.emit, policy: opts.policy, fleet,
     ...(opts.books ? { books: opts.books } : {}),
   }));
   if (opts.books) ref.tell({ type: 'restoreBooks', books: await opts.books.loadAll() });
@@ -114,7 +143,7 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
   return {
     root, events, watcher, system, ref, handlerDir,
     async watch(name, over = {}) {
-      const spec = watchSpec(await handlerDir(name), name, over);
+      const spec = watchSpec(await handlerDir(name), name, { enabledAt: clock.now(), ...over });
       ref.tell({ type: 'watch', handler: name, spec });
       return spec;
     },
@@ -126,31 +155,36 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
   };
 }
 
-describe('HeartbeatActor with real files (timeout 1 s)', () => {
+describe('HeartbeatActor with real files (timeout 1 s, injected clock)', () => {
   let r: Rig;
-  before(async () => { r = await rig(); });
+  let clock: ManualClock;
+  before(async () => { clock = behindTheFiles(); r = await rig({ clock }); });
   after(async () => { await r.close(); });
 
   test('fresh; stale within timeout + 1 s of the last write; back on a plain write; back on a write by rename', async () => {
     const dir = await r.handlerDir('A');
     const file = join(dir, 'heartbeat.log');
     await writeFile(file, body('ready', 'first'));
-    const mtime = (await stat(file)).mtimeMs;
-    const written = Date.now();
+    const written = clock.now(); // the clock stands still until the test moves it
     await r.watch('A');
     const fresh = await r.events.waitFor(heartbeat('A', 'fresh'), 'fresh');
     assert.deepEqual((fresh.event as HeartbeatEvent).heartbeat, { status: 'ready', code: 0, message: 'first' });
+    await clock.advanceAsync(1000);
+    await r.system.drain();
+    assert.deepEqual(statesSince(r.events, 'A', fresh.index + 1), [], 'not stale at the timeout itself');
+    await clock.advanceAsync(1000);
     const stale = await r.events.waitFor(heartbeat('A', 'stale'), 'stale', fresh.index);
-    assert.ok(stale.at - mtime >= 1000, `stale ${stale.at - mtime} ms after the mtime: too early`);
+    assert.ok(stale.at - written >= 1000, `stale ${stale.at - written} ms after the write: too early`);
     assert.ok(stale.at - written <= 2000, `stale ${stale.at - written} ms after the write: too late`);
     assert.match((stale.event as HeartbeatEvent).problem ?? '', /not written for more than 1 s/);
 
-    const beforePlain = Date.now();
+    const beforePlain = clock.now();
     await writeFile(file, body('ready', 'plain'));
     const back = await r.events.waitFor(heartbeat('A', 'fresh'), 'fresh after a plain write', stale.index);
     assert.equal((back.event as HeartbeatEvent).heartbeat?.message, 'plain');
-    assert.ok(back.at - beforePlain < 1000);
+    assert.equal(back.at, beforePlain, 'seen by its watch event, with no timer due');
 
+    await clock.advanceAsync(2000);
     const stale2 = await r.events.waitFor(heartbeat('A', 'stale'), 'stale again', back.index);
     await writeFile(`${file}.tmp`, body('ready', 'renamed'));
     await rename(`${file}.tmp`, file);
@@ -162,6 +196,10 @@ describe('HeartbeatActor with real files (timeout 1 s)', () => {
     const spec = await r.watch('Never');
     const missing = await r.events.waitFor(heartbeat('Never', 'missing'), 'missing');
     assert.ok(missing.at - spec.enabledAt! < 1000);
+    await clock.advanceAsync(1000);
+    await r.system.drain();
+    assert.deepEqual(statesSince(r.events, 'Never', missing.index + 1), [], 'not stale at the timeout itself');
+    await clock.advanceAsync(1000);
     const stale = await r.events.waitFor(heartbeat('Never', 'stale'), 'stale', missing.index);
     const after = stale.at - spec.enabledAt!;
     assert.ok(after >= 1000 && after <= 2000, `stale ${after} ms after enable`);
@@ -177,22 +215,24 @@ describe('HeartbeatActor with real files (timeout 1 s)', () => {
     await r.watch('Good');
     await r.events.waitFor(heartbeat('Bad', 'fresh'), 'Bad fresh', from);
     await r.events.waitFor(heartbeat('Good', 'fresh'), 'Good fresh', from);
-    const keepGood = setInterval(() => void writeFile(join(good, 'heartbeat.log'), body()), 200);
-    try {
-      await writeFile(join(bad, 'heartbeat.log'), '[{"heartbeat": {"status": "ready",');
-      const m = await r.events.waitFor(heartbeat('Bad', 'malformed'), 'malformed', from);
-      assert.match((m.event as HeartbeatEvent).problem ?? '', /heartbeat\.log is malformed: not valid JSON/);
-      await writeFile(join(bad, 'heartbeat.log'), body('ready', 'fixed'));
-      await r.events.waitFor(heartbeat('Bad', 'fresh'), 'Bad fresh again', m.index);
-      await sleep(300);
-    } finally {
-      clearInterval(keepGood);
-    }
+    const views = (): Promise<ReadonlyMap<string, HeartbeatView>> => r.ref.ask((reply) => ({ type: 'inspect', reply }));
+    await writeFile(join(bad, 'heartbeat.log'), '[{"heartbeat": {"status": "ready",');
+    await writeFile(join(good, 'heartbeat.log'), body()); // Good keeps writing meanwhile
+    const goodMtime = (await stat(join(good, 'heartbeat.log'))).mtimeMs;
+    // Read whole (a read between the truncate and the write would see an empty file, also malformed).
+    await waitUntil(async () => (await views()).get('Bad')?.problem?.includes('not valid JSON') === true, 'the malformed write to be read');
+    await clock.advanceAsync(DEFAULT_SETTLE_MS); // the settle check finds it unchanged: malformed, reported
+    const m = await r.events.waitFor(heartbeat('Bad', 'malformed'), 'malformed', from);
+    assert.match((m.event as HeartbeatEvent).problem ?? '', /heartbeat\.log is malformed: not valid JSON/);
+    await writeFile(join(bad, 'heartbeat.log'), body('ready', 'fixed'));
+    await r.events.waitFor(heartbeat('Bad', 'fresh'), 'Bad fresh again', m.index);
+    await waitUntil(async () => (await views()).get('Good')?.mtimeMs === goodMtime, "Good's write to be read");
+    await r.system.drain();
     assert.deepEqual(r.events.heartbeats('Good').map((e) => e.state), ['fresh']);
   });
 
   test('staleness direction: an mtime in the future is fresh, one in the past is stale (old enable) or gets the grace (new enable)', async () => {
-    const now = Date.now();
+    const now = clock.now();
     const hour = 3_600_000;
     for (const [name, mtime] of [['Future', now + hour], ['Past', now - hour], ['PastNewEnable', now - hour]] as const) {
       const file = join(await r.handlerDir(name), 'heartbeat.log');
@@ -203,14 +243,19 @@ describe('HeartbeatActor with real files (timeout 1 s)', () => {
     await r.watch('Future', { enabledAt: now - 2 * hour });
     await r.watch('Past', { enabledAt: now - 2 * hour });
     await r.watch('PastNewEnable', { enabledAt: now });
-    await r.events.waitFor(heartbeat('Past', 'stale'), 'Past stale at once', from, 1000);
-    await r.events.waitFor(heartbeat('Future', 'fresh'), 'Future fresh', from, 1000);
-    const graced = await r.events.waitFor(heartbeat('PastNewEnable', 'fresh'), 'PastNewEnable fresh in its grace', from, 1000);
+    // "At once": with the clock standing still.
+    await r.events.waitFor(heartbeat('Past', 'stale'), 'Past stale at once', from);
+    await r.events.waitFor(heartbeat('Future', 'fresh'), 'Future fresh', from);
+    const graced = await r.events.waitFor(heartbeat('PastNewEnable', 'fresh'), 'PastNewEnable fresh in its grace', from);
     assert.equal(r.events.heartbeats('Past')[0]?.state, 'stale', 'no fresh first: the old mtime is old');
+    await clock.advanceAsync(1000);
+    await r.system.drain();
+    assert.deepEqual([...statesSince(r.events, 'PastNewEnable', from), ...statesSince(r.events, 'Future', from)], ['fresh', 'fresh'], 'none stale at the timeout itself');
+    await clock.advanceAsync(1000);
     const stale = await r.events.waitFor(heartbeat('PastNewEnable', 'stale'), 'PastNewEnable stale after the grace', graced.index);
     assert.ok(stale.at - now >= 1000);
-    // A future mtime counts from when it was first seen: without writes, it goes stale too.
-    await r.events.waitFor(heartbeat('Future', 'stale'), 'Future stale after a timeout without writes', from, 2500);
+    // A future mtime counts from when it was first seen: without writes, it goes stale too (within timeout + 1 s).
+    await r.events.waitFor(heartbeat('Future', 'stale'), 'Future stale after a timeout without writes', from);
   });
 });
 
@@ -218,7 +263,9 @@ describe('HeartbeatActor restarts', () => {
   test("onUnresponsive 'restart' calls the restart function (which rewrites the heartbeat) and gives up past the budget", async () => {
     const calls: number[] = [];
     let dir = '';
+    const clock = new CountedClock();
     const r = await rig({
+      clock,
       policy: restartPolicy({ maxRestarts: 2, windowMs: 60_000, initialDelayMs: 100, maxDelayMs: 1000 }),
       restart: async () => {
         calls.push(Date.now());
@@ -238,7 +285,8 @@ describe('HeartbeatActor restarts', () => {
       assert.equal(calls.length, 2);
       const messages = r.events.heartbeats('Svc').filter((e) => e.state === 'fresh').map((e) => e.heartbeat?.message);
       assert.deepEqual(messages, ['ok', 'restarted 1', 'restarted 2']);
-      await sleep(300);
+      await r.system.drain();
+      assert.equal(clock.live, 1, 'left alone after giving up: no restart is due, only the heartbeat deadline');
       assert.equal(calls.length, 2, 'left alone after giving up');
     } finally {
       await r.close();
@@ -263,7 +311,7 @@ describe('HeartbeatActor restarts', () => {
       const second = await r.events.waitFor(restart('Dead', 'scheduled'), 'second schedule', failed.index);
       assert.match((second.event as RestartEvent).message, /restart in 200 ms/);
       clock.advance(199);
-      await sleep(30);
+      await r.system.drain();
       assert.equal(calls, 1, 'backoff not over yet');
       clock.advance(1);
       await r.events.waitFor(restart('Dead', 'gaveUp'), 'give-up');
@@ -271,7 +319,7 @@ describe('HeartbeatActor restarts', () => {
       assert.equal(clock.pending(), 1, 'only the heartbeat timer is left');
       for (let i = 0; i < 5; i++) {
         clock.advance(1000);
-        await sleep(10);
+        await r.system.drain();
       }
       assert.equal(calls, 2);
       assert.deepEqual(r.events.restarts('Dead').map((e) => e.outcome), ['scheduled', 'started', 'failed', 'scheduled', 'started', 'failed', 'gaveUp']);
@@ -385,7 +433,7 @@ describe('HeartbeatActor resources', () => {
         // Past the settle check: a write that landed before a folder's OS watch was live is found by its stat.
         clock.advance(DEFAULT_SETTLE_MS + 1);
         for (const n of names) await r.events.waitFor((e) => heartbeat(n, 'fresh')(e) && (e as HeartbeatEvent).heartbeat?.message === `round ${round}`, `${n} round ${round}`);
-        await sleep(20);
+        await r.system.drain();
         assert.equal(clock.pending(), 30, `round ${round}`);
       }
       const views = await r.ref.ask<ReadonlyMap<string, HeartbeatView>>((reply) => ({ type: 'inspect', reply }));
