@@ -98,8 +98,9 @@ describe('writing the report', () => {
     await waitStats(ref, (x) => x.writes >= 1, 'the first write');
     await clock.advanceAsync(1000); // in case the first write finished only after t=1000
     const after = await waitStats(ref, (x) => x.writes >= 2, 'the second write');
-    await sleep(50);
     await clock.advanceAsync(1000);
+    // A flush waits for a write in flight, and writes nothing new when nothing changed: a drain of the writes.
+    await flushReport(ref);
     assert.equal((await askReporterStats(ref)).writes, 2, 'a 1 s burst of 1000 events costs 2 writes');
     const doc = await readReport(lib);
     assert.equal(doc.handlers[0]?.message, 'message 999');
@@ -107,25 +108,22 @@ describe('writing the report', () => {
     ref.tell(status('A', 'message 999'));
     ref.tell({ type: 'processSample', at: clock.now(), handlers: new Map([['A', { pids: [1], cpuPercent: 50, memoryBytes: 9, oldestStartMs: T0 }]]) });
     await clock.advanceAsync(2000);
-    await sleep(50);
+    await flushReport(ref);
     assert.equal((await askReporterStats(ref)).writes, after.writes);
     assert.deepEqual((await readdir(lib)).sort(), ['history', 'status-report.json'], 'no .next leftover');
     assert.deepEqual(await readdir(join(lib, 'history')), ['A.json'], 'the journal of A, and no .next leftover');
     assert.equal(JSON.parse(await readFile(join(lib, 'history', 'A.json'), 'utf8')).outcome.failure.message, 'message 999');
   });
 
-  test('a change is on disk within 1 s (real clock, default window)', async () => {
+  test('a change is on disk within 1 s (injected clock, default window)', async () => {
+    const clock = new ManualClock(T0);
     const lib = await tempLib();
-    const ref = start({ libDir: lib });
-    const started = Date.now();
+    const ref = start({ libDir: lib, clock });
     ref.tell(rec('Contoso.Monitor', 'Enabled'));
-    for (;;) {
-      const text = await readFile(reportFile(lib), 'utf8').catch(() => null);
-      if (text !== null && text.includes('Contoso.Monitor')) break;
-      assert.ok(Date.now() - started < 1000, 'report not written within 1 s');
-      await sleep(5);
-    }
-    assert.ok(Date.now() - started < 1000);
+    await clock.advanceAsync(1000);
+    // The clock never moves again: the write lands only if it was started within that 1 s.
+    await waitStats(ref, (s) => s.writes === 1, 'the write started within 1 s to land');
+    assert.ok((await readFile(reportFile(lib), 'utf8')).includes('Contoso.Monitor'));
     assert.equal((await stat(reportFile(lib))).mode & 0o777, 0o600);
   });
 
@@ -278,18 +276,19 @@ describe('pushing to --report-url', () => {
     await ref.stop();
 
     // A push that would hang for 60 s is in flight when stop comes: stop writes the last report and
-    // returns without waiting for it (the bound is far below the push timeout, not a timing).
+    // returns without waiting for it (on a clock that never moves, so the timeout cannot end the wait).
     const lib2 = await tempLib();
-    const ref2 = start({ libDir: lib2, coalesceMs: 10, reportUrl: srv.url, push: { timeoutMs: 60_000, maxAttempts: 1, baseDelayMs: 20 } });
+    const clock2 = new ManualClock(T0);
+    const ref2 = start({ libDir: lib2, clock: clock2, coalesceMs: 10, reportUrl: srv.url, push: { timeoutMs: 60_000, maxAttempts: 1, baseDelayMs: 20 } });
     const seen = srv.bodies.length;
     ref2.tell(rec('A', 'Enabled'));
     await flushReport(ref2);
     const deadline = Date.now() + 5000;
     while (srv.bodies.length === seen) { assert.ok(Date.now() < deadline, 'the push to reach the server'); await sleep(5); }
     ref2.tell(status('A', 'again'));
-    const t = Date.now();
     await ref2.stop();
-    assert.ok(Date.now() - t < 30_000, 'stop waited for a hanging push');
+    // Its clock never moved: stop could not have waited for the 60 s push timeout, and cleared it.
+    assert.equal(clock2.pending(), 0, 'stop left no timer behind');
     assert.equal((await readReport(lib2)).handlers[0]?.message, 'again');
   });
 });
