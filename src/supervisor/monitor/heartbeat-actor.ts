@@ -27,7 +27,7 @@ export type HeartbeatMessage =
   | RestartDone
   /** Start-up: the restart books a previous daemon left (before any watch). */
   | { readonly type: 'restoreBooks'; readonly books: ReadonlyMap<string, RestartBookState> }
-  /** The latest view of every watched handler (with the newest mtime, which is not re-emitted): for `ps`. */
+  /** The latest view of every watched handler, with the newest mtime (a look inside, for tests; `ps` asks the reporter). */
   | { readonly type: 'inspect'; readonly reply: Reply<ReadonlyMap<string, HeartbeatView>> }
   /** Internal, from this actor's listener, timers and file reads; `gen` drops messages from a superseded one. */
   | { readonly type: 'heartbeatWritten'; readonly handler: string; readonly gen: number }

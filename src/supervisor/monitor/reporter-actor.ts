@@ -4,8 +4,8 @@
  * `<lib>/status-report.json` current: rewritten atomically within 1 s of a change, bursts
  * coalesced by one timer on the injected clock, one write in flight at a time, nothing written
  * when the content is unchanged, and each new report optionally PUT to a URL off the mailbox.
- * It also writes the journals of the handlers whose operations or outcome changed
- * (`<lib>/history/`, journal.ts), coalesced the same way, so the fold can run again over them.
+ * It also writes the journal of each handler whose work settled (`<lib>/history/`, journal.ts),
+ * coalesced the same way, so the fold can run again over them.
  */
 import type { ActorContext, ActorRef, Behavior, Reply } from '../../actors/actor.js';
 import type { TimerId, Clock } from '../../core/clock.js';

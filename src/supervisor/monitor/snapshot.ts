@@ -103,16 +103,17 @@ export class Snapshot {
         return;
       }
       case 'workStarted':
-        this.#touch(this.#entry(event.handler)).work = Object.freeze({ kind: 'working', work: event.work });
+        this.#entry(event.handler).work = Object.freeze({ kind: 'working', work: event.work });
         return;
       case 'workSettled':
+        // The journal is written when work settles: it then holds the work's operations and outcome in one
+        // write per plan, not one per operation (an apply of 300 handlers measured 4 writes each that way).
         this.#touch(this.#entry(event.handler)).work = Object.freeze({ kind: 'settled', outcome: event.outcome });
         return;
       case 'operationStarted':
       case 'operationEnded': {
         const e = this.#entry(event.handler);
         this.#setOperations(e, withOperation(e.operations, event));
-        if (event.type === 'operationEnded') this.#touch(e);
         return;
       }
       case 'restored': {

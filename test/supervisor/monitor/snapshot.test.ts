@@ -269,12 +269,14 @@ describe('operations and journals', () => {
     assert.equal(s.facts('B', T0), null);
   });
 
-  test('takeJournals: each changed handler once, with its ended operations and outcome; restored facts rebuild the same row', () => {
+  test('takeJournals: each settled handler once, with its ended operations and outcome; restored facts rebuild the same row', () => {
     const s = fold(goal(['A', 'enabled']));
     assert.equal(s.journalsPending, false, 'a goal changes no journal');
     s.fold(started('install', T0));
     assert.equal(s.journalsPending, false, 'a running operation is not written');
+    s.fold(working('A', 'install'));
     s.fold(ended('install', 'failed', 1007, 'install failed: disk full', T0));
+    assert.equal(s.journalsPending, false, 'written when the work settles, once for all its operations');
     s.fold(settled('A', [1007, 'install failed: disk full']));
     const batch = s.takeJournals();
     assert.equal(s.journalsPending, false);
