@@ -6,6 +6,7 @@ import { Workspace, handlerEntry, opsOf } from '../../helpers/handlers.js';
 import { killLeftovers } from '../../helpers/fleet.js';
 import { waitFor } from '../../helpers/daemon.js';
 import { Runtime } from '../../../src/supervisor/daemon/runtime.js';
+import { ManualClock, type Clock } from '../../../src/core/clock.js';
 import { parseGoalState } from '../../../src/supervisor/goal/goal-state.js';
 import { restartPolicy } from '../../../src/supervisor/monitor/restart-policy.js';
 import { closePackagePool } from '../../../src/supervisor/packages/pool.js';
@@ -13,25 +14,34 @@ import type { HandlerRow } from '../../../src/supervisor/monitor/types.js';
 
 after(() => closePackagePool());
 
-const HEARTBEAT = '[{"version":"1.0","heartbeat":{"status":"ready","code":0,"formattedMessage":{"lang":"en-US","message":"beating"}}}]';
+const beat = (message: string): string => `[{"version":"1.0","heartbeat":{"status":"ready","code":0,"formattedMessage":{"lang":"en-US","message":"${message}"}}}]`;
+const HEARTBEAT = beat('beating');
+const write = (body: string): string => `printf '%s' '${body}' > "$here/heartbeat.log.tmp" && mv "$here/heartbeat.log.tmp" "$here/heartbeat.log"`;
 
-/** A handler whose enable starts a writer that beats every 0.2 s until the stop file appears. */
+/** A handler whose enable starts a writer that beats every 0.2 s until the stop file appears, then beats 'last beat' and exits. */
 const beatingEnable = `
   stop="$here/stop-beating"; rm -f "$stop"
-  ( while [ ! -f "$stop" ]; do printf '%s' '${HEARTBEAT}' > "$here/heartbeat.log.tmp" && mv "$here/heartbeat.log.tmp" "$here/heartbeat.log"; sleep 0.2; done ) >/dev/null 2>&1 &
+  ( while [ ! -f "$stop" ]; do ${write(HEARTBEAT)}; sleep 0.2; done; ${write(beat('last beat'))} ) >/dev/null 2>&1 &
   printf '[{"status":{"status":"success","code":"0","formattedMessage":{"lang":"en-US","message":"serving"}}}]' > "$here/status/$ConfigSequenceNumber.status"
 `;
 
-async function withRuntime(fn: (ws: Workspace, rt: Runtime) => Promise<void>, policy?: Parameters<typeof restartPolicy>[0]): Promise<void> {
+async function withRuntime(fn: (ws: Workspace, rt: Runtime) => Promise<void>, policy?: Parameters<typeof restartPolicy>[0], clock?: Clock): Promise<void> {
   const ws = await Workspace.create('exts-rt-');
-  const rt = new Runtime({ dirs: ws.dirs, graceMs: 300, sampleIntervalMs: 300, ...(policy ? { restartPolicy: restartPolicy(policy) } : {}) });
+  const rt = new Runtime({ dirs: ws.dirs, graceMs: 300, sampleIntervalMs: 300, ...(policy ? { restartPolicy: restartPolicy(policy) } : {}), ...(clock ? { clock } : {}) });
   try { await fn(ws, rt); } finally { await rt.stop(); await killLeftovers(ws); await ws.dispose(); }
 }
 
 const row = async (rt: Runtime, name: string): Promise<HandlerRow> => (await rt.rows()).find((r) => r.name === name)!;
 
+/**
+ * A manual clock an hour behind the files' real mtimes: a heartbeat write counts from when the
+ * watchdog first saw it, on this clock, which moves only when the test says.
+ */
+const behindTheFiles = (): ManualClock => new ManualClock(Date.now() - 3_600_000);
+
 describe('runtime: heartbeat and status reach ps', () => {
-  test('fresh → Ready; stops → Unresponsive (-1) within timeout + 1 s; a write by rename → Ready again', () => withRuntime(async (ws, rt) => {
+  const clock = behindTheFiles();
+  test('fresh → Ready; stops → Unresponsive (-1) within timeout + 1 s (injected clock); a write by rename → Ready again', () => withRuntime(async (ws, rt) => {
     const pkg = await ws.package({ name: 'Beat', version: '1.0', manifest: { reportHeartbeat: true }, behavior: { enable: beatingEnable } });
     const s = await rt.apply(parseGoalState(JSON.stringify({ handlers: [handlerEntry('Beat', [pkg], { heartbeatTimeout: 1 })] }), 'goal'));
     assert.ok(s.ok, s.results[0]?.status.message);
@@ -44,19 +54,20 @@ describe('runtime: heartbeat and status reach ps', () => {
 
     const dir = join(ws.libDir, 'Beat-1.0');
     await writeFile(join(dir, 'stop-beating'), '');
-    const stoppedAt = Date.now();
-    await waitFor(async () => (await row(rt, 'Beat')).status === 'Unresponsive', 8000, 'Unresponsive');
-    const took = Date.now() - stoppedAt;
-    // timeout 1 s + 1 s + the last beat, with room for a loaded machine's late timers
-    assert.ok(took <= 4000, `Unresponsive after ${took} ms`);
+    // The writer's last beat has its own message: once ps shows it, no write is left to come.
+    await waitFor(async () => (await row(rt, 'Beat')).heartbeat?.message === 'last beat', 10_000, 'the last beat');
+    await clock.advanceAsync(1000);
+    assert.equal((await row(rt, 'Beat')).status, 'Ready', 'not Unresponsive at the timeout itself');
+    await clock.advanceAsync(1000);
     const stale = await row(rt, 'Beat');
+    assert.equal(stale.status, 'Unresponsive', 'Unresponsive within timeout + 1 s of the last beat');
     assert.equal(stale.code, -1);
     assert.match(stale.message, /no heartbeat/);
 
     await writeFile(join(dir, 'hb.tmp'), HEARTBEAT);
     await rename(join(dir, 'hb.tmp'), join(dir, 'heartbeat.log'));
     await waitFor(async () => (await row(rt, 'Beat')).status === 'Ready', 10_000, 'Ready after a write by rename');
-  }));
+  }, undefined, clock));
 
   test('onUnresponsive restart runs disable + enable, counts restarts, and gives up past the budget', () => withRuntime(async (ws, rt) => {
     // enable writes one heartbeat and never again: every restart goes stale once more
