@@ -2,7 +2,7 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ManualClock, systemClock } from '../../../src/core/clock.js';
+import { ManualClock, systemClock, type TimerId } from '../../../src/core/clock.js';
 import { SupervisorError } from '../../../src/core/errors.js';
 import { ReportPusher, pushRetryDelay, parseReportUrl } from '../../../src/supervisor/monitor/report-pusher.js';
 
@@ -68,6 +68,20 @@ async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<
   }
 }
 
+/** A manual clock that notes when each timer was set and for how long; a PUT arms its timeout as it is sent. */
+class NotingClock extends ManualClock {
+  readonly set: { readonly at: number; readonly ms: number }[] = [];
+  override setTimeout(fn: () => void, ms: number): TimerId {
+    this.set.push({ at: this.now(), ms });
+    return super.setTimeout(fn, ms);
+  }
+
+  /** When each PUT with this timeout was sent, on this clock. */
+  sentAt(timeoutMs: number): number[] {
+    return this.set.filter((t) => t.ms === timeoutMs).map((t) => t.at);
+  }
+}
+
 const status = (code: number) => (_n: number, _r: Received, res: ServerResponse): void => { res.statusCode = code; res.end('x'); };
 
 describe('policy and validation', () => {
@@ -104,7 +118,7 @@ describe('delivery', () => {
   });
 
   test('two 500s then 200: retried after 0.5 s and 1 s on the injected clock, each failure reported', async () => {
-    const clock = new ManualClock(0);
+    const clock = new NotingClock(0);
     const errors: SupervisorError[] = [];
     const server = await startServer((n, _r, res) => { res.statusCode = n <= 2 ? 500 : 200; res.end(); });
     const p = pusher({ url: server.url, clock, timeoutMs: 60_000, onError: (e) => errors.push(e) });
@@ -112,14 +126,14 @@ describe('delivery', () => {
     await waitFor(() => p.stats.failures === 1, 'first failure');
     assert.equal(clock.pending(), 1, 'a retry timer, nothing else');
     await clock.advanceAsync(499);
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(server.arrived, 1, 'no retry before the backoff delay');
+    assert.deepEqual(clock.sentAt(60_000), [0], 'no retry before the backoff delay');
     await clock.advanceAsync(1);
+    assert.deepEqual(clock.sentAt(60_000), [0, 500]);
     await waitFor(() => p.stats.failures === 2, 'second failure');
     await clock.advanceAsync(999);
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(server.arrived, 2, 'the second delay is twice the first');
+    assert.deepEqual(clock.sentAt(60_000), [0, 500], 'the second delay is twice the first');
     await clock.advanceAsync(1);
+    assert.deepEqual(clock.sentAt(60_000), [0, 500, 1500]);
     await waitFor(() => p.stats.succeeded === 1, 'the third attempt');
     assert.deepEqual(server.received.map((r) => r.body), ['A', 'A', 'A']);
     assert.deepEqual(errors.map((e) => [e.code, e.details['attempt'], e.details['status']]), [['E_REPORT_PUSH', 1, 500], ['E_REPORT_PUSH', 2, 500]]);
@@ -153,23 +167,23 @@ describe('delivery', () => {
       await waitFor(() => p.stats.failures === attempt, `failure ${attempt}`);
       await clock.advanceAsync(10_000);
     }
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(server.arrived, 3);
-    assert.deepEqual(p.stats, { succeeded: 0, failures: 3, dropped: 1, superseded: 0 });
+    // Nothing queued, in flight or waiting for a retry: nothing more can be sent.
     assert.ok(p.idle);
     assert.equal(clock.pending(), 0);
+    assert.equal(server.arrived, 3);
+    assert.deepEqual(p.stats, { succeeded: 0, failures: 3, dropped: 1, superseded: 0 });
   });
 
   test('a newer report arriving during a backoff waits for it, then goes instead of the failed one', async () => {
-    const clock = new ManualClock(0);
+    const clock = new NotingClock(0);
     const server = await startServer((n, _r, res) => { res.statusCode = n === 1 ? 500 : 200; res.end(); });
     const p = pusher({ url: server.url, clock, timeoutMs: 60_000 });
     p.submit('old');
     await waitFor(() => p.stats.failures === 1, 'the failure');
     p.submit('new');
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(server.arrived, 1, 'the backoff is kept even for a new report');
+    assert.deepEqual(clock.sentAt(60_000), [0], 'the backoff is kept even for a new report');
     await clock.advanceAsync(500);
+    assert.deepEqual(clock.sentAt(60_000), [0, 500]);
     await waitFor(() => p.stats.succeeded === 1, 'the delivery');
     assert.deepEqual(server.received.map((r) => r.body), ['old', 'new']);
   });
@@ -179,11 +193,15 @@ describe('failures that must not hang', () => {
   test('a server that never answers: the request times out, the failure is counted, no hang', async () => {
     const server = await startServer(() => { /* never answers */ });
     const errors: SupervisorError[] = [];
-    const p = pusher({ url: server.url, clock: systemClock, timeoutMs: 100, maxAttempts: 1, onError: (e) => errors.push(e) });
-    const started = Date.now();
+    const clock = new ManualClock(0);
+    const p = pusher({ url: server.url, clock, timeoutMs: 100, maxAttempts: 1, onError: (e) => errors.push(e) });
     p.submit('r');
-    await waitFor(() => p.stats.failures === 1, 'the timeout', 2000);
-    assert.ok(Date.now() - started < 1500, 'the timeout fired in time');
+    await waitFor(() => server.arrived === 1, 'the request');
+    await clock.advanceAsync(99);
+    assert.equal(clock.pending(), 1, 'the timeout is not due before 100 ms');
+    await clock.advanceAsync(1);
+    assert.equal(clock.pending(), 0, 'the timeout fired at 100 ms on the clock');
+    await waitFor(() => p.stats.failures === 1, 'the timeout to be counted');
     assert.equal((errors[0]?.cause as SupervisorError | undefined)?.code, 'E_REPORT_PUSH_TIMEOUT');
     assert.deepEqual(p.stats, { succeeded: 0, failures: 1, dropped: 1, superseded: 0 });
     assert.ok(p.idle);
@@ -205,16 +223,15 @@ describe('failures that must not hang', () => {
     const p = pusher({ url: server.url, clock, timeoutMs: 60_000 });
     p.submit('r');
     await waitFor(() => server.arrived === 1, 'the request');
-    const started = Date.now();
     const stopping = p.stop();
     assert.equal(p.stop(), stopping);
-    await stopping;
-    assert.ok(Date.now() - started < 500);
+    await stopping; // on a clock that never moved: the 60 s timeout cannot have ended the wait
     assert.equal(p.stats.failures, 0, 'an abort is not a failure of the endpoint');
     assert.equal(clock.pending(), 0, 'the timeout timer is cleared');
     p.submit('late');
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(server.arrived, 1);
+    // A request sent would be in flight (not idle) with its timeout armed.
     assert.ok(p.idle);
+    assert.equal(clock.pending(), 0);
+    assert.equal(server.arrived, 1);
   });
 });
