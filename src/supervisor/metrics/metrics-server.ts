@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { SupervisorError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
 
 const FLAG = '--metrics-listen';
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -47,6 +48,19 @@ export interface MetricsServerOptions extends ListenAddress {
   readonly closeGraceMs?: number;
   /** Told about server errors after start; default: a process warning. */
   readonly onError?: (err: Error) => void;
+  /** Runs the close grace (tests); default a Node timer that never holds the process open on its own. */
+  readonly clock?: Clock;
+}
+
+/** Arms the close grace; returns its disarm. */
+function graceTimer(clock: Clock | undefined, fn: () => void, ms: number): () => void {
+  if (clock) {
+    const id = clock.setTimeout(fn, ms);
+    return () => clock.clearTimeout(id);
+  }
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 /** Parses `--metrics-listen`: 'PORT' (loopback), 'ADDR:PORT' or '[IPv6]:PORT'; E_USAGE naming the flag and value otherwise. */
@@ -117,9 +131,8 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     url: `http://${shownHost}:${address.port}/metrics`,
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
-        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
-        cut.unref();
-        server.close(() => { clearTimeout(cut); resolve(); });
+        const disarm = graceTimer(opts.clock, () => server.closeAllConnections(), graceMs);
+        server.close(() => { disarm(); resolve(); });
         server.closeIdleConnections();
       });
       return closing;

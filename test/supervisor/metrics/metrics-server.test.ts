@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { SupervisorError } from '../../../src/core/errors.js';
+import { ManualClock } from '../../../src/core/clock.js';
 import { SupervisorMetrics } from '../../../src/supervisor/metrics/metrics.js';
 import { parseListen, startMetricsServer } from '../../../src/supervisor/metrics/metrics-server.js';
 import type { HandlerRow } from '../../../src/supervisor/monitor/types.js';
@@ -155,15 +156,16 @@ describe('startMetricsServer', () => {
 
   test('close is prompt with an idle keep-alive connection, idempotent, and frees the port', async () => {
     const metrics = new SupervisorMetrics({ rows: async () => [] });
-    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics, closeGraceMs: 10_000 });
+    const clock = new ManualClock(0);
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics, closeGraceMs: 10_000, clock });
     const agent = new Agent({ keepAlive: true });
     try {
       assert.equal((await call(server.url, { agent })).status, 200);
-      const started = Date.now();
       const closing = server.close();
       assert.equal(server.close(), closing, 'a second close returns the same promise');
+      // The grace runs on a clock that never moves: close cannot have waited for it.
       await closing;
-      assert.ok(Date.now() - started < 2000, 'an idle connection does not hold close for the grace');
+      assert.equal(clock.pending(), 0, 'an idle connection does not hold close for the grace; the grace timer is cleared');
       await assert.rejects(call(server.url), /ECONNREFUSED/);
     } finally {
       agent.destroy();
@@ -174,13 +176,18 @@ describe('startMetricsServer', () => {
     let entered!: () => void;
     const inScrape = new Promise<void>((r) => { entered = r; });
     const metrics = new SupervisorMetrics({ rows: () => { entered(); return new Promise<readonly HandlerRow[]>(() => {}); } });
-    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics, closeGraceMs: 150 });
+    const clock = new ManualClock(0);
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics, closeGraceMs: 150, clock });
     const stuck = call(server.url).then(() => 'answered', (err: Error) => err.message);
     await inScrape;
-    const started = Date.now();
-    await server.close();
-    const waited = Date.now() - started;
-    assert.ok(waited >= 100 && waited < 2000, `close waited ${waited} ms`);
+    let closed = false;
+    const closing = server.close().then(() => { closed = true; });
+    await clock.advanceAsync(149);
+    assert.equal(clock.pending(), 1, 'the scrape is not cut before the grace');
+    assert.equal(closed, false);
+    await clock.advanceAsync(1);
+    await closing; // once the grace is over, close ends by itself
+    assert.equal(clock.pending(), 0);
     assert.match(await stuck, /socket hang up|ECONNRESET/);
   });
 
