@@ -85,7 +85,8 @@ describe('atomicWrite', () => {
     const before = folderFsyncs();
     await Promise.all(Array.from({ length: 200 }, (_, i) => atomicWrite(join(dir, `h${i}.json`), payload(i))));
     const used = folderFsyncs() - before;
-    assert.ok(used >= 1 && used < 100, `${used} folder fsyncs for 200 renames`);
+    // How many renames land while one fsync runs is up to the disk and the scheduler: counted below instead.
+    assert.ok(used >= 1 && used <= 200, `${used} folder fsyncs for 200 renames`);
     for (let i = 0; i < 200; i += 37) assert.equal(await readFile(join(dir, `h${i}.json`), 'utf8'), payload(i));
     // A call made while one runs waits for a later one (that one may have started before its rename).
     const first = syncDir(dir);
@@ -96,6 +97,10 @@ describe('atomicWrite', () => {
     assert.equal(secondDone, false, 'the second call does not ride on the fsync already running');
     await Promise.all([second, third]);
     assert.equal(folderFsyncs() - before - used, 2, 'the second and third share one');
+    // 200 callers while one runs (200 renames landing during one fsync) cost 2 fsyncs, not 200.
+    const burst = folderFsyncs();
+    await Promise.all(Array.from({ length: 200 }, () => syncDir(dir)));
+    assert.equal(folderFsyncs() - burst, 2, '199 callers share the one fsync after the running one');
   });
 
   test('paths are keyed after resolution, so two spellings share one queue', async () => {
