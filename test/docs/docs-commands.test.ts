@@ -195,7 +195,7 @@ describe('docs', { concurrency: true }, () => {
       assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
       assert.match(second.stdout, /Example\.Hello +- +NotInstalled +NotReady +uninstall +succeeded/);
       // What the doc's `ls` shows (no dot entries): the handler dir is gone.
-      assert.deepEqual((await readdir(join(work, 'lib'))).filter((n) => !n.startsWith('.')).sort(), ['sessions', 'state', 'status-report.json']);
+      assert.deepEqual((await readdir(join(work, 'lib'))).filter((n) => !n.startsWith('.')).sort(), ['history', 'sessions', 'state', 'status-report.json']);
       assert.deepEqual(await readdir(join(work, 'lib', 'state')), []);
       assert.match(await readFile(join(work, 'log', 'Example.Hello', 'CommandExecution.log'), 'utf8'), /Example\.Hello uninstall 1\.0\.0 succeeded exit=0/);
     });
