@@ -5,12 +5,20 @@ import { join } from 'node:path';
 import { runCommand } from '../../../src/supervisor/process/run-command.js';
 import type { RunSpec } from '../../../src/supervisor/process/run-command.js';
 import { scanAttributed } from '../../../src/supervisor/process/attribution.js';
-import { ManualClock } from '../../../src/core/clock.js';
+import { ManualClock, type TimerId } from '../../../src/core/clock.js';
 import { killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
 
 let dir: string;
 before(async () => { dir = await makeTempDir('ext-sup-run-'); });
 after(async () => { await removeDir(dir); });
+
+/** A manual clock that counts the timers it has fired. */
+class CountingClock extends ManualClock {
+  fired = 0;
+  override setTimeout(fn: () => void, ms: number): TimerId {
+    return super.setTimeout(() => { this.fired += 1; fn(); }, ms);
+  }
+}
 
 let seq = 0;
 /** A spec with its own libId and output files; every test kills what is left under that libId. */
@@ -214,15 +222,17 @@ describe('timeouts and cancellation', () => {
   });
 
   test('the timeout and the grace run on the injected clock, not on wall time', async () => {
-    const clock = new ManualClock(1_000_000);
+    const clock = new CountingClock(1_000_000);
     const s = spec({ shell: "trap '' TERM; sleep 1000" }, { timeoutMs: 600_000, graceMs: 5000, clock });
     const running = await runCommand(s);
     try {
       let result: Awaited<typeof running.done> | undefined;
       void running.done.then((r) => { result = r; });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal(result, undefined, 'a 10-minute timeout has not fired after 100 real ms');
-      await clock.advanceAsync(600_000);
+      await clock.advanceAsync(599_999);
+      assert.equal(clock.fired, 0, 'a 10-minute timeout has not fired 1 ms before it is due, whatever the wall time');
+      assert.equal(result, undefined);
+      await clock.advanceAsync(1);
+      assert.equal(clock.fired, 1, 'it fires at 10 minutes on the clock');
       // The termination polls /proc on the same clock: step it until the command is done.
       const r = await waitFor('the timed-out command', async () => {
         await clock.advanceAsync(1000);
