@@ -122,7 +122,13 @@ describe('sampling real processes', () => {
     const parent = spawn('sh', ['-c', `i=0; while [ $i -lt ${count} ]; do sleep 600 & i=$((i+1)); done; wait`],
       { stdio: 'ignore', env: { ...process.env, [MARK_ENV]: `${libId}:Many` } });
     try {
-      await waitFor('the sleeps to start', async () => ((await liveMarked(libId)).length >= count + 1 ? true : undefined), 20_000);
+      // Every child asleep in sleep(1), not merely forked: a fork of the shell that has not run yet
+      // (a loaded machine) reads rss 0, since the kernel folds its per-CPU RSS counts in batches.
+      const asleep = (ps: readonly ProcInfo[]): number => ps.filter((p) => p.comm === 'sleep' && p.state === 'S').length;
+      await waitFor('the sleeps to start', async () => {
+        const marked = await liveMarked(libId);
+        return marked.length === count + 1 && asleep(marked) === count ? true : undefined;
+      }, 20_000);
       const tracker = new ProcUsageTracker(await loadProcConstants());
       const fdsBefore = readdirSync('/proc/self/fd').length;
       for (let round = 0; round < 3; round += 1) {
