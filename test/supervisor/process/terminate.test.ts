@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../../src/supervisor/process/run-command.js';
 import type { RunSpec } from '../../../src/supervisor/process/run-command.js';
@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readProcStat } from '../../../src/supervisor/process/proc.js';
 import { terminateHandler } from '../../../src/supervisor/process/terminate.js';
+import { systemClock, type Clock, type TimerId } from '../../../src/core/clock.js';
 import { killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
 
 let dir: string;
@@ -27,6 +28,32 @@ function spec(libId: string, handler: string, shell: string, extra: Partial<RunS
 }
 
 const exists = (file: string) => async () => (await readFile(file).then(() => true, () => undefined));
+
+/**
+ * The real clock, except that timers set before release() wait for it (then fire as soon as they
+ * are due): commands' timeouts start counting only once the test has seen every command ready.
+ */
+class HeldClock implements Clock {
+  #held: Map<object, { fn: () => void; deadline: number }> | null = new Map();
+  readonly #released = new Map<object, TimerId>();
+  now(): number { return systemClock.now(); }
+  setTimeout(fn: () => void, ms: number): TimerId {
+    if (this.#held === null) return systemClock.setTimeout(fn, ms);
+    const id = {};
+    this.#held.set(id, { fn, deadline: this.now() + ms });
+    return id as TimerId;
+  }
+  clearTimeout(id: TimerId): void {
+    if (this.#held?.delete(id)) return;
+    const real = this.#released.get(id);
+    systemClock.clearTimeout(real ?? id);
+  }
+  release(): void {
+    const held = this.#held ?? new Map();
+    this.#held = null;
+    for (const [id, t] of held) this.#released.set(id, systemClock.setTimeout(t.fn, t.deadline - this.now()));
+  }
+}
 
 describe('terminateHandler', () => {
   test('cleanup ends a daemon a finished command left behind, with SIGTERM alone', async () => {
@@ -120,17 +147,23 @@ describe('terminateHandler', () => {
 
   test('50 hung commands timing out together all end, sharing /proc scans', async () => {
     const libId = uniqueLibId();
-    const scansBefore = sharedScanner.scansRun;
-    const t0 = Date.now();
+    const ready = await makeTempDir('ext-sup-hung-');
+    // Hung means: TERM ignored and the setsid child started. The timeouts wait for that (a loaded
+    // machine may not even have run a shell 300 ms after its spawn: SIGTERM then just ends it).
+    const clock = new HeldClock();
     try {
-      const runs = Array.from({ length: 50 }, (_, i) =>
-        runCommand(spec(libId, `Hung.${i}`, "trap '' TERM; setsid sleep 1000 & sleep 1000", { timeoutMs: 300, graceMs: 300 })));
+      const runs = Array.from({ length: 50 }, (_, i) => runCommand(spec(libId, `Hung.${i}`,
+        `trap '' TERM; setsid sleep 1000 & : > ${JSON.stringify(join(ready, String(i)))}; sleep 1000`, { timeoutMs: 300, graceMs: 300, clock })));
+      await waitFor('all 50 commands to be hung', async () => ((await readdir(ready)).length === 50 ? true : undefined), 60_000);
+      const scansBefore = sharedScanner.scansRun;
+      const t0 = Date.now();
+      clock.release();
       const results = await Promise.all(runs.map(async (r) => (await r).done));
       const ms = Date.now() - t0;
       const scans = sharedScanner.scansRun - scansBefore;
       const slowest = Math.max(...results.map((r) => r.termination?.durationMs ?? 0));
       const longest = Math.max(...results.map((r) => r.durationMs));
-      console.log(`50 hung commands (timeout 300 ms, grace 300 ms): all ended ${ms} ms after the first spawn; `
+      console.log(`50 hung commands (timeout 300 ms, grace 300 ms): all ended ${ms} ms after their timeouts were let go; `
         + `slowest termination ${slowest} ms, longest run ${longest} ms; ${scans} /proc scans`);
       for (const r of results) {
         assert.equal(r.outcome, 'timedOut');
@@ -142,6 +175,7 @@ describe('terminateHandler', () => {
       assert.deepEqual(await liveMarked(libId), []);
     } finally {
       await killAllMarked(libId);
+      await removeDir(ready);
     }
   });
 
