@@ -11,12 +11,13 @@ import { applyBench } from './apply.js';
 import type { BenchContext, Benchmark, SectionOutput } from './context.js';
 import { fleetBench } from './fleet.js';
 import { killBench } from './kill.js';
+import { watchBench } from './watch.js';
 import { peersBench } from './peers.js';
 import { renderProfileSection } from './profile-section.js';
 import { killChildren, killMarked, run } from './proc-tools.js';
 import { RESULTS_DIR, historyRow, historySection, renderSection, updateBenchmarksMd, writeResultFile, type BenchResult, type RunInfo } from './report.js';
 
-const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, peersBench];
+const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, peersBench];
 const ALL_SECTIONS = BENCHES.flatMap((b) => b.sections.map((s) => s.name));
 
 interface Args { only: Set<string> | null; quick: boolean; peers: boolean; profile: boolean; build: boolean }
