@@ -50,3 +50,13 @@ export function stateFile(dirs: SupervisorDirs, name: string): string {
 export function stateFolder(dirs: SupervisorDirs): string {
   return join(dirs.libDir, 'state');
 }
+
+/** Per-handler operation journals (`history/<name>.json`): what `ps` and `status` show after the daemon stops. */
+export function historyFolder(libDir: string): string {
+  return join(libDir, 'history');
+}
+
+/** Per-handler restart books (`restarts/<name>.json`): the heartbeat watchdog's budget survives a restart. */
+export function restartsFolder(libDir: string): string {
+  return join(libDir, 'restarts');
+}

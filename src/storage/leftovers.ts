@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { LEFTOVER_SUFFIX, removeLeftovers } from './atomic-write.js';
 import type { SupervisorDirs } from './dirs.js';
-import { handlerPaths } from './layout.js';
+import { handlerPaths, historyFolder, restartsFolder } from './layout.js';
 
 async function removeFile(path: string): Promise<string[]> {
   const there = await stat(path).then(() => true, () => false);
@@ -24,6 +24,8 @@ export async function cleanLeftovers(dirs: SupervisorDirs, installed: () => Prom
     ...await removeLeftovers(dirs.libDir),
     ...await removeLeftovers(join(dirs.libDir, 'state')),
     ...await removeLeftovers(join(dirs.libDir, 'sessions'), { recursive: true }),
+    ...await removeLeftovers(historyFolder(dirs.libDir)),
+    ...await removeLeftovers(restartsFolder(dirs.libDir)),
   ];
   // Downloads and extractions cut short: nothing in staging is ever referenced after a restart.
   const staging = join(dirs.libDir, '.staging');

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry, opsOf, type BuiltPackage, type LogLine } from '../helpers/handlers.js';
 import { applyDoc, killLeftovers } from '../helpers/fleet.js';
@@ -238,10 +238,13 @@ describe('crash recovery by fault injection', () => {
       await writeFile(join(ws.libDir, 'state', 'F.json.next'), '{"half');
       await writeFile(join(ws.libDir, 'status-report.json.next'), '{');
       await writeFile(join(ws.libDir, 'F-1.0', 'config', '1.settings.next'), '{');
+      await mkdir(join(ws.libDir, 'restarts'), { recursive: true });
+      await writeFile(join(ws.libDir, 'history', 'F.json.next'), '{');
+      await writeFile(join(ws.libDir, 'restarts', 'F.json.next'), '{');
       await writeFile(join(ws.libDir, 'state', 'F.json'), 'not json at all');
       const r = await runCli(['apply', '--goal-state', goal, ...dirFlags(ws)]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      for (const f of ['state/F.json.next', 'status-report.json.next', 'F-1.0/config/1.settings.next']) {
+      for (const f of ['state/F.json.next', 'status-report.json.next', 'F-1.0/config/1.settings.next', 'history/F.json.next', 'restarts/F.json.next']) {
         assert.match(r.stderr, new RegExp(`removed .*${f.replace(/\./g, '\\.')}`), `${f} reported`);
       }
       assert.match(r.stderr, /state\/F\.json could not be read .* moved to .*F\.json\.corrupt-\d+ and rebuilt from disk as Installed 1\.0/);

@@ -4,11 +4,13 @@
  * ended), so that `ps` and `status` show the same after the daemon stops or starts again.
  * Written by the reporter alone; read back as one 'restored' event.
  */
-import { join } from 'node:path';
 import { SupervisorError } from '../../core/errors.js';
 import type { WorkOutcome } from '../lifecycle/events.js';
 import { HandlerFiles, type HandlerFilesOptions } from './handler-files.js';
 import type { OperationEntry } from './operation-history.js';
+import { historyFolder } from '../../storage/layout.js';
+
+export { historyFolder };
 
 export interface HandlerJournal {
   readonly schema: 1;
@@ -17,10 +19,6 @@ export interface HandlerJournal {
   readonly operations: readonly OperationEntry[];
   /** How the handler's last work ended; null while work was under way or none ended yet. */
   readonly outcome: WorkOutcome | null;
-}
-
-export function historyFolder(libDir: string): string {
-  return join(libDir, 'history');
 }
 
 export function journalFiles(libDir: string, opts: HandlerFilesOptions = {}): HandlerFiles<HandlerJournal> {

@@ -3,7 +3,6 @@
  * and its restart book, read back as one 'restored' event per handler. The daemon folds these at
  * start-up (and hands the books to the watchdog); the offline view folds the same events.
  */
-import { join } from 'node:path';
 import type { SessionDoc } from '../../storage/sessions.js';
 import { operationFromSession } from '../sessions/session-replay.js';
 import { HandlerFiles, type HandlerFilesOptions } from './handler-files.js';
@@ -11,12 +10,11 @@ import { journalFiles, type HandlerJournal } from './journal.js';
 import { withOperation, type OperationEntry } from './operation-history.js';
 import { restartBookFromJson, type RestartBookState } from './restart-policy.js';
 import type { MonitorEvent } from './types.js';
+import { restartsFolder } from '../../storage/layout.js';
+
+export { restartsFolder };
 
 export type RestoredEvent = Extract<MonitorEvent, { type: 'restored' }>;
-
-export function restartsFolder(libDir: string): string {
-  return join(libDir, 'restarts');
-}
 
 /** `<lib>/restarts/<name>.json`: the heartbeat watchdog's books, written by it alone. */
 export function restartBookFiles(libDir: string, opts: HandlerFilesOptions = {}): HandlerFiles<RestartBookState> {
