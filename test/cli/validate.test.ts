@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { validateCommand } from '../../src/cli/validate.js';
 import { runCli } from '../helpers/cli.js';
 import { yazlZip } from '../helpers/packages-archives.js';
+import { startServer, type TestServer } from '../helpers/packages-server.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/goal-states/', import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -137,25 +138,21 @@ describe('supervisor validate <goal-state URL>', () => {
 
 describe('supervisor validate: bounded cost for every input (the real executable)', () => {
   let dir = '';
-  let server: Server;
+  let server: TestServer;
   let base = '';
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cli-validate-bounds-'));
     // 1 MiB of spaces per ~1 KB gzip member; 1,200 of them decode to 1.2 GB.
     const member = gzipSync(Buffer.alloc(1024 * 1024, 0x20));
-    server = createServer((req, res) => {
-      if (req.url !== '/bomb.json') { res.writeHead(404).end(); return; }
+    server = await startServer();
+    server.route('/bomb.json', (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
       res.end(Buffer.concat(Array.from({ length: 1200 }, () => member)));
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = server.base;
   });
   after(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, 'close');
+    await server.close();
     await rm(dir, { recursive: true, force: true });
   });
 

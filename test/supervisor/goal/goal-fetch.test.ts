@@ -1,8 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { startServer, type TestServer } from '../../helpers/packages-server.js';
 import { gzipSync } from 'node:zlib';
 import { SupervisorError } from '../../../src/core/errors.js';
 import { GOAL_STATE_MAX_BYTES, fetchGoalState } from '../../../src/supervisor/goal/goal-fetch.js';
@@ -34,32 +33,30 @@ async function pour(res: ServerResponse, chunk: Buffer, total: number): Promise<
 }
 
 describe('fetchGoalState: the URL body is capped while it streams, after decoding', () => {
-  let server: Server;
+  let server: TestServer;
   let base = '';
   let served: Promise<number> = Promise.resolve(0);
   before(async () => {
-    server = createServer((req, res) => {
-      if (req.url === '/chunked') {
-        res.writeHead(200, { 'content-type': 'application/json' }); // no Content-Length: chunked
-        served = pour(res, Buffer.alloc(64 * 1024, 0x20), HUGE);
-      } else if (req.url === '/bomb') {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-        served = pour(res, MEMBER, Math.ceil(HUGE / (1024 * 1024)) * MEMBER.length);
-      } else if (req.url === '/small.gz') {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', etag: '"v1"' }).end(gzipSync(GOAL));
-      } else if (req.url === '/exact') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(GOAL + ' '.repeat(CAP - GOAL.length));
-      } else res.writeHead(404).end();
+    server = await startServer();
+    server.route('/chunked', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }); // no Content-Length: chunked
+      served = pour(res, Buffer.alloc(64 * 1024, 0x20), HUGE);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server.route('/bomb', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      served = pour(res, MEMBER, Math.ceil(HUGE / (1024 * 1024)) * MEMBER.length);
+    });
+    server.route('/small.gz', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', etag: '"v1"' }).end(gzipSync(GOAL));
+    });
+    server.route('/exact', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(GOAL + ' '.repeat(CAP - GOAL.length));
+    });
+    base = server.base;
   });
   after(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, 'close');
+    await server.close();
   });
 
   const overCap = async (path: string): Promise<SupervisorError> => {
