@@ -223,11 +223,14 @@ describe('timeouts and cancellation', () => {
 
   test('the timeout and the grace run on the injected clock, not on wall time', async () => {
     const clock = new CountingClock(1_000_000);
-    const s = spec({ shell: "trap '' TERM; sleep 1000" }, { timeoutMs: 600_000, graceMs: 5000, clock });
+    const ready = join(dir, 'grace-ready');
+    const s = spec({ shell: `trap '' TERM; touch ${JSON.stringify(ready)}; sleep 1000` }, { timeoutMs: 600_000, graceMs: 5000, clock });
     const running = await runCommand(s);
     try {
       let result: Awaited<typeof running.done> | undefined;
       void running.done.then((r) => { result = r; });
+      // A SIGTERM before the shell has set its trap would end it at once, before any grace: wait for the trap.
+      await waitFor('the command to ignore TERM', async () => (await readFile(ready).then(() => true, () => undefined)));
       await clock.advanceAsync(599_999);
       assert.equal(clock.fired, 0, 'a 10-minute timeout has not fired 1 ms before it is due, whatever the wall time');
       assert.equal(result, undefined);
