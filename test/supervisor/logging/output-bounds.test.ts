@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { boundOutputs } from '../../../src/supervisor/logging/output-bounds.js';
 import { runCommand } from '../../../src/supervisor/process/run-command.js';
 import { terminateHandler } from '../../../src/supervisor/process/terminate.js';
+import { uniqueLibId, waitFor } from '../process/kit.js';
 
 describe('boundOutputs', () => {
   test('cuts files over the cap to their last part with a note; leaves small files and other files alone', async () => {
@@ -31,16 +32,20 @@ describe('boundOutputs', () => {
 
   test('a daemon still writing the file goes on at the new end (O_APPEND: no hole the size of what was cut)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'exts-out-'));
-    const libId = 'b0b0b0b0b0b0';
+    // Unique: a fixed id let a second `npm test` beside this one end this test's writer in its cleanup.
+    const libId = uniqueLibId();
     try {
       const running = await runCommand({ libId, handler: 'Writer', operation: 'enable', cwd: dir, env: {}, timeoutMs: 10_000, graceMs: 200,
-        command: { shell: `( i=0; while :; do i=$((i+1)); echo "tick $i $(head -c 200 /dev/zero | tr '\\\\0' x)"; sleep 0.01; done ) &` },
+        // 200 x's made once: the old per-line `head | tr` wrote NULs that the shell dropped, ~10 bytes a line, so 30 kB took minutes.
+        command: { shell: `( pad=$(printf '%200s' '' | tr ' ' x); i=0; while :; do i=$((i+1)); echo "tick $i $pad"; sleep 0.01; done ) &` },
         stdoutFile: join(dir, 'enable.stdout'), stderrFile: join(dir, 'enable.stderr') });
       assert.equal((await running.done).exitCode, 0);
-      while ((await stat(join(dir, 'enable.stdout'))).size < 30_000) await new Promise((r) => setTimeout(r, 20));
+      const sizeOf = async (): Promise<number> => (await stat(join(dir, 'enable.stdout'))).size;
+      await waitFor('30 kB of output', async () => ((await sizeOf()) >= 30_000 ? true : undefined), 60_000);
       await boundOutputs(dir, 20_000, 1000);
-      await new Promise((r) => setTimeout(r, 200));
-      const size = (await stat(join(dir, 'enable.stdout'))).size;
+      const cutTo = await sizeOf();
+      // The writer goes on: wait for its next lines rather than for a stretch of time.
+      const size = await waitFor('more output after the cut', async () => { const n = await sizeOf(); return n > cutTo + 1000 ? n : undefined; }, 60_000);
       assert.ok(size < 30_000, `the file shrank and grows from its new end (size ${size})`);
       const text = await readFile(join(dir, 'enable.stdout'), 'utf8');
       assert.ok(!text.includes('\0'), 'no hole of NUL bytes');
