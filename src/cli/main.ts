@@ -53,7 +53,8 @@ withDirs(program.command('pack <dir>')
 /** The options apply and run share: how a goal state is carried out. */
 function withApplyOptions(cmd: Command): Command {
   return withDirs(cmd
-    .requiredOption('--goal-state <src>', 'goal-state file or http(s) URL')
+    .option('--goal-state <src>', 'goal-state file or http(s) URL (default: $SUPERVISOR_GOAL_STATE)')
+    .option('--goal-state-url-file <file>', 'read the goal-state URL (or path) from this file, mode 0600: keeps a token out of the process list')
     .addOption(new Option('--concurrency <n>', 'enable/disable commands at once').argParser(positiveInt('--concurrency')).default(16))
     .addOption(new Option('--install-concurrency <n>', 'install/update/uninstall commands at once').argParser(positiveInt('--install-concurrency')).default(1))
     .addOption(new Option('--kill-grace <seconds>', 'between SIGTERM and SIGKILL when a command is ended').argParser(positiveNumber('--kill-grace')).default(5)));
@@ -62,9 +63,9 @@ function withApplyOptions(cmd: Command): Command {
 withApplyOptions(program.command('apply')
   .description('apply a goal state once, wait for every operation, print the handler table')
   .option('--json', 'print the result as JSON'))
-  .action(async (opts: DirFlags & { goalState: string; concurrency: number; installConcurrency: number; killGrace: number; json?: boolean }) => {
-    const { applyCommand } = await import('./apply.js');
-    exitCode = await applyCommand({ ...opts, grace: opts.killGrace }, processIO);
+  .action(async (opts: DirFlags & { goalState?: string; goalStateUrlFile?: string; concurrency: number; installConcurrency: number; killGrace: number; json?: boolean }) => {
+    const [{ applyCommand }, { resolveGoalSource }] = await Promise.all([import('./apply.js'), import('./goal-source.js')]);
+    exitCode = await applyCommand({ ...opts, goalState: await resolveGoalSource(opts), grace: opts.killGrace }, processIO);
   });
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
@@ -78,8 +79,8 @@ withApplyOptions(program.command('run')
   .option('--metrics-listen <[addr:]port>', 'serve Prometheus metrics (loopback when only a port is given)')
   .addOption(new Option('--log-level <level>', 'supervisor.log and console verbosity').choices(LOG_LEVELS).default('info')))
   .action(async (opts) => {
-    const { runCommand } = await import('./run.js');
-    exitCode = await runCommand(opts, processIO);
+    const [{ runCommand }, { resolveGoalSource }] = await Promise.all([import('./run.js'), import('./goal-source.js')]);
+    exitCode = await runCommand({ ...opts, goalState: await resolveGoalSource(opts) }, processIO);
   });
 
 withDirs(program.command('ps')

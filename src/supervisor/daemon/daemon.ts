@@ -21,6 +21,7 @@ import { releaseMemory } from '../../core/memory.js';
 import { SupervisorMetrics } from '../metrics/metrics.js';
 import { parseListen, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { supervisorVersion } from '../../core/version-info.js';
+import { redactUrl } from '../../core/redact.js';
 
 export interface DaemonOptions extends RuntimeOptions {
   readonly goalSource: string;
@@ -113,7 +114,9 @@ export class Daemon {
     for (const leftover of await this.runtime.cleanLeftovers()) log('warn', `removed ${leftover}, left by an interrupted write`);
     // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
     await this.runtime.describeInstalled(null);
-    this.runtime.setSupervisorStatus('Ready', `applying ${this.opts.goalSource}`);
+    // Named redacted wherever it is shown: a goal-state URL may carry a token.
+    const shownSource = redactUrl(this.opts.goalSource);
+    this.runtime.setSupervisorStatus('Ready', `applying ${shownSource}`);
     this.server = await this.opts.serveControl(this.control(), {
       socketPath: join(dirs.libDir, 'supervisor.sock'),
       serverInfo: { version: supervisorVersion(), libDir: dirs.libDir },
@@ -123,11 +126,11 @@ export class Daemon {
       onGoal: (goal) => this.offer(goal),
       onError: (err) => {
         log('error', `goal state: ${(err as Error).message}`);
-        this.runtime.setSupervisorStatus('Error', `goal state ${this.opts.goalSource}: ${(err as Error).message.split('\n')[0]}`);
+        this.runtime.setSupervisorStatus('Error', `goal state ${shownSource}: ${(err as Error).message.split('\n')[0]}`);
       },
     }));
     this.source.tell({ type: 'check', reason: 'start' });
-    log('info', `supervisor running on ${dirs.libDir} (pid ${process.pid}), goal state ${this.opts.goalSource}`);
+    log('info', `supervisor running on ${dirs.libDir} (pid ${process.pid}), goal state ${shownSource}`);
   }
 
   /** A new goal replaces one still waiting; it runs after the current apply. */

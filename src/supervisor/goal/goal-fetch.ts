@@ -2,10 +2,13 @@
  * Reads a goal state from a file or an http(s) URL. URLs are fetched with If-None-Match so an
  * unchanged document costs a 304; every failure is a typed error naming the source. A URL's body
  * is capped while it streams, counted after decoding, so neither a chunked stream without a
- * Content-Length nor a gzip bomb is ever held in memory past the cap.
+ * Content-Length nor a gzip bomb is ever held in memory past the cap. A URL is named redacted
+ * (query values hidden) everywhere, the document's `source` included: a SAS token must not reach
+ * the status report, sessions or logs.
  */
 import { readFile } from 'node:fs/promises';
 import { SupervisorError } from '../../core/errors.js';
+import { redactUrl, redactUrls } from '../../core/redact.js';
 import { parseGoalState, type GoalState } from './goal-state.js';
 
 export type GoalFetch =
@@ -31,13 +34,15 @@ export async function fetchGoalState(source: string, httpEtag: string | null, op
     }
     return { kind: 'goal', goal: parseGoalState(text, source), httpEtag: null };
   }
+  const shown = redactUrl(source);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (httpEtag) headers['if-none-match'] = httpEtag;
   let res: Response;
   try {
     res = await fetch(source, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000), redirect: 'follow' });
   } catch (err) {
-    throw new SupervisorError('E_GOAL_STATE_READ', `cannot fetch goal state ${source}: ${(err as Error).message}`, { source }, { cause: err });
+    // fetch's message and its cause may quote the URL whole: the message is redacted, the cause left out.
+    throw new SupervisorError('E_GOAL_STATE_READ', `cannot fetch goal state ${shown}: ${redactUrls((err as Error).message)}`, { source: shown });
   }
   if (res.status === 304) {
     await res.body?.cancel();
@@ -45,15 +50,15 @@ export async function fetchGoalState(source: string, httpEtag: string | null, op
   }
   if (!res.ok) {
     await res.body?.cancel();
-    throw new SupervisorError('E_GOAL_STATE_READ', `cannot fetch goal state ${source}: HTTP ${res.status}`, { source, status: res.status });
+    throw new SupervisorError('E_GOAL_STATE_READ', `cannot fetch goal state ${shown}: HTTP ${res.status}`, { source: shown, status: res.status });
   }
   const length = Number(res.headers.get('content-length') ?? 0);
   if (length > maxBytes) {
     await res.body?.cancel();
-    throw new SupervisorError('E_GOAL_STATE_READ', `goal state ${source} is ${length} bytes, over the ${maxBytes} byte limit`, { source });
+    throw new SupervisorError('E_GOAL_STATE_READ', `goal state ${shown} is ${length} bytes, over the ${maxBytes} byte limit`, { source: shown });
   }
-  const text = await readBodyCapped(res, maxBytes, source);
-  return { kind: 'goal', goal: parseGoalState(text, source), httpEtag: res.headers.get('etag') };
+  const text = await readBodyCapped(res, maxBytes, shown);
+  return { kind: 'goal', goal: parseGoalState(text, shown), httpEtag: res.headers.get('etag') };
 }
 
 /**

@@ -19,6 +19,7 @@ import { planEnded, planStarted, stepStarted, stepsDone, type RunningStep } from
 import { transition, type HandlerRecord } from './record.js';
 import type { HandlerPlan, PlanStep } from './steps.js';
 import { ErrorCodes } from './error-codes.js';
+import { protectedValues, scrubText } from '../../core/redact.js';
 
 export type { ExecutionGoal, ExecutorDeps, PlanOutcome } from './execution.js';
 
@@ -36,9 +37,12 @@ class PlanRun {
   private interrupted: RunningStep | null;
   /** this.record holds a step's end that is not on disk yet (see checkpoint). */
   private unsaved = false;
+  /** The goal's protected values, masked in every message this handler's operations produce. */
+  private readonly secrets: readonly string[];
 
   constructor(private readonly goal: ExecutionGoal, private readonly plan: HandlerPlan, record: HandlerRecord,
     private readonly deps: ExecutorDeps) {
+    this.secrets = protectedValues(goal.extensions.map((e) => e.protectedSettings));
     const resumed = record.pending;
     this.record = resumed ? record : planStarted(record, plan);
     this.i = resumed ? resumed.done : 0;
@@ -181,7 +185,13 @@ class PlanRun {
     }
   }
 
-  private ended(result: OperationResult): OperationResult {
+  /**
+   * Every operation's result passes here before anyone sees it: its message (the command's output
+   * tails, a fetch error naming a uri) is scrubbed once, so the status, reports, session, journal
+   * and CommandExecution.log all get the masked text.
+   */
+  private ended(raw: OperationResult): OperationResult {
+    const result = { ...raw, message: scrubText(raw.message, this.secrets) };
     this.operations.push(result);
     this.deps.emit({ type: 'operationEnded', handler: this.goal.name, result });
     return result;

@@ -4,7 +4,8 @@
  * Appends open and close the file each time: 1000 handlers must not hold 1000 fds open, which a
  * winston file transport per handler would. Rotated by size, keeping a fixed number of files.
  */
-import { appendFile, mkdir, rename, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { appendFile, mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OperationResult } from '../lifecycle/events.js';
 
@@ -89,7 +90,7 @@ export class CommandLog {
       this.made.add(folder);
     }
     const bytes = Buffer.byteLength(text);
-    const size = this.sizes.get(file) ?? await stat(file).then((s) => s.size, () => 0);
+    const size = this.sizes.get(file) ?? await this.firstLook(file);
     if (size > 0 && size + bytes > this.maxBytes) {
       await this.rotate(file);
       this.sizes.set(file, 0);
@@ -104,6 +105,27 @@ export class CommandLog {
       await appendFile(file, text, { mode: 0o600 });
     });
     this.sizes.set(file, (this.sizes.get(file) ?? size) + bytes);
+  }
+
+  /**
+   * The live file's size, the first time this process writes it; a file (or rotated copy) an
+   * older version left readable by others becomes 0600 (appendFile's mode only applies to a new file).
+   */
+  private async firstLook(file: string): Promise<number> {
+    let size = 0;
+    for (let i = 0; i <= this.keep; i++) {
+      // The folder is the handler's too: never follow a link it planted, never block on a FIFO.
+      const fh = await open(i === 0 ? file : `${file}.${i}`, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch(() => null);
+      if (!fh) continue;
+      try {
+        const st = await fh.stat();
+        if (i === 0) size = st.size;
+        if (st.isFile() && (st.mode & 0o077) !== 0) await fh.chmod(0o600);
+      } finally {
+        await fh.close();
+      }
+    }
+    return size;
   }
 
   private async rotate(file: string): Promise<void> {

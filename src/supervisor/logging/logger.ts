@@ -2,9 +2,13 @@
  * The supervisor's own log: `<log>/supervisor.log` as JSON lines (time, level, handler,
  * operation, message, fields), rotated by size, and a human-readable copy on stderr when run
  * in the foreground (coloured on a TTY). Protected settings never reach it: nothing logs them.
+ * URLs in a line lose their query values (a goal-state or report URL may carry a token), and the
+ * files are 0600: the log is the supervisor's, not every local user's.
  */
 import winston from 'winston';
+import { chmodSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { redactUrls } from '../../core/redact.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -28,10 +32,36 @@ export interface LoggerOptions {
 /** `time` first, as log shippers expect it (winston's own timestamp format would add a second key). */
 const stampTime = winston.format((info) => Object.assign({ time: new Date().toISOString() }, info));
 
+/** Every string of a line, message and fields alike, with its URLs redacted. */
+const redactLine = winston.format((info) => {
+  const fields = info as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fields)) if (typeof v === 'string') fields[k] = redactUrls(v);
+  return info;
+});
+
+/** supervisor.log and its rotated copies (winston names them supervisor1.log, ...). */
+const LOG_FILE = /^supervisor\d*\.log$/;
+
+/** Log files an older version (or an operator) left readable by others become 0600 before anything is added. */
+function tightenModes(logDir: string): void {
+  let names: string[];
+  try { names = readdirSync(logDir); } catch { return; }
+  for (const name of names.filter((n) => LOG_FILE.test(n))) {
+    const path = join(logDir, name);
+    try {
+      const st = statSync(path);
+      if (st.isFile() && (st.mode & 0o077) !== 0) chmodSync(path, 0o600);
+    } catch { /* gone meanwhile, or not ours: the transport reports what matters */ }
+  }
+}
+
 export function createLogger(opts: LoggerOptions): SupervisorLogger {
+  tightenModes(opts.logDir);
   const transports: winston.transport[] = [
     new winston.transports.File({
       filename: join(opts.logDir, 'supervisor.log'),
+      // Passed to createWriteStream: a new file (the first, or one begun by a rotation) is created 0600.
+      options: { flags: 'a', mode: 0o600 },
       maxsize: opts.maxBytes ?? 10 * 1024 * 1024,
       maxFiles: opts.maxFiles ?? 5,
       tailable: true,
@@ -54,7 +84,7 @@ export function createLogger(opts: LoggerOptions): SupervisorLogger {
       ),
     }));
   }
-  const logger = winston.createLogger({ level: opts.level ?? 'info', transports, exitOnError: false });
+  const logger = winston.createLogger({ level: opts.level ?? 'info', format: redactLine(), transports, exitOnError: false });
   return {
     log: (level, message, fields) => { logger.log(level, message, fields ?? {}); },
     close: () => new Promise<void>((resolve) => {

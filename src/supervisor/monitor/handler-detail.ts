@@ -7,6 +7,7 @@ import type { OperationEntry } from './operation-history.js';
 import type { HandlerRow, WatchSpec } from './types.js';
 import { scanAttributed } from '../process/attribution.js';
 import { libIdOf } from '../../storage/dirs.js';
+import { redactUrl } from '../../core/redact.js';
 
 export interface ProcessDetail {
   readonly pid: number;
@@ -44,12 +45,19 @@ export async function buildDetail(dirs: SupervisorDirs, row: HandlerRow, record:
       commandOutput: p.outputFolder });
   }
   return {
-    name: row.name, row, record, operations,
+    name: row.name, row, record: shownRecord(record), operations,
     heartbeat: spec ? { file: spec.heartbeatFile, timeoutSeconds: spec.heartbeatTimeoutSec, watched: spec.reportHeartbeat && spec.state === 'Enabled' } : null,
     processes: procs.map((p) => ({ pid: p.pid, ppid: p.ppid, pgid: p.pgid, comm: p.comm, state: p.state, rssBytes: p.rssPages * PAGE })),
     limits: 'not enforced',
     paths,
   };
+}
+
+/** The record as `status` shows it: a pending fetch's package uris redacted (the record on disk keeps them whole, to resume). */
+function shownRecord(record: HandlerRecord | null): HandlerRecord | null {
+  if (!record?.pending) return record;
+  const steps = record.pending.steps.map((s) => (s.kind === 'fetch' ? { ...s, pkg: { ...s.pkg, uris: s.pkg.uris.map(redactUrl) } } : s));
+  return { ...record, pending: { ...record.pending, steps } };
 }
 
 /** Levenshtein distance, for "did you mean" on unknown handler names. */

@@ -13,6 +13,9 @@
  */
 export const DAEMON_ONLY_ENV_VAR = 'EXT_SUPERVISOR_DAEMON_ONLY_ENV';
 
+/** The goal-state source (`supervisor run`/`apply`), perhaps a URL with a token: never a handler's. */
+export const GOAL_STATE_ENV = 'SUPERVISOR_GOAL_STATE';
+
 export const DAEMON_MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze({
   MALLOC_MMAP_THRESHOLD_: '131072',
   MALLOC_ARENA_MAX: '2',
@@ -23,10 +26,11 @@ export function daemonStartEnv(): Record<string, string> {
   return { ...DAEMON_MALLOC_ENV, [DAEMON_ONLY_ENV_VAR]: Object.keys(DAEMON_MALLOC_ENV).join(',') };
 }
 
-/** `env` without the variables DAEMON_ONLY_ENV_VAR names, nor that one: what handler commands inherit. */
+/** `env` without the variables DAEMON_ONLY_ENV_VAR names, nor that one, nor GOAL_STATE_ENV: what handler commands inherit. */
 export function handlerBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const drop = new Set((env[DAEMON_ONLY_ENV_VAR] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''));
   drop.add(DAEMON_ONLY_ENV_VAR);
+  drop.add(GOAL_STATE_ENV);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !drop.has(k)) out[k] = v;
   return out;

@@ -3,6 +3,7 @@
  * (coalesced) as operations start and end, and finished with every handler's outcome.
  */
 import type { Clock } from '../../core/clock.js';
+import { redactUrl } from '../../core/redact.js';
 import { newSessionId, SessionStore, type SessionDoc, type SessionHandler, type SessionOperation } from '../../storage/sessions.js';
 import type { ApplySummary } from '../lifecycle/fleet.js';
 import type { GoalState } from '../goal/goal-state.js';
@@ -48,8 +49,10 @@ export class SessionRecorder {
   }
 
   async begin(): Promise<void> {
-    // Kept for `status`/`ps` without a daemon; protected settings stay only in the handlers' settings files.
+    // Kept for `status`/`ps` without a daemon; protected settings stay only in the handlers' settings files,
+    // and package uris lose their query values (a SAS token): the copy is read for the goal's wishes, never to fetch.
     const handlers = this.goal.handlers.map((h) => ({ ...h,
+      packages: h.packages.map((p) => ({ ...p, uris: p.uris.map(redactUrl) })),
       extensions: h.extensions.map((e) => ({ ...e, protectedSettings: null, protectedSettingsCertThumbprint: null })) }));
     await this.store.writeGoal(this.doc.id, { etag: this.goal.etag, handlers }).catch(this.onError);
     await this.write();
