@@ -211,7 +211,8 @@ write_config() {
 # Environment of ext-supervisor.service (systemd EnvironmentFile= syntax: KEY=value, no shell).
 # After a change: systemctl restart ext-supervisor   (handlers keep running)
 #
-# The goal state: a JSON file, or an http(s):// URL polled with If-None-Match.
+# The goal state: a JSON file, or an http(s):// URL polled with If-None-Match. The daemon reads
+# it from its environment, so a URL's token never shows in the process list.
 SUPERVISOR_GOAL_STATE=/etc/ext-supervisor/goal-state.json
 # More flags for `supervisor run`, split on spaces, e.g.
 # SUPERVISOR_ARGS=--poll-interval 30 --log-level debug --metrics-listen 127.0.0.1:9464 --report-url https://example.invalid/report

@@ -88,7 +88,8 @@ describe('deploy/install.sh', () => {
     const unit = readFileSync(join(dest, UNIT), 'utf8');
     assert.equal(mode(join(dest, UNIT)), 0o644);
     assert.doesNotMatch(unit, /@[A-Z_]+@/, 'every placeholder is substituted');
-    assert.match(unit, /^ExecStart=\/usr\/bin\/env node (\S+ )*\/opt\/ext-supervisor\/bin\/supervisor run --goal-state \$\{SUPERVISOR_GOAL_STATE\} \$SUPERVISOR_ARGS$/m);
+    // The goal state comes from $SUPERVISOR_GOAL_STATE, never the command line (a URL's token would show in /proc/<pid>/cmdline).
+    assert.match(unit, /^ExecStart=\/usr\/bin\/env node (\S+ )*\/opt\/ext-supervisor\/bin\/supervisor run \$SUPERVISOR_ARGS$/m);
     const flags = /^ExecStart=\/usr\/bin\/env node (.*?) ?\/opt\//m.exec(unit)?.[1]?.split(' ') ?? [];
     assert.deepEqual(flags, [...LONG_RUNNING_NODE_FLAGS], 'the daemon runs with the flags the spawner and the benchmarks use');
     for (const [k, v] of Object.entries(daemonStartEnv())) {
@@ -139,7 +140,7 @@ describe('deploy/install.sh', () => {
     const argv = expandExec(exec.slice('ExecStart='.length), vars);
     const at = argv.findIndex((a) => a.startsWith(`${PREFIX}/`));
     assert.deepEqual(argv.slice(0, at), ['/usr/bin/env', 'node', ...LONG_RUNNING_NODE_FLAGS]);
-    assert.deepEqual(argv.slice(at + 1), ['run', '--goal-state', vars['SUPERVISOR_GOAL_STATE'], '--poll-interval', '30', '--log-level', 'debug']);
+    assert.deepEqual(argv.slice(at + 1), ['run', '--poll-interval', '30', '--log-level', 'debug']);
     argv[at] = join(dest, argv[at] as string);
 
     const child = spawn(argv[0] as string, argv.slice(1), { env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
