@@ -113,10 +113,12 @@ function maskCutStart(piece: string, values: readonly string[]): string {
   return piece;
 }
 
-/** A proper prefix of a value at the end of `piece` (what precedes a `...`). */
+/** A proper prefix of a value at the end of `piece` (what precedes a `...`, perhaps after a space: ` ... [TRUNCATED]`). */
 function maskCutEnd(piece: string, values: readonly string[]): string {
+  const body = piece.trimEnd();
+  const space = piece.slice(body.length);
   for (const v of values) {
-    for (let n = v.length - 1; n >= MIN_MASKED_LENGTH; n--) if (piece.endsWith(v.slice(0, n))) return piece.slice(0, piece.length - n) + MASK;
+    for (let n = v.length - 1; n >= MIN_MASKED_LENGTH; n--) if (body.endsWith(v.slice(0, n))) return body.slice(0, body.length - n) + MASK + space;
   }
   return piece;
 }

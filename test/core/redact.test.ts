@@ -49,6 +49,7 @@ describe('protectedValues and maskValues', () => {
   test('masks a value cut by the truncation mark, at either side', () => {
     assert.equal(maskValues(`[stdout]\n...${secret.slice(7)} rest`, values), `[stdout]\n...${MASK} rest`);
     assert.equal(maskValues(`(got "${secret.slice(0, 9)}...)`, values), `(got "${MASK}...)`);
+    assert.equal(maskValues(`status ${secret.slice(0, 6)} ... [TRUNCATED]`, values), `status ${MASK} ... [TRUNCATED]`);
     assert.equal(maskValues('...', values), '...');
   });
 

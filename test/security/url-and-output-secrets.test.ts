@@ -31,14 +31,21 @@ function tokenSecret(): Secret {
 
 const sig = tokenSecret();
 const prot = makeSecret();
-/** The handler prints its protected setting raw and as JSON (escaped), on stdout and stderr, then fails: the failure message quotes both tails. */
+/**
+ * The handler prints its protected setting raw and as JSON (escaped), on stdout and stderr, and
+ * writes it into its status file's message and substatus, then fails: the failure message quotes both tails.
+ */
 const ECHO = `"${process.execPath}" -e 'const p = JSON.parse(require("fs").readFileSync("config/" + process.env.ConfigSequenceNumber + ".settings", "utf8")).runtimeSettings[0].handlerSettings.protectedSettings;
-console.log("token is " + p.token); console.error("stderr token " + p.token + " as json " + JSON.stringify(p));'
+console.log("token is " + p.token); console.error("stderr token " + p.token + " as json " + JSON.stringify(p));
+const m = (text) => ({ lang: "en-US", message: text });
+require("fs").writeFileSync("status/" + process.env.ConfigSequenceNumber + ".status", JSON.stringify([{ version: "1.0", timestampUTC: "2024-01-01T00:00:00Z",
+  status: { name: "svc", operation: "enable", status: "error", code: 1, formattedMessage: m("status token " + p.token),
+    substatus: [{ name: "sub", status: "error", code: 1, formattedMessage: m("sub token " + p.token) }] } }]));'
 env > environment-of-enable.txt
 rc=1`;
 
-/** Files the secret may be in: the handler's settings and its own raw output files (the protected value); the records, which keep uris to resume (the token). */
-const PROT_ALLOWED = /^Url\.Echo-1\.0\/(config\/[^/]+\.settings|\.supervisor\/enable\.(stdout|stderr))$/;
+/** Files the secret may be in: the handler's settings and the files it wrote itself (the protected value); the records, which keep uris to resume (the token). */
+const PROT_ALLOWED = /^Url\.Echo-1\.0\/(config\/[^/]+\.settings|status\/[^/]+\.status|\.supervisor\/enable\.(stdout|stderr))$/;
 const SIG_ALLOWED = /^state\/[^/]+\.json$/;
 
 describe('URL tokens and handler output stay out of what the supervisor writes and shows', () => {
@@ -132,6 +139,8 @@ describe('URL tokens and handler output stay out of what the supervisor writes a
 
     await daemonRun('by file', ['--goal-state-url-file', urlFile], {});
     await daemonRun('by environment', [], { SUPERVISOR_GOAL_STATE: goalUrl });
+    // Without a daemon, from disk: the status file is masked from the handler's settings files.
+    for (const args of [['ps', '--json'], ['status', 'Url.Echo', '--json'], ['report']]) await cli(args);
   });
 
   after(async () => {
@@ -156,6 +165,11 @@ describe('URL tokens and handler output stay out of what the supervisor writes a
     const row = (JSON.parse(echo.text) as { row: { message: string } }).row;
     assert.match(row.message, /token is \*\*\*/);
     assert.match(row.message, /stderr token \*\*\* as json \{"token":"\*\*\*"\}/);
+    const ext = (JSON.parse(echo.text) as { row: { extensions: Array<{ message: string; substatus: Array<{ message: string }> }> } }).row.extensions[0]!;
+    assert.equal(ext.message, 'status token ***');
+    assert.equal(ext.substatus[0]!.message, 'sub token ***');
+    const offline = captures.filter((c) => c.where.startsWith('`supervisor status Url.Echo --json` stdout')).at(-1)!;
+    assert.match(offline.text, /"status token \*\*\*"/, 'the offline view masks the status file too');
     const missing = captures.find((c) => c.where.startsWith('`supervisor status Url.Missing --json` stdout'))!.text;
     assert.match(missing, /nowhere\.zip\?sig=\*\*\*/);
     const report = JSON.parse(pushed.at(-1)!) as { supervisor: { message: string } };

@@ -27,6 +27,9 @@ import { SessionStore } from '../../storage/sessions.js';
 import { cleanLeftovers } from '../../storage/leftovers.js';
 import { Spawner } from '../process/spawner.js';
 import { ValidationError } from '../../core/errors.js';
+import { protectedValues } from '../../core/redact.js';
+import { protectedValuesInFolder, scrubEvent } from '../monitor/scrub-events.js';
+import { handlerPaths } from '../../storage/layout.js';
 
 export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'> {
   readonly reportUrl?: string;
@@ -85,6 +88,8 @@ export class Runtime {
   private readonly onError: (err: unknown) => void;
   /** The helper process handler commands are forked from; null: from this process. */
   readonly spawner: Spawner | null;
+  /** Each handler's protected values (from the goal), masked in the status and heartbeat messages it writes. */
+  private readonly secrets = new Map<string, readonly string[]>();
 
   constructor(private readonly opts: RuntimeOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -133,7 +138,8 @@ export class Runtime {
   }
 
   /** Every event reaches the reporter; watch specs also reach the watchers. */
-  private route(event: MonitorEvent): void {
+  private route(raw: MonitorEvent): void {
+    const event = raw.type === 'extensionStatus' || raw.type === 'heartbeat' ? scrubEvent(raw, this.secrets.get(raw.handler) ?? []) : raw;
     this.version++;
     this.reporter.tell(event);
     this.recorder?.onEvent(event);
@@ -185,11 +191,17 @@ export class Runtime {
   /** Start-up: announce what is installed so the snapshot and the watchers know it before any apply. */
   async describeInstalled(goal: GoalState | null): Promise<void> {
     await this.restore();
+    // Status files are read before any goal arrives: their masks come from the settings files meanwhile.
+    for (const name of await this.fleet.store.names()) {
+      const version = (await this.fleet.store.load(name)).version;
+      if (version && !this.secrets.has(name)) this.secrets.set(name, await protectedValuesInFolder(handlerPaths(this.opts.dirs, name, version).configFolder));
+    }
     if (goal) this.announceGoal(goal);
     await this.fleet.describeInstalled(goal);
   }
 
   private announceGoal(goal: GoalState): void {
+    for (const h of goal.handlers) this.secrets.set(h.name, protectedValues(h.extensions.map((e) => e.protectedSettings)));
     this.route({ type: 'goalApplied', etag: goal.etag, source: goal.source,
       handlers: goal.handlers.map((h) => ({ name: h.name, version: h.version, desiredState: h.state })) });
   }

@@ -20,6 +20,8 @@ import { reportPath } from './status-report.js';
 import type { HandlerRow, MonitorEvent, WatchSpec } from './types.js';
 import { loadProcConstants, ProcUsageTracker, readUptimeSec, summarizeHandlers } from './proc-usage.js';
 import { scanAttributed } from '../process/attribution.js';
+import { protectedValuesInFolder, scrubEvent } from './scrub-events.js';
+import { handlerPaths } from '../../storage/layout.js';
 
 async function lastGoals(sessions: SessionStore, session: SessionDoc | null): Promise<Map<string, HandlerGoal>> {
   const text = session ? await sessions.readGoalText(session.id) : null;
@@ -56,12 +58,14 @@ async function* diskEvents(dirs: SupervisorDirs, now: number): AsyncGenerator<Mo
     const spec = await watchSpecFor(dirs, record, goals.get(name) ?? null);
     yield { type: 'watch', handler: name, spec };
     if (!spec) continue;
+    // The session's goal copy has them blanked: the handler's settings files hold its protected values.
+    const values = await protectedValuesInFolder(handlerPaths(dirs, name, spec.version).configFolder);
     const hb = heartbeatWatched(spec) ? heartbeatEvent(name, spec, now) : null;
-    if (hb) yield hb;
+    if (hb) yield scrubEvent(hb, values);
     if (spec.form === 'script') continue; // the daemon collects no status files of a script handler either
     for (const t of statusTargets(spec)) {
-      yield { type: 'extensionStatus', handler: name, extension: t.extension, sequenceNumber: t.sequenceNumber,
-        status: await readExtensionStatus(t.file), file: t.file };
+      yield scrubEvent({ type: 'extensionStatus', handler: name, extension: t.extension, sequenceNumber: t.sequenceNumber,
+        status: await readExtensionStatus(t.file), file: t.file }, values);
     }
   }
   const groups = await scanAttributed(libIdOf(dirs.libDir));
