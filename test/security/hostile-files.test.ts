@@ -86,7 +86,7 @@ describe('FIFOs and links a handler plants in its folders', () => {
       const sessionDone = async (etag: string) => {
         const r = await cli(ws, ['sessions', '--json']);
         const s = JSON.parse(r.stdout) as Array<Record<string, any>>;
-        return s[0]?.etag === etag && s[0]?.result !== 'running' && s[0]?.ended !== null && s[0]?.endedAt !== null;
+        return s[0]?.etag === etag && s[0]?.endedAt !== null;
       };
       await waitFor(() => sessionDone('g1'), 60_000, 'the first goal state applied');
 
@@ -99,8 +99,17 @@ describe('FIFOs and links a handler plants in its folders', () => {
       assert.equal(await readFile(join(ws.libDir, 'Hf.Shipped-1.0', 'HandlerManifest.json'), 'utf8'), shipped.manifest);
       assert.ok((await lstat(join(ws.libDir, 'Hf.Shipped-1.0', '.supervisor', 'install.stdout'))).isFile());
 
+      // Rows settle from events: wait until every handler shows its last operation's end, then judge.
+      const settled = async (names: readonly string[], also: (rows: Map<string, Record<string, any>>) => boolean = () => true) => {
+        let got = new Map<string, Record<string, any>>();
+        await waitFor(async () => {
+          got = await rows(ws);
+          return names.every((n) => got.get(n)?.lastOperation && got.get(n)!.lastOperation.result !== 'running') && also(got);
+        }, 60_000, `the rows of ${names.join(', ')}`);
+        return got;
+      };
+      let now = await settled(NAMES);
       // The script's result file is a FIFO: its apply fails naming it, without the daemon waiting on it.
-      let now = await rows(ws);
       assert.equal(now.get('Hf.Script')!.status, 'Failed', JSON.stringify(now.get('Hf.Script')));
       assert.match(now.get('Hf.Script')!.message, /action_apply_aduc_result\.json is a FIFO, not a regular file/);
       // heartbeat.log is a FIFO: that handler is NotReady saying so; the daemon's main thread never waits on it.
@@ -109,7 +118,8 @@ describe('FIFOs and links a handler plants in its folders', () => {
       // A goal change still applies: the neighbour enables again; each planted file fails its own handler only.
       await writeFile(goalFile, JSON.stringify(goal(2)));
       await waitFor(() => sessionDone('g2'), 60_000, 'the second goal state applied');
-      now = await rows(ws);
+      // Their first enable succeeded (it planted the FIFO); the second cannot read the manifest or open the output.
+      now = await settled(NAMES, (r) => r.get('Hf.Manifest')!.status === 'Failed' && r.get('Hf.Out')!.status === 'Failed');
       const ranSeq2 = (await ws.log()).filter((l) => l.op === 'enable' && l.phase === 'start' && l.fields['seq'] === '2').map((l) => l.handler).sort();
       assert.deepEqual(ranSeq2, ['Hf.Beat', 'Hf.Log', 'Hf.Ok', 'Hf.Shipped'], 'every handler whose command could start ran enable for seq 2');
       for (const name of ['Hf.Ok', 'Hf.Shipped', 'Hf.Log']) {
@@ -122,8 +132,8 @@ describe('FIFOs and links a handler plants in its folders', () => {
       assert.equal(now.get('Hf.Out')!.status, 'Failed');
       assert.match(now.get('Hf.Out')!.message, /enable\.stdout is a FIFO/);
       assert.equal(await readFile(join(ws.libDir, 'Hf.Shipped-1.0', 'HandlerManifest.json'), 'utf8'), shipped.manifest, 'the manifest is still what was shipped');
-      const supervisorLog = await readFile(join(ws.logDir, 'supervisor.log'), 'utf8');
-      assert.match(supervisorLog, /CommandExecution\.log is a FIFO/, 'the refused command log is reported');
+      await waitFor(async () => /CommandExecution\.log is a FIFO/.test(await readFile(join(ws.logDir, 'supervisor.log'), 'utf8')),
+        60_000, 'the refused command log reported in supervisor.log');
 
       // The CLI answers about every handler, the hostile ones included.
       for (const name of NAMES) {
