@@ -1,22 +1,32 @@
 /** The fetch step: reuse a complete handler dir, else download, verify and stage the package. */
-import { readFile } from 'node:fs/promises';
 import { installPackage } from '../packages/install-package.js';
 import { parseManifest, type HandlerManifest } from '../../protocol/manifest.js';
 import { SupervisorError } from '../../core/errors.js';
 import { ErrorCodes } from './error-codes.js';
 import type { HandlerPaths } from '../../storage/layout.js';
+import { readRegularFile } from '../../storage/handler-file.js';
 import type { PackageSpec } from './steps.js';
 
-/** Reads and parses the manifest of an installed handler dir; typed errors name the file. */
+// A manifest is a few hundred bytes (staging refuses one over a megabyte).
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/**
+ * Reads and parses the manifest of an installed handler dir; typed errors name the file. Only a
+ * missing one is E_MANIFEST_MISSING (fetch the package again); one that is not a regular file
+ * (a FIFO, a link) or cannot be read is a bad manifest of this handler.
+ */
 export async function readInstalledManifest(paths: HandlerPaths): Promise<HandlerManifest> {
-  let text: string;
+  let data: Buffer | null;
   try {
-    text = await readFile(paths.manifestFile, 'utf8');
+    data = await readRegularFile(paths.manifestFile, { maxBytes: MAX_MANIFEST_BYTES });
   } catch (err) {
-    throw new SupervisorError('E_MANIFEST_MISSING', `${paths.manifestFile}: cannot read the handler manifest: ${(err as Error).message}`,
+    throw new SupervisorError('E_PACKAGE_MANIFEST', `${paths.manifestFile}: cannot read the handler manifest: ${(err as Error).message}`,
       { file: paths.manifestFile }, { cause: err });
   }
-  return parseManifest(text, paths.manifestFile);
+  if (data === null) {
+    throw new SupervisorError('E_MANIFEST_MISSING', `${paths.manifestFile}: cannot read the handler manifest: no such file`, { file: paths.manifestFile });
+  }
+  return parseManifest(data.toString('utf8'), paths.manifestFile);
 }
 
 /** The agent's code for a package that could not be had: download, extraction, or manifest. */

@@ -72,7 +72,9 @@ export async function recoveredResult(t: InvokeTarget, run: RunningStep, got: Ex
   ctx: Pick<RunContext, 'libId' | 'graceMs' | 'clock'>): Promise<OperationResult> {
   const inv = invocation(t);
   const base = `${t.op}${t.extName ? `.${t.extName}` : ''}`;
-  const [stdoutTail, stderrTail] = await Promise.all([readTail(join(t.paths.outputFolder, `${base}.stdout`)), readTail(join(t.paths.outputFolder, `${base}.stderr`))]);
+  // A tail that cannot be read (a FIFO planted there) is named in the message instead of failing the recovery.
+  const tail = (file: string) => readTail(file).catch((err: Error) => `[${err.message}]`);
+  const [stdoutTail, stderrTail] = await Promise.all([tail(join(t.paths.outputFolder, `${base}.stdout`)), tail(join(t.paths.outputFolder, `${base}.stderr`))]);
   const r = await completeOperation(inv, {
     pid: null, outcome: got.kind === 'exited' ? 'exited' : 'timedOut', exitCode: got.kind === 'exited' ? got.exitCode : null, signal: null,
     startedAt: run.startedAt, endedAt: got.endedAt, durationMs: got.endedAt - run.startedAt, stdoutTail, stderrTail, error: null, termination: null,

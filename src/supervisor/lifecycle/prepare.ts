@@ -2,10 +2,11 @@
  * The files a handler reads before any command runs: its folders, HandlerEnvironment.json
  * and one settings file per extension (CONTRACT section 3).
  */
-import { copyFile, readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWrite } from '../../storage/atomic-write.js';
 import { ensureDir } from '../../storage/dirs.js';
+import { readRegularFile } from '../../storage/handler-file.js';
 import { formatHandlerEnvironment } from '../../protocol/handler-environment.js';
 import { emptySettings, formatSettings, settingsFileName, DEFAULT_SEQUENCE_NUMBER } from '../../protocol/settings.js';
 import type { HandlerPaths } from '../../storage/layout.js';
@@ -39,24 +40,26 @@ export async function prepareHandlerFiles(paths: HandlerPaths, name: string, ver
   }
 }
 
-/** Upgrade: carry the handler's own mrseq and status files over to the new version's dir. */
+/**
+ * Upgrade: carry the handler's own mrseq and status files over to the new version's dir. Only
+ * regular files are copied (a FIFO or link there is the old handler's mistake: E_NOT_REGULAR_FILE),
+ * and each lands by rename, so nothing the new package holds at that name is written through.
+ */
 export async function copyHandlerState(from: HandlerPaths, to: HandlerPaths): Promise<string[]> {
   const copied: string[] = [];
-  const mrseq = join(from.dir, 'mrseq');
-  if (await exists(mrseq)) {
-    await copyFile(mrseq, join(to.dir, 'mrseq'));
+  const mrseq = await readRegularFile(join(from.dir, 'mrseq'));
+  if (mrseq !== null) {
+    await atomicWrite(join(to.dir, 'mrseq'), mrseq, { mode: 0o600 });
     copied.push('mrseq');
   }
   await ensureDir(to.statusFolder, 0o700);
   const entries = await readdir(from.statusFolder, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
     if (!entry.isFile()) continue;
-    await copyFile(join(from.statusFolder, entry.name), join(to.statusFolder, entry.name));
+    const data = await readRegularFile(join(from.statusFolder, entry.name));
+    if (data === null) continue; // removed meanwhile
+    await atomicWrite(join(to.statusFolder, entry.name), data, { mode: 0o600 });
     copied.push(`status/${entry.name}`);
   }
   return copied;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try { await stat(path); return true; } catch { return false; }
 }

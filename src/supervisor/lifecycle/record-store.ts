@@ -3,7 +3,7 @@
  * A record that does not parse is moved aside (never deleted) and rebuilt from the
  * handler dirs on disk.
  */
-import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWriteJson } from '../../storage/atomic-write.js';
 import { ensureDir } from '../../storage/dirs.js';
@@ -74,7 +74,8 @@ export class StateStore {
       if (!entry.isDirectory() || !entry.name.startsWith(prefix)) continue;
       const v = entry.name.slice(prefix.length);
       if (!isVersion(v)) continue;
-      const hasManifest = await readFile(join(this.dirs.libDir, entry.name, 'HandlerManifest.json')).then(() => true, () => false);
+      // lstat, not a read: a FIFO planted as the manifest must not hold the rebuild in open().
+      const hasManifest = await lstat(join(this.dirs.libDir, entry.name, 'HandlerManifest.json')).then((s) => s.isFile(), () => false);
       if (hasManifest) versions.push(v);
     }
     versions.sort((a, b) => compareVersions(b, a));

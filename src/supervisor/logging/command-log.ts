@@ -5,9 +5,10 @@
  * winston file transport per handler would. Rotated by size, keeping a fixed number of files.
  */
 import { constants as fsConstants } from 'node:fs';
-import { appendFile, mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OperationResult } from '../lifecycle/events.js';
+import { appendRegular } from '../../storage/handler-file.js';
 
 export const COMMAND_LOG = 'CommandExecution.log';
 
@@ -95,14 +96,15 @@ export class CommandLog {
       await this.rotate(file);
       this.sizes.set(file, 0);
     }
-    await appendFile(file, text, { mode: 0o600 }).catch(async (err: NodeJS.ErrnoException) => {
+    // The log folder is the handler's (HandlerEnvironment logFolder): a FIFO or link planted as the log is refused, never waited on.
+    await appendRegular(file, text, 0o600).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       // The folder went away (a handler's logs removed by hand): make it again once.
       this.made.delete(folder);
       this.sizes.set(file, 0);
       await mkdir(folder, { recursive: true, mode: 0o700 });
       this.made.add(folder);
-      await appendFile(file, text, { mode: 0o600 });
+      await appendRegular(file, text, 0o600);
     });
     this.sizes.set(file, (this.sizes.get(file) ?? size) + bytes);
   }

@@ -3,15 +3,15 @@
  * writing the enable's files forever. Over the cap, a file is cut down to its last part, with
  * a line saying so (the writers hold it O_APPEND, so they go on at the new end).
  */
-import { readdirSync, statSync } from 'node:fs';
-import { open, truncate, appendFile } from 'node:fs/promises';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { openRegular, rewriteRegular } from '../../storage/handler-file.js';
 
 export const OUTPUT_MAX_BYTES = 8 * 1024 * 1024;
 export const OUTPUT_KEEP_BYTES = 256 * 1024;
 
 async function tailBytes(file: string, size: number, keep: number): Promise<Buffer> {
-  const fh = await open(file, 'r');
+  const { handle: fh } = await openRegular(file);
   try {
     const len = Math.min(keep, size);
     const buf = Buffer.alloc(len);
@@ -36,7 +36,8 @@ export function oversizedOutputs(folder: string, maxBytes = OUTPUT_MAX_BYTES): {
     if (!name.endsWith('.stdout') && !name.endsWith('.stderr')) continue;
     const file = join(folder, name);
     let size = 0;
-    try { size = statSync(file).size; } catch { /* gone meanwhile: nothing to cut */ }
+    // lstat: a link or FIFO planted here is not the supervisor's output and is never cut (nor followed).
+    try { const st = lstatSync(file); size = st.isFile() ? st.size : 0; } catch { /* gone meanwhile: nothing to cut */ }
     if (size > maxBytes) over.push({ file, size });
   }
   return over;
@@ -47,8 +48,7 @@ export async function boundOutputs(folder: string, maxBytes = OUTPUT_MAX_BYTES, 
   const cut: string[] = [];
   for (const { file, size } of oversizedOutputs(folder, maxBytes)) {
     const kept = await tailBytes(file, size, keepBytes);
-    await truncate(file, 0);
-    await appendFile(file, Buffer.concat([Buffer.from(`[ext-supervisor: ${size - kept.length} earlier bytes cut; this file is kept under ${maxBytes} bytes]\n`), kept]));
+    await rewriteRegular(file, Buffer.concat([Buffer.from(`[ext-supervisor: ${size - kept.length} earlier bytes cut; this file is kept under ${maxBytes} bytes]\n`), kept]));
     cut.push(file);
   }
   return cut;

@@ -1,12 +1,13 @@
 /** `supervisor logs`: the last lines of a log file, and following it as it grows (rotation included). */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { openRegular } from '../../storage/handler-file.js';
 
 const CHUNK = 64 * 1024;
 
 /** The last `n` lines of a file (reads backwards in chunks; a missing file has none). */
 export async function lastLines(file: string, n: number): Promise<string[]> {
   if (n <= 0) return [];
-  const fh = await open(file, 'r').catch(() => null);
+  const fh = await openRegular(file).then((o) => o.handle, () => null); // a FIFO or link planted as the log has no lines
   if (!fh) return [];
   try {
     const size = (await fh.stat()).size;
@@ -38,7 +39,7 @@ export async function followFile(file: string, onLine: (line: string) => void, s
     const size = await stat(file).then((s) => s.size, () => 0);
     if (size < offset) { offset = 0; partial = ''; }
     if (size > offset) {
-      const fh = await open(file, 'r').catch(() => null);
+      const fh = await openRegular(file).then((o) => o.handle, () => null); // a FIFO or link planted as the log has no lines
       if (fh) {
         try {
           const buf = Buffer.alloc(size - offset);

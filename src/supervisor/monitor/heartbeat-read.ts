@@ -3,7 +3,8 @@
  * the stamp and the content belong together; a stat to tell whether it changed. Shared by the
  * heartbeat watchdog and the offline view.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, readSync, type Stats } from 'node:fs';
+import { openRegularSync } from '../../storage/handler-file.js';
 import { parseHeartbeat, type HeartbeatResult } from '../../protocol/heartbeat.js';
 import type { FileStamp, HeartbeatRead } from './heartbeat-tracker.js';
 
@@ -28,13 +29,14 @@ let scratch = Buffer.allocUnsafe(0);
  */
 export function readHeartbeatNow(file: string, limit = 64 * 1024, parsed?: ParsedContent): HeartbeatRead {
   let fd: number;
+  let st: Stats;
   try {
-    fd = openSync(file, 'r');
+    // Never blocks, never follows a link, only a regular file: a FIFO here once held the main thread in open().
+    ({ fd, stats: st } = openRegularSync(file));
   } catch (err) {
     return isMissing(err) ? { kind: 'absent' } : { kind: 'unreadable', problem: `cannot open ${file}: ${(err as Error).message}` };
   }
   try {
-    const st = fstatSync(fd);
     const stamp: FileStamp = { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
     const want = Math.min(st.size, limit) + 1;
     if (scratch.length < want) scratch = Buffer.allocUnsafe(Math.max(want, 4096));
@@ -53,10 +55,10 @@ export function readHeartbeatNow(file: string, limit = 64 * 1024, parsed?: Parse
   }
 }
 
-/** The stamp of heartbeat.log; null when absent, 'error' when it cannot be stat'ed (then a read reports why). */
+/** The stamp of heartbeat.log (a link's own: it is never followed); null when absent, 'error' when it cannot be stat'ed (then a read reports why). */
 export function statStamp(file: string): FileStamp | null | 'error' {
   try {
-    const st = statSync(file);
+    const st = lstatSync(file);
     return { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino };
   } catch (err) {
     return isMissing(err) ? null : 'error';

@@ -3,14 +3,12 @@
  * bounded read of each, and when the next read may happen. The actor around it
  * (src/actors/status-actor.ts) owns the watching, timers and events.
  */
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   MAX_STATUS_FILE_BYTES, STATUS_FILE_MALFORMED_CODE, missingStatus, parseStatusFile, truncateStatus, type ExtensionStatus,
 } from '../../protocol/status-file.js';
 import { DEFAULT_SEQUENCE_NUMBER, statusFileName } from '../../protocol/settings.js';
-import { SupervisorError } from '../../core/errors.js';
+import { openRegular, withReadTimeout } from '../../storage/handler-file.js';
 import { ErrorCodes } from '../lifecycle/error-codes.js';
 import { closeJsonPrefix } from './json-prefix.js';
 import type { WatchSpec } from './types.js';
@@ -58,7 +56,7 @@ export async function readExtensionStatus(file: string, opts: ReadStatusOptions 
   const maxBytes = opts.maxBytes ?? MAX_STATUS_FILE_BYTES;
   let data: { bytes: Buffer; size: number };
   try {
-    data = await readBounded(file, readLimit);
+    data = await withReadTimeout(file, readBounded(file, readLimit));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return missingStatus();
@@ -70,12 +68,10 @@ export async function readExtensionStatus(file: string, opts: ReadStatusOptions 
 
 /** Reads at most limit + 1 bytes (the extra byte tells "exactly at the limit" from "over it"). */
 async function readBounded(file: string, limit: number): Promise<{ bytes: Buffer; size: number }> {
-  // O_NONBLOCK: a FIFO planted as a status file must not hang the collector in open().
-  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  // A FIFO or link planted as a status file must not hang the collector in open() nor lead it elsewhere.
+  const { handle, stats } = await openRegular(file);
   try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new SupervisorError('E_NOT_REGULAR_FILE', `${file} is not a regular file`, { file });
-    const size = info.size;
+    const size = stats.size;
     // A file still growing is read as far as this buffer goes; its next write brings another read.
     const bytes = Buffer.allocUnsafe(Math.min(size, limit) + 1);
     let used = 0;

@@ -6,7 +6,7 @@ import { SupervisorError, showValue } from '../../core/errors.js';
 import { fetchVerified } from './fetch-verified.js';
 import { PACKAGE_ERROR, resolveLimits, withPlace, type PackageLimits } from './limits.js';
 import { extractInPool } from './pool.js';
-import { commitPackage, loadManifest, locateRoot, makeOwnerExecutable, MANIFEST_FILE } from './stage.js';
+import { commitPackage, dropSupervisorFolder, loadManifest, locateRoot, makeOwnerExecutable, MANIFEST_FILE, SUPERVISOR_FOLDER } from './stage.js';
 
 /** One package of a handler, as the goal state lists it (structurally the goal state's PackageRef). */
 export interface PackageSource {
@@ -66,6 +66,7 @@ export async function installPackage(opts: InstallPackageOptions): Promise<Insta
       log?.(`extracted ${fetched.uri}: ${result.format}, ${result.entries} entries, ${result.bytes} bytes`);
       root = await locateRoot(extracted);
       manifest = await loadManifest(root, `${fetched.uri}!${MANIFEST_FILE}`);
+      if (await dropSupervisorFolder(root)) log?.(`dropped the package's own ${SUPERVISOR_FOLDER} (the supervisor's folder in a handler dir)`);
       await makeOwnerExecutable(root);
     } catch (err) {
       throw place(err);

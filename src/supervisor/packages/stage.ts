@@ -1,4 +1,4 @@
-import { chmod, lstat, open, readdir, rename, stat } from 'node:fs/promises';
+import { chmod, lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseManifest, type HandlerManifest } from '../../protocol/manifest.js';
 import { SupervisorError, ValidationError, showValue } from '../../core/errors.js';
@@ -62,6 +62,21 @@ export async function makeOwnerExecutable(root: string): Promise<void> {
       if ((mode & 0o100) === 0) await chmod(path, (mode & 0o7777) | 0o100);
     }
   }
+}
+
+/** The supervisor's own folder in a handler dir (commands' output and exit files); never the package's. */
+export const SUPERVISOR_FOLDER = '.supervisor';
+
+/**
+ * Drops a `.supervisor` entry the package ships (a folder, file or link): what the supervisor
+ * writes there must not land on something the package chose, such as a link to its manifest.
+ * True when there was one.
+ */
+export async function dropSupervisorFolder(root: string): Promise<boolean> {
+  const path = join(root, SUPERVISOR_FOLDER);
+  if (!(await lstat(path).then(() => true, () => false))) return false;
+  await rm(path, { recursive: true, force: true }); // a link is removed, never followed
+  return true;
 }
 
 /** Moves a staged root into place with one rename; an existing target is never touched. */

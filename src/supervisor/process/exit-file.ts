@@ -3,7 +3,7 @@
  * ends (from an EXIT trap), so a restarted supervisor, or one whose spawner died, can tell a
  * command that completed from one that was interrupted.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../../storage/handler-file.js';
 
 /** Single-quotes a word for /bin/sh. */
 export function shQuote(text: string): string {
@@ -23,9 +23,9 @@ export function withExitFile(line: string, exitFile: string): string {
     + `trap 'printf "%s\\n" "$?" > ${q(exitFile)}' EXIT\n${line}`;
 }
 
-/** The whole number in a pid or exit file; null when it is missing, empty or not a number. */
+/** The whole number in a pid or exit file; null when it is missing, empty, not a number, or not a regular file. */
 export async function readExitFile(file: string): Promise<number | null> {
-  const text = await readFile(file, 'utf8').catch(() => null);
+  const text = await readRegularFile(file, { maxBytes: 64 }).then((b) => b?.toString('utf8') ?? null, () => null);
   if (text === null || text.trim() === '') return null;
   const n = Number(text.trim());
   return Number.isInteger(n) ? n : null;

@@ -1,17 +1,19 @@
 /** The stdout/stderr files a command writes, opened for it (by the supervisor or its spawner). */
-import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { openTruncatedSync } from '../../storage/handler-file.js';
 
-// Created or truncated. O_APPEND: when the output is cut down to size while a daemon still
+// Created or emptied, opened O_APPEND: when the output is cut down to size while a daemon still
 // writes it, its next write lands at the new end instead of leaving a hole the size of what was cut.
-const OUTPUT_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
+// The files are in the handler's folder: a FIFO or link planted there is refused (E_NOT_REGULAR_FILE)
+// without blocking this process, and emptied only once it is known to be a regular file.
 const OUTPUT_MODE = 0o600;
 
 /** Opens both files; one fd when both name the same file, so writes do not overwrite each other. */
 export function openOutputs(stdoutFile: string, stderrFile: string): [number, number] {
-  const out = openSync(stdoutFile, OUTPUT_FLAGS, OUTPUT_MODE);
+  const out = openTruncatedSync(stdoutFile, OUTPUT_MODE);
   if (stderrFile === stdoutFile) return [out, out];
   try {
-    return [out, openSync(stderrFile, OUTPUT_FLAGS, OUTPUT_MODE)];
+    return [out, openTruncatedSync(stderrFile, OUTPUT_MODE)];
   } catch (err) {
     closeSync(out);
     throw err;

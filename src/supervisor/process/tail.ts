@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { openRegular, withReadTimeout } from '../../storage/handler-file.js';
 import { SupervisorError, showValue } from '../../core/errors.js';
 
 /**
@@ -9,15 +9,19 @@ export async function readTail(file: string, maxBytes = 4096): Promise<string> {
   if (!Number.isInteger(maxBytes) || maxBytes < 0) {
     throw new SupervisorError('E_TAIL_OPTIONS', `readTail: maxBytes must be an integer >= 0 (got ${showValue(maxBytes)})`, { file, maxBytes });
   }
-  let handle;
+  return withReadTimeout(file, tailNow(file, maxBytes));
+}
+
+async function tailNow(file: string, maxBytes: number): Promise<string> {
+  let handle, size;
   try {
-    handle = await open(file, 'r');
+    // The file is in the handler's folder: a FIFO or link there is refused without blocking.
+    ({ handle, stats: { size } } = await openRegular(file));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw new SupervisorError('E_TAIL_READ', `cannot read the tail of ${file}: ${(err as Error).message}`, { file }, { cause: err });
   }
   try {
-    const { size } = await handle.stat();
     const want = Math.min(size, maxBytes);
     if (want === 0) return '';
     const buf = Buffer.alloc(want);

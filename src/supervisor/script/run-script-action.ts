@@ -4,11 +4,12 @@
  * files) and maps its ending and result file to a Device Update result.
  */
 import type { Spawner } from '../process/spawner.js';
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import type { CommandName } from '../lifecycle/steps.js';
 import { runCommand, type RunResult } from '../process/run-command.js';
+import { openRegular, withReadTimeout } from '../../storage/handler-file.js';
 import { resultFilePath, type ScriptAction } from './script-args.js';
 import {
   formatCode, mapProcessEnd, mapResultFile, ScriptCodes, setupFailure, type ActionOutcome, type ResultFileContent,
@@ -65,18 +66,23 @@ export interface ActionRun {
   readonly unkillable: readonly number[];
 }
 
-/** Reads a result file without trusting it: missing, unreadable, or at most MAX_RESULT_FILE_BYTES of text. */
+/**
+ * Reads a result file without trusting it: missing, unreadable, or at most MAX_RESULT_FILE_BYTES
+ * of text. A FIFO, link or other non-regular file is unreadable, found without blocking.
+ */
 export async function readResultFile(path: string): Promise<ResultFileContent> {
-  let handle;
+  return withReadTimeout(path, readResultNow(path)).catch((err: unknown) => ({ kind: 'unreadable', reason: (err as Error).message }));
+}
+
+async function readResultNow(path: string): Promise<ResultFileContent> {
+  let handle, info;
   try {
-    handle = await open(path, 'r');
+    ({ handle, stats: info } = await openRegular(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return code === 'ENOENT' ? { kind: 'missing' } : { kind: 'unreadable', reason: (err as Error).message };
   }
   try {
-    const info = await handle.stat();
-    if (!info.isFile()) return { kind: 'unreadable', reason: 'not a regular file' };
     if (info.size > MAX_RESULT_FILE_BYTES) return { kind: 'unreadable', reason: `${info.size} bytes, over the ${MAX_RESULT_FILE_BYTES}-byte cap` };
     return { kind: 'text', text: await handle.readFile() };
   } catch (err) {
