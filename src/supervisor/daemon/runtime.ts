@@ -233,7 +233,7 @@ export class Runtime {
     this.announceGoal(goal);
     const recorder = await this.openSession(goal, kind);
     try {
-      const summary = await this.fleet.reconcile(goal, (r) => recorder.settled(r.name));
+      const summary = await this.fleet.reconcile(goal, (name) => recorder.settled(name));
       // A stop withdrew some of it (superseded by nothing), or cancelled what ran.
       const withdrawn = summary.results.some((r) => r.action === 'superseded' && !r.supersededBy);
       await recorder.finish(summary, this.fleet.signal.aborted || withdrawn);

@@ -107,9 +107,10 @@ export class Fleet {
    * Applies every handler of the goal state; dependents start when their dependencies are done
    * (in this goal: a dependency busy with an older goal is waited for until it applied this one).
    * A handler busy with an older goal gets this one when its running operation ends, unless a
-   * newer goal came first: then its result here is `superseded`. `onResult` hears each handler as it settles.
+   * newer goal came first: then its result here is `superseded`. `onSettled` hears each handler's
+   * name as soon as its outcome is known: its result, or its goal dropped (before the answer is built).
    */
-  async reconcile(goal: GoalState, onResult?: (result: HandlerApplyResult) => void): Promise<ApplySummary> {
+  async reconcile(goal: GoalState, onSettled?: (name: string) => void): Promise<ApplySummary> {
     const startedAt = this.clock.now();
     const ready = this.prepared.then(async () => {
       await ensureDir(this.dirs.libDir, 0o700);
@@ -121,9 +122,7 @@ export class Fleet {
     for (const layer of dependencyOrder(goal.handlers)) {
       for (const h of layer) {
         const dependencies: Dependency[] = h.dependsOn.map((d) => ({ name: d, result: results.get(d)! }));
-        const result = this.handOut(h, goal, dependencies);
-        if (onResult) result.then(onResult, () => {});
-        results.set(h.name, result);
+        results.set(h.name, this.handOut(h, goal, dependencies, onSettled));
       }
     }
     const byName = new Map<string, HandlerApplyResult>();
@@ -133,7 +132,7 @@ export class Fleet {
   }
 
   /** Asks the handler's actor to apply its goal; drops the goal it still had queued (answered `superseded` now). */
-  private handOut(h: HandlerGoal, goal: GoalState, dependencies: readonly Dependency[]): Promise<HandlerApplyResult> {
+  private handOut(h: HandlerGoal, goal: GoalState, dependencies: readonly Dependency[], onSettled?: (name: string) => void): Promise<HandlerApplyResult> {
     const ticket = new GoalTicket();
     if (this.withdrawn) ticket.drop(null);
     this.queued.get(h.name)?.drop({ etag: goal.etag, source: goal.source });
@@ -144,6 +143,12 @@ export class Fleet {
     const result = Promise.race([applied, dropped]);
     const forget = (): void => { if (this.queued.get(h.name) === ticket) this.queued.delete(h.name); };
     result.then(forget, forget);
+    if (onSettled) {
+      let told = false;
+      const tell = (): void => { if (!told) { told = true; onSettled(h.name); } };
+      void ticket.dropped.then(tell);
+      result.then(tell, () => {});
+    }
     return result;
   }
 
