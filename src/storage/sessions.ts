@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { atomicWriteJson, syncDir } from './atomic-write.js';
 import { ensureDir } from './dirs.js';
 
-export type SessionResult = 'running' | 'succeeded' | 'failed' | 'interrupted';
+/** `superseded`: no handler failed, and a newer goal state took over at least one before it started. */
+export type SessionResult = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'superseded';
 
 export interface SessionOperation {
   readonly name: string;
@@ -52,6 +53,8 @@ export interface SessionDoc {
   readonly counts: { readonly handlers: number; readonly reached: number; readonly failed: number };
   /** When a supervisor started again and went on with this session after it was interrupted. */
   readonly resumedAt?: readonly string[];
+  /** Sessions of the same daemon still running when this one began (goal states do not wait for each other). */
+  readonly alongside?: readonly string[];
 }
 
 export const KEEP_SESSIONS = 20;
@@ -73,10 +76,13 @@ export class SessionStore {
     return join(sessionsDir(this.libDir), id, 'session');
   }
 
-  /** Writes the session (first write creates its folder and points last-session at it). */
-  async write(doc: SessionDoc): Promise<void> {
+  /**
+   * Writes the session (first write creates its folder and points last-session at it). `first`
+   * false: the writer knows it is not (a long session pruned meanwhile must not take last-session back).
+   */
+  async write(doc: SessionDoc, first?: false): Promise<void> {
     const dir = join(sessionsDir(this.libDir), doc.id);
-    const fresh = !(await readFile(this.file(doc.id)).then(() => true, () => false));
+    const fresh = first ?? !(await readFile(this.file(doc.id)).then(() => true, () => false));
     await ensureDir(dir, 0o700);
     await atomicWriteJson(this.file(doc.id), doc, { mode: 0o600 });
     if (fresh) {

@@ -1,8 +1,9 @@
 /**
  * `supervisor run`: one daemon per lib dir. Applies the goal state, re-applies when it changes
- * (a new goal arriving during an apply waits for it: never interleaved per handler), serves the
+ * (a new goal is applied at once, never waiting for an older one: idle handlers take it now, a
+ * busy handler when its running operation ends; never interleaved per handler), serves the
  * control socket, and stops gracefully: running commands finish within a grace (then are
- * ended), state and report are flushed, handler processes keep running.
+ * ended), goals not started are dropped, state and report are flushed, handler processes keep running.
  */
 import { join } from 'node:path';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
@@ -54,8 +55,8 @@ export class Daemon {
   private source: ActorRef<GoalSourceMessage> | null = null;
   private server: { close(): Promise<void> } | null = null;
   private release: (() => Promise<void>) | null = null;
-  private pending: GoalState | null = null;
-  private applying: Promise<void> | null = null;
+  /** The applies under way: goal states overlap (the fleet keeps each handler's own goals in order). */
+  private readonly applying = new Set<Promise<void>>();
   private stopPromise: Promise<void> | null = null;
   private resolveDone!: () => void;
   /** Resolves once the daemon has fully stopped. */
@@ -133,38 +134,38 @@ export class Daemon {
     log('info', `supervisor running on ${dirs.libDir} (pid ${process.pid}), goal state ${shownSource}`);
   }
 
-  /** A new goal replaces one still waiting; it runs after the current apply. */
+  /**
+   * A new goal is applied at once: handlers that are idle take it now; one busy with an older goal
+   * takes it when its running operation ends, and a goal it had not started yet is superseded.
+   */
   private offer(goal: GoalState): void {
     if (this.stopPromise) return;
-    this.pending = goal;
-    this.kick();
-  }
-
-  private kick(): void {
-    if (this.applying || !this.pending || this.stopPromise) return;
-    const goal = this.pending;
-    this.pending = null;
     this.lastGoal = goal;
     this.opts.log('info', `applying goal state ${goal.source}${goal.etag ? ` (etag ${goal.etag})` : ''}: ${goal.handlers.length} handlers`);
     this.runtime.setSupervisorStatus('Ready', `applying ${goal.source}`);
-    this.applying = this.runtime.apply(goal, 'run').then((summary) => {
-      const failed = summary.results.filter((r) => !r.reached).map((r) => r.name);
-      this.opts.log(failed.length ? 'warn' : 'info', `goal state applied: ${summary.results.length - failed.length}/${summary.results.length} reached their goal`
-        + (failed.length ? `; not reached: ${failed.join(', ')}` : ''));
-      this.runtime.setSupervisorStatus('Ready', failed.length ? `${failed.length} handler(s) did not reach their goal` : 'all handlers reached their goal');
+    const applying: Promise<void> = this.runtime.apply(goal, 'run').then((summary) => {
+      const superseded = summary.results.filter((r) => r.action === 'superseded').map((r) => r.name);
+      const failed = summary.results.filter((r) => !r.reached && r.action !== 'superseded').map((r) => r.name);
+      const reached = summary.results.length - failed.length - superseded.length;
+      this.opts.log(failed.length ? 'warn' : 'info', `goal state${goal.etag ? ` etag ${goal.etag}` : ''} applied: ${reached}/${summary.results.length} reached their goal`
+        + (failed.length ? `; not reached: ${failed.join(', ')}` : '') + (superseded.length ? `; superseded by a newer goal: ${superseded.join(', ')}` : ''));
+      // An older goal ending after a newer one came says nothing about the newest.
+      if (goal === this.lastGoal) {
+        this.runtime.setSupervisorStatus('Ready', failed.length ? `${failed.length} handler(s) did not reach their goal` : 'all handlers reached their goal');
+      }
     }, (err: unknown) => {
       this.opts.log('error', `applying the goal state failed: ${(err as Error).message}`);
     }).finally(() => {
-      this.applying = null;
-      this.kick();
-      // Nothing else queued: give the apply's garbage back now, not minutes later.
-      if (!this.applying && !this.stopPromise) releaseMemory();
+      this.applying.delete(applying);
+      // Nothing else under way: give the apply's garbage back now, not minutes later.
+      if (this.applying.size === 0 && !this.stopPromise) releaseMemory();
     });
+    this.applying.add(applying);
   }
 
-  /** Resolves when no apply is running or waiting (tests, `stop`). */
+  /** Resolves when no apply is under way (tests, `stop`). */
   async idle(): Promise<void> {
-    while (this.applying) await this.applying;
+    while (this.applying.size > 0) await Promise.all([...this.applying]);
   }
 
   private psCache: { version: number; at: number; rows: RawJson } | null = null;
@@ -228,17 +229,18 @@ export class Daemon {
     this.stopPromise ??= (async () => {
       const { log } = this.opts;
       log('info', `stopping: ${reason}`);
-      this.pending = null;
+      // Nothing new starts: goals handed to handlers that have not started them are dropped.
+      this.runtime.fleet.withdraw();
       await this.source?.stop();
       await this.system.stop();
       await this.goalWatch.close();
-      if (this.applying) {
+      if (this.applying.size > 0) {
         const grace = this.opts.stopGraceMs ?? 30_000;
         const timer = setTimeout(() => {
           log('warn', `running commands did not finish within ${grace / 1000} s: ending them`);
           this.runtime.cancel();
         }, grace);
-        await this.applying.catch(() => {});
+        await this.idle();
         clearTimeout(timer);
       }
       this.runtime.setSupervisorStatus('Stopped', reason);

@@ -80,7 +80,11 @@ export class Runtime {
   private outputTimer: ReturnType<Clock['setTimeout']> | null = null;
   readonly commandLog: CommandLog;
   readonly sessions: SessionStore;
-  private recorder: SessionRecorder | null = null;
+  /** The sessions of the applies under way, oldest first (goal states do not wait for each other). */
+  private readonly recorders: SessionRecorder[] = [];
+  /** Sessions are opened one at a time, in the order the goals came; only the first may continue a crashed one. */
+  private opening: Promise<unknown> = Promise.resolve();
+  private opened = false;
   /** Latest watch spec of every installed handler: whose command output files to keep bounded. */
   private readonly specs = new Map<string, WatchSpec>();
   /** What a previous run left (journals, restart books), folded once before anything else. */
@@ -142,7 +146,7 @@ export class Runtime {
     const event = raw.type === 'extensionStatus' || raw.type === 'heartbeat' ? scrubEvent(raw, this.secrets.get(raw.handler) ?? []) : raw;
     this.version++;
     this.reporter.tell(event);
-    this.recorder?.onEvent(event);
+    this.recorderFor(event)?.onEvent(event);
     switch (event.type) {
       case 'watch':
         if (event.spec) this.specs.set(event.handler, event.spec); else this.specs.delete(event.handler);
@@ -206,22 +210,51 @@ export class Runtime {
       handlers: goal.handlers.map((h) => ({ name: h.name, version: h.version, desiredState: h.state })) });
   }
 
-  /** Applies a goal state as one session (recorded under <lib>/sessions). One at a time. */
+  /**
+   * A handler's operation belongs to the oldest session still waiting for that handler (a handler
+   * settles its goals in order); a restart outside any apply of it, to the newest session naming it.
+   */
+  private recorderFor(event: MonitorEvent): SessionRecorder | null {
+    if (event.type !== 'operationStarted' && event.type !== 'operationEnded') return null;
+    const waiting = this.recorders.find((r) => r.awaits(event.handler));
+    if (waiting) return waiting;
+    for (let i = this.recorders.length - 1; i >= 0; i--) if (this.recorders[i]!.names(event.handler)) return this.recorders[i]!;
+    return null;
+  }
+
+  private openSession(goal: GoalState, kind: 'apply' | 'run'): Promise<SessionRecorder> {
+    const next = this.opening.then(async () => {
+      const alongside = this.recorders.map((r) => r.id);
+      const recorder = this.opened ? new SessionRecorder(this.sessions, goal, kind, this.clock, this.onError, alongside)
+        : await SessionRecorder.open(this.sessions, goal, kind, this.clock, this.onError);
+      this.opened = true;
+      await recorder.begin();
+      this.recorders.push(recorder);
+      return recorder;
+    });
+    this.opening = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Applies a goal state as one session (recorded under <lib>/sessions). Applies overlap: a newer
+   * goal is handed out at once; the session ends when each of its handlers settled or was superseded.
+   */
   async apply(goal: GoalState, kind: 'apply' | 'run' = 'apply'): Promise<ApplySummary> {
     await this.restore();
     this.announceGoal(goal);
-    const recorder = await SessionRecorder.open(this.sessions, goal, kind, this.clock, this.onError);
-    this.recorder = recorder;
-    await recorder.begin();
+    const recorder = await this.openSession(goal, kind);
     try {
-      const summary = await this.fleet.reconcile(goal);
-      await recorder.finish(summary, this.fleet.signal.aborted);
+      const summary = await this.fleet.reconcile(goal, (name) => recorder.settled(name));
+      // A stop withdrew some of it (superseded by nothing), or cancelled what ran.
+      const withdrawn = summary.results.some((r) => r.action === 'superseded' && !r.supersededBy);
+      await recorder.finish(summary, this.fleet.signal.aborted || withdrawn);
       return summary;
     } catch (err) {
       await recorder.finish(null, true);
       throw err;
     } finally {
-      if (this.recorder === recorder) this.recorder = null;
+      this.recorders.splice(this.recorders.indexOf(recorder), 1);
     }
   }
 

@@ -1,16 +1,20 @@
 /**
  * The handlers of one lib dir as actors: applies a goal state with dependency order and
- * the command concurrency limits, and stops cleanly (running commands are ended).
+ * the command concurrency limits, and stops cleanly (running commands are ended). Goal states
+ * do not wait for each other: each is handed to every handler at once; a handler busy with an
+ * older goal keeps only the newest one for when its running operation ends (goal-ticket.ts).
  */
 import type { Spawner } from '../process/spawner.js';
 import { setMaxListeners } from 'node:events';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { handlerBehavior, type Dependency, type HandlerApplyResult, type HandlerMessage } from './handler-actor.js';
+import { handlerBehavior, supersededResult, type Dependency, type HandlerApplyResult, type HandlerMessage } from './handler-actor.js';
+import { GoalTicket } from './goal-ticket.js';
+import { emptyRecord } from './record.js';
 import { StateStore } from './record-store.js';
 import { ensureDir, libIdOf, type SupervisorDirs } from '../../storage/dirs.js';
 import { Gate } from './gate.js';
-import type { GoalState } from '../goal/goal-state.js';
+import type { GoalState, HandlerGoal } from '../goal/goal-state.js';
 import { dependencyOrder } from '../goal/goal-state-graph.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import type { RestartRequest } from './events.js';
@@ -58,6 +62,11 @@ export class Fleet {
   private stopping: Promise<void> | null = null;
   private readonly ownsSystem: boolean;
   private mailbox: ActorRef<RestartRequest> | null = null;
+  /** Each handler's newest goal not yet started: the one a newer goal drops. */
+  private readonly queued = new Map<string, GoalTicket>();
+  /** Goals are handed out in the order reconcile was called, whatever the file system's timing. */
+  private prepared: Promise<void> = Promise.resolve();
+  private withdrawn = false;
 
   constructor(private readonly opts: FleetOptions) {
     this.dirs = opts.dirs;
@@ -94,23 +103,59 @@ export class Fleet {
     return ref;
   }
 
-  /** Applies every handler of the goal state; dependents start when their dependencies are done. */
-  async reconcile(goal: GoalState): Promise<ApplySummary> {
+  /**
+   * Applies every handler of the goal state; dependents start when their dependencies are done
+   * (in this goal: a dependency busy with an older goal is waited for until it applied this one).
+   * A handler busy with an older goal gets this one when its running operation ends, unless a
+   * newer goal came first: then its result here is `superseded`. `onSettled` hears each handler's
+   * name as soon as its outcome is known: its result, or its goal dropped (before the answer is built).
+   */
+  async reconcile(goal: GoalState, onSettled?: (name: string) => void): Promise<ApplySummary> {
     const startedAt = this.clock.now();
-    await ensureDir(this.dirs.libDir, 0o700);
-    await ensureDir(this.dirs.logDir, 0o700);
+    const ready = this.prepared.then(async () => {
+      await ensureDir(this.dirs.libDir, 0o700);
+      await ensureDir(this.dirs.logDir, 0o700);
+    });
+    this.prepared = ready.catch(() => {});
+    await ready;
     const results = new Map<string, Promise<HandlerApplyResult>>();
     for (const layer of dependencyOrder(goal.handlers)) {
       for (const h of layer) {
         const dependencies: Dependency[] = h.dependsOn.map((d) => ({ name: d, result: results.get(d)! }));
-        // No deadline: an apply takes as long as its commands (each bounded by its own timeout) and its queue.
-        results.set(h.name, this.actor(h.name).ask<HandlerApplyResult>((reply) => ({ type: 'apply', goal: h, dependencies, reply }), Infinity));
+        results.set(h.name, this.handOut(h, goal, dependencies, onSettled));
       }
     }
     const byName = new Map<string, HandlerApplyResult>();
     for (const [name, p] of results) byName.set(name, await p);
     const ordered = goal.handlers.map((h) => byName.get(h.name)!);
     return { source: goal.source, etag: goal.etag, startedAt, endedAt: this.clock.now(), results: ordered, ok: ordered.every((r) => r.reached) };
+  }
+
+  /** Asks the handler's actor to apply its goal; drops the goal it still had queued (answered `superseded` now). */
+  private handOut(h: HandlerGoal, goal: GoalState, dependencies: readonly Dependency[], onSettled?: (name: string) => void): Promise<HandlerApplyResult> {
+    const ticket = new GoalTicket();
+    if (this.withdrawn) ticket.drop(null);
+    this.queued.get(h.name)?.drop({ etag: goal.etag, source: goal.source });
+    this.queued.set(h.name, ticket);
+    // No deadline: an apply takes as long as its commands (each bounded by its own timeout) and its queue.
+    const applied = this.actor(h.name).ask<HandlerApplyResult>((reply) => ({ type: 'apply', goal: h, dependencies, ticket, reply }), Infinity);
+    const dropped = ticket.dropped.then(async (by) => supersededResult(h, await this.store.load(h.name).catch(() => emptyRecord(h.name)), by));
+    const result = Promise.race([applied, dropped]);
+    const forget = (): void => { if (this.queued.get(h.name) === ticket) this.queued.delete(h.name); };
+    result.then(forget, forget);
+    if (onSettled) {
+      let told = false;
+      const tell = (): void => { if (!told) { told = true; onSettled(h.name); } };
+      void ticket.dropped.then(tell);
+      result.then(tell, () => {});
+    }
+    return result;
+  }
+
+  /** A stop: goals handed out but not started are answered now (`superseded`, by nothing), so no new work starts. */
+  withdraw(): void {
+    this.withdrawn = true;
+    for (const ticket of this.queued.values()) ticket.drop(null);
   }
 
   /** Cancels running commands (SIGTERM, then SIGKILL after the grace) and stops every actor. */

@@ -2,6 +2,7 @@
  * One actor per handler: its mailbox serialises everything done to the handler, so two goal
  * states are never interleaved on it. It waits for its dependencies, plans, executes, and tells
  * facts (work started, how it settled): what the handler shows is decided in monitor/handler-status.ts.
+ * A goal whose ticket a newer goal dropped while it waited is skipped (goal-ticket.ts).
  */
 import type { Behavior, Reply } from '../../actors/actor.js';
 import type { HandlerGoal } from '../goal/goal-state.js';
@@ -17,16 +18,19 @@ import { goalReached } from './status.js';
 import { lifecycleStatus } from '../monitor/handler-status.js';
 import { ErrorCodes } from './error-codes.js';
 import type { StateStore } from './record-store.js';
+import { goalName, type GoalRef, type GoalTicket } from './goal-ticket.js';
 
 export interface HandlerApplyResult {
   readonly name: string;
   readonly goal: HandlerGoal;
   readonly reached: boolean;
-  readonly action: HandlerPlan['action'] | 'blocked' | 'error';
+  readonly action: HandlerPlan['action'] | 'blocked' | 'error' | 'superseded';
   readonly record: HandlerRecord;
   readonly status: LifecycleStatus;
   readonly operations: readonly OperationResult[];
   readonly failure: OperationResult | null;
+  /** Set when a newer goal took this one's place before it started (null: a stop withdrew it). */
+  readonly supersededBy?: GoalRef | null;
 }
 
 export interface Dependency {
@@ -35,7 +39,9 @@ export interface Dependency {
 }
 
 export type HandlerMessage =
-  | { readonly type: 'apply'; readonly goal: HandlerGoal; readonly dependencies: readonly Dependency[]; readonly reply: Reply<HandlerApplyResult> }
+  | { readonly type: 'apply'; readonly goal: HandlerGoal; readonly dependencies: readonly Dependency[]; readonly reply: Reply<HandlerApplyResult>;
+      /** The fleet's handle on this goal: dropped when a newer goal comes before the apply starts. */
+      readonly ticket?: GoalTicket }
   /** Heartbeat watchdog: disable + enable the installed version (onUnresponsive "restart"). */
   | { readonly type: 'restart'; readonly reply: Reply<{ ok: boolean; message: string }> }
   /** Start-up: announce the handler as it is on disk (record, watch spec, status) without running anything. */
@@ -54,6 +60,13 @@ function firstLine(text: string): string {
 function syntheticFailure(goal: HandlerGoal, code: number, message: string, now: number): OperationResult {
   return { op: 'fetch', version: goal.version, extension: null, result: 'failed', exitCode: null, signal: null, code, message,
     startedAt: now, endedAt: now, pids: [], unkillable: [] };
+}
+
+/** The answer for a goal a newer one replaced before it started, or a stop withdrew: nothing ran, nothing is told. */
+export function supersededResult(goal: HandlerGoal, record: HandlerRecord, by: GoalRef | null): HandlerApplyResult {
+  const message = by ? `superseded by ${goalName(by)}` : 'not applied: the supervisor stopped before it started';
+  return { name: goal.name, goal, reached: false, action: 'superseded', record, status: { ...lifecycleStatus(record, null), message },
+    operations: [], failure: null, supersededBy: by };
 }
 
 export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<HandlerMessage> {
@@ -84,13 +97,19 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
     return outcome.ok ? { ok: true, message: 'restarted (disable + enable)' } : { ok: false, message: outcome.failure?.message ?? 'restart failed' };
   }
 
-  async function apply(goal: HandlerGoal, dependencies: readonly Dependency[]): Promise<HandlerApplyResult> {
-    lastGoal = goal;
+  async function apply(goal: HandlerGoal, dependencies: readonly Dependency[], ticket: GoalTicket | null): Promise<HandlerApplyResult> {
     const blockers: HandlerApplyResult[] = [];
     for (const dep of dependencies) {
       const r = await dep.result;
-      if (!r.reached) blockers.push(r);
+      // A dependency's goal was overtaken: so is this one (the newer goal waits for the dependency's newer result).
+      if (r.action === 'superseded' && ticket) ticket.drop(r.supersededBy ?? null);
+      else if (!r.reached) blockers.push(r);
     }
+    if (ticket && !ticket.start()) {
+      // Its waiter was answered when it was dropped; this late answer only settles the ask.
+      return supersededResult(goal, await deps.store.load(name).catch(() => emptyRecord(name)), ticket.droppedBy);
+    }
+    lastGoal = goal;
     let record = await deps.store.load(name);
     let recovery: string | null = null;
     const earlier: OperationResult[] = [];
@@ -151,7 +170,7 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
         case 'apply': {
           let result: HandlerApplyResult;
           try {
-            result = await apply(msg.goal, msg.dependencies);
+            result = await apply(msg.goal, msg.dependencies, msg.ticket ?? null);
           } catch (err) {
             result = await unexpected(msg.goal, err);
           }

@@ -1,6 +1,8 @@
 /**
  * Records one goal-state application as a session: written when it starts, checkpointed
  * (coalesced) as operations start and end, and finished with every handler's outcome.
+ * Sessions of a daemon may overlap (a newer goal does not wait); each handler's operations go
+ * to the oldest session still waiting for it (daemon/runtime.ts).
  */
 import type { Clock } from '../../core/clock.js';
 import { redactUrl } from '../../core/redact.js';
@@ -16,19 +18,39 @@ export class SessionRecorder {
   private timer: ReturnType<Clock['setTimeout']> | null = null;
   private writing: Promise<void> = Promise.resolve();
   private finished = false;
+  private written = false;
+  /** Handlers whose outcome in this session is known: later operations of theirs belong to a newer session. */
+  private readonly done = new Set<string>();
 
+  /** `alongside`: the sessions still running when this one began (a crash leaves them to be marked interrupted). */
   constructor(private readonly store: SessionStore, private readonly goal: GoalState, kind: 'apply' | 'run', private readonly clock: Clock,
-    private readonly onError: (err: unknown) => void) {
+    private readonly onError: (err: unknown) => void, alongside: readonly string[] = []) {
     const now = clock.now();
     const handlers: Record<string, SessionHandler> = {};
     for (const h of goal.handlers) {
       handlers[h.name] = { desiredState: h.state, version: h.version, action: null, reached: null, status: null, code: null, message: null, operations: [] };
     }
     this.doc = { schema: 1, id: newSessionId(now), kind, source: goal.source, etag: goal.etag, startedAt: new Date(now).toISOString(),
-      endedAt: null, result: 'running', handlers, counts: { handlers: goal.handlers.length, reached: 0, failed: 0 } };
+      endedAt: null, result: 'running', handlers, counts: { handlers: goal.handlers.length, reached: 0, failed: 0 },
+      ...(alongside.length ? { alongside } : {}) };
   }
 
   get id(): string { return this.doc.id; }
+
+  /** The goal of this session names the handler. */
+  names(handler: string): boolean {
+    return Object.hasOwn(this.doc.handlers, handler);
+  }
+
+  /** This session is still waiting for the handler's outcome. */
+  awaits(handler: string): boolean {
+    return !this.finished && !this.done.has(handler) && this.names(handler);
+  }
+
+  /** The handler's outcome in this session is known (reached, failed or superseded). */
+  settled(handler: string): void {
+    this.done.add(handler);
+  }
 
   /**
    * The session to record this application in: the unfinished one a crash left, when it was
@@ -39,6 +61,11 @@ export class SessionRecorder {
     const last = await store.last().catch(() => null);
     if (last && last.result === 'running') {
       const now = new Date(clock.now()).toISOString();
+      // Sessions that overlapped the crashed one were cut short by the same crash.
+      for (const id of last.alongside ?? []) {
+        const other = await store.read(id);
+        if (other?.result === 'running') await store.write({ ...other, result: 'interrupted', endedAt: now }).catch(onError);
+      }
       if (last.source === goal.source && last.etag === goal.etag && last.kind === kind) {
         recorder.doc = { ...last, handlers: { ...recorder.doc.handlers, ...last.handlers }, resumedAt: [...(last.resumedAt ?? []), now] };
       } else {
@@ -94,9 +121,12 @@ export class SessionRecorder {
     }
     const results = summary?.results ?? [];
     const reached = results.filter((r) => r.reached).length;
+    // A handler a newer goal took over neither reached this goal nor failed it.
+    const superseded = results.filter((r) => r.action === 'superseded').length;
+    const failed = results.length - reached - superseded;
     this.doc = { ...this.doc, handlers, endedAt: new Date(this.clock.now()).toISOString(),
-      result: interrupted ? 'interrupted' : summary?.ok ? 'succeeded' : 'failed',
-      counts: { handlers: this.doc.counts.handlers, reached, failed: results.length - reached } };
+      result: interrupted ? 'interrupted' : summary?.ok ? 'succeeded' : superseded > 0 && failed === 0 ? 'superseded' : 'failed',
+      counts: { handlers: this.doc.counts.handlers, reached, failed } };
     await this.write();
     return this.doc;
   }
@@ -104,7 +134,9 @@ export class SessionRecorder {
   private write(): Promise<void> {
     // A snapshot: later events change the live handler map while this write is queued.
     const doc: SessionDoc = JSON.parse(JSON.stringify(this.doc)) as SessionDoc;
-    this.writing = this.writing.then(() => this.store.write(doc)).catch(this.onError);
+    // Once written, never "first" again: a long session pruned by newer ones must not take last-session back.
+    this.writing = this.writing.then(() => this.store.write(doc, this.written ? false : undefined)).then(() => { this.written = true; })
+      .catch(this.onError);
     return this.writing;
   }
 }
