@@ -30,10 +30,17 @@ export async function startDaemon(ws: Workspace, goalSource: string, extra: read
   const { child, done } = startCli(args);
   let exited = false;
   void done.then(() => { exited = true; });
-  await waitFor(async () => {
-    if (exited) throw new Error(`supervisor run exited early: ${JSON.stringify(await done)}`);
-    return access(join(ws.libDir, 'supervisor.sock')).then(() => true, () => false);
-  }, 15_000, 'the control socket');
+  try {
+    // The deadline only bounds a failure: on a loaded 2-core machine a cold start can take seconds.
+    await waitFor(async () => {
+      if (exited) throw new Error(`supervisor run exited early: ${JSON.stringify(await done)}`);
+      return access(join(ws.libDir, 'supervisor.sock')).then(() => true, () => false);
+    }, 60_000, 'the control socket');
+  } catch (err) {
+    // A daemon that starts after the deadline must not outlive its test.
+    if (!exited) { child.kill('SIGKILL'); await done; }
+    throw err;
+  }
   return {
     child, done, args,
     async stop() {
