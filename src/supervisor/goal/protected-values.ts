@@ -1,0 +1,120 @@
+/**
+ * Protected settings never reach a message, whatever the shape of the document around them: a
+ * problem's value is copied with every protected value replaced, and the JSON text an excerpt
+ * quotes is masked, string values everywhere and everything under a protected key.
+ */
+
+/** What a protected value becomes in a problem's value. */
+export const REDACTED = '(redacted)';
+
+const CANONICAL = 'protectedsettings';
+// Not a secret (it names the certificate) and worth showing when it is wrong.
+const THUMBPRINT = 'protectedsettingscertthumbprint';
+
+/** Edit distance, stopping early once it is over `max` (keys are short). */
+function within(a: string, b: string, max: number): boolean {
+  if (Math.abs(a.length - b.length) > max) return false;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    if (Math.min(...row) > max) return false;
+    prev = row;
+  }
+  return prev[b.length]! <= max;
+}
+
+/**
+ * A key whose value is treated as protected: `protectedSettings` in any case or spelling
+ * (`ProtectedSettings`, `protected_settings`, `protectedSetings`, `protectedSettingsJson`),
+ * except the certificate thumbprint.
+ */
+export function isProtectedKey(key: string): boolean {
+  const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (k === THUMBPRINT) return false;
+  return k.includes('protect') || within(k, CANONICAL, 3);
+}
+
+/** True when a JSON path (as zod or the depth scan gives it) passes through a protected key. */
+export function pathIsProtected(path: readonly PropertyKey[]): boolean {
+  return path.some((part) => typeof part === 'string' && isProtectedKey(part));
+}
+
+/** A copy of a JSON-shaped value with the value of every protected key, at any depth, replaced. */
+export function redactProtected(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactProtected);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) out[key] = isProtectedKey(key) ? REDACTED : redactProtected(inner);
+  return out;
+}
+
+const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+const STRUCTURE = new Set(['{', '}', '[', ']', ',', ':']);
+
+// Long strings are never keys worth checking, and decoding every one would cost time on a big document.
+const KEY_CHECK_MAX = 256;
+
+/** True when a string literal (quotes included) names a protected key. */
+function namesProtected(literal: string): boolean {
+  if (literal.length > KEY_CHECK_MAX) return false;
+  if (!literal.includes('\\')) return isProtectedKey(literal.slice(1, -1));
+  try {
+    const key: unknown = JSON.parse(literal);
+    return typeof key === 'string' && isProtectedKey(key);
+  } catch {
+    return isProtectedKey(literal.slice(1, -1));
+  }
+}
+
+/**
+ * JSON text (valid or not) with its values masked, every character kept in place so a line and
+ * column still point at the same spot. String values become `*`s and keys stay readable; under
+ * a protected key everything but the brackets, commas and colons is masked, keys and numbers
+ * too, until that value ends (a value left open masks the rest: too much is safe). Strings end at their closing quote or at a line end (JSON has no
+ * multi-line strings), so one broken string never masks the rest of a document.
+ */
+export function maskJsonText(text: string): string {
+  const out: string[] = [];
+  let depth = 0;
+  let protectedAt = -1; // the depth a protected value started at, -1 outside one
+  let lastSignificant = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"' && text[j] !== '\n') j += text[j] === '\\' && text[j + 1] !== '\n' ? 2 : 1;
+      const closed = j < text.length && text[j] === '"';
+      const end = closed ? j + 1 : j;
+      let k = end;
+      while (k < text.length && isSpace(text[k]!)) k++;
+      const literal = text.slice(i, end);
+      const show = closed && protectedAt < 0 && text[k] === ':' && lastSignificant !== ':';
+      out.push(show ? literal : `"${'*'.repeat(end - i - (closed ? 2 : 1))}${closed ? '"' : ''}`);
+      // A protected name starts a protected value even where it is not quite a key ("protectedSettings" "x").
+      if (closed && protectedAt < 0 && namesProtected(literal)) protectedAt = depth;
+      lastSignificant = '"';
+      i = end;
+      continue;
+    }
+    if (isSpace(c)) {
+      out.push(c);
+    } else if (STRUCTURE.has(c)) {
+      out.push(c);
+      if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') {
+        depth--;
+        if (protectedAt >= 0 && depth < protectedAt) protectedAt = -1;
+      } else if (c === ',' && depth === protectedAt) protectedAt = -1;
+      lastSignificant = c;
+    } else {
+      out.push(protectedAt >= 0 ? '*' : c);
+      lastSignificant = c;
+    }
+    i++;
+  }
+  return out.join('');
+}
