@@ -198,6 +198,7 @@ function crossHandlerProblems(doc: unknown): Draft[] {
   return problems;
 }
 
+const KEY_SHOWN = 100;
 const handlerIndex = (path: string): number => Number(/^handlers\[(\d+)\]/.exec(path)?.[1] ?? -1);
 
 /** Validates goal-state text; `source` (path or URL) is named in every problem. Throws ValidationError. */
@@ -216,8 +217,9 @@ export function parseGoalState(text: string, source: string): GoalState {
     throw new ValidationError(`invalid goal state ${source}`, drafts.map((d) => ({ source, ...d })));
   }
   const warnings: Problem[] = findUnknownKeys(doc).map((k) => ({
-    // No value: a misspelt protectedSettings would otherwise be echoed.
-    source, path: jsonPath(k.path), reason: 'unknown key, ignored',
+    // No value: a misspelt protectedSettings would otherwise be echoed. A key of any length is shown cut.
+    source, path: jsonPath(k.path.map((p) => (typeof p === 'string' && p.length > KEY_SHOWN ? `${p.slice(0, KEY_SHOWN - 3)}...` : p))),
+    reason: 'unknown key, ignored',
   }));
   const goal: GoalState = { source, etag: result.data.etag, handlers: result.data.handlers, warnings };
   return deepFreeze(goal);

@@ -46,9 +46,8 @@ export function pathIsProtected(path: readonly PropertyKey[]): boolean {
 export function redactProtected(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactProtected);
   if (typeof value !== 'object' || value === null) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, inner] of Object.entries(value)) out[key] = isProtectedKey(key) ? REDACTED : redactProtected(inner);
-  return out;
+  // fromEntries defines each key, so a "__proto__" key in the document stays a key of the copy.
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, isProtectedKey(key) ? REDACTED : redactProtected(inner)]));
 }
 
 const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';

@@ -75,6 +75,7 @@ describe('goal state: one problem per case, with path, reason and value', () => 
     ['uri not a string', doc(handler({ packages: [pkg({ uris: [42] })] })), 'handlers[0].packages[0].uris[0]', /must be a string/, 42],
     ['zero timeout', doc(handler({ timeouts: { install: 0 } })), 'handlers[0].timeouts.install', /> 0/, 0],
     ['negative timeout', doc(handler({ timeouts: { uninstall: -3 } })), 'handlers[0].timeouts.uninstall', /> 0/, -3],
+    ['timeout 1e309 (read as Infinity, shown so)', doc(handler({ timeouts: { enable: 1 } })).replace('"enable":1', '"enable":1e309'), 'handlers[0].timeouts.enable', /must be a number/, Infinity],
     ['timeout as text', doc(handler({ timeouts: { enable: '30' } })), 'handlers[0].timeouts.enable', /must be a number/, '30'],
     ['zero heartbeatTimeout', doc(handler({ heartbeatTimeout: 0 })), 'handlers[0].heartbeatTimeout', /> 0/, 0],
     ['negative sequenceNumber', doc(handler({ extensions: [{ sequenceNumber: -1 }] })), 'handlers[0].extensions[0].sequenceNumber', /must be >= 0/, -1],
@@ -232,6 +233,8 @@ describe('goal state: a protected value is never shown, whatever the shape aroun
     ['an extension where the etag belongs, key capitalised', JSON.stringify({ etag: { ProtectedSettings: { token: S } }, handlers: [] }), 'etag', /must be a string/, { ProtectedSettings: R }],
     ['misspelled under handlers', JSON.stringify({ handlers: { protectedSetings: S } }), 'handlers', /must be an array/, { protectedSetings: R }],
     ['snake case in a version', doc(handler({ version: { protected_settings: [S, 1] } })), 'handlers[0].version', /not a version/, { protected_settings: R }],
+    ['a "__proto__" key stays a key of the value shown', JSON.stringify({ handlers: 'x' }).replace('"x"', `{"__proto__": {"protectedSettings": "${S}"}}`),
+      'handlers', /must be an array/, JSON.parse(`{"__proto__": {"protectedSettings": "${R}"}}`)],
     ['deep inside a wrong value', doc(handler({ state: [{ a: { b: [{ protectedSettingsJson: { x: S } }] } }] })), 'handlers[0].state', /must be one of/,
       [{ a: { b: [{ protectedSettingsJson: R }] } }]],
   ];
