@@ -100,12 +100,11 @@ export function locateJsonError(text: string, message: string): JsonErrorPlace |
   const line = before.split('\n').length;
   const lineStart = before.lastIndexOf('\n') + 1;
   const lineEnd = text.indexOf('\n', pos);
-  // Masked as a whole: a protected value that starts on an earlier line is masked on this one too.
-  const masked = maskJsonText(text.slice(0, lineEnd === -1 ? text.length : lineEnd));
-  const lineText = masked.slice(lineStart);
+  // Scanned from the start: a protected value that opens on an earlier line is masked on this one too.
+  const lineText = maskJsonText(text.slice(0, lineEnd === -1 ? text.length : lineEnd), lineStart);
   const column = pos - lineStart + 1;
   // "Unexpected token 'x'" quotes a character of the text: not when the excerpt masks it.
-  const quotesMasked = pos < text.length && masked[pos] !== text[pos];
+  const quotesMasked = pos < text.length && lineText[pos - lineStart] !== text[pos];
   const detail = jsonErrorDetail(message, quotesMasked);
   return { message: detail, line, column, excerpt: lineText.slice(Math.max(0, column - 31), column + 30).trim() };
 }

@@ -50,15 +50,17 @@ export function redactProtected(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, isProtectedKey(key) ? REDACTED : redactProtected(inner)]));
 }
 
-const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
-const STRUCTURE = new Set(['{', '}', '[', ']', ',', ':']);
+const [QUOTE, BACKSLASH, NEWLINE, COLON, COMMA] = [0x22, 0x5c, 0x0a, 0x3a, 0x2c];
+const [OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET] = [0x7b, 0x7d, 0x5b, 0x5d];
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d || c === NEWLINE;
 
 // Long strings are never keys worth checking, and decoding every one would cost time on a big document.
 const KEY_CHECK_MAX = 256;
 
 /** True when a string literal (quotes included) names a protected key. */
 function namesProtected(literal: string): boolean {
-  if (literal.length > KEY_CHECK_MAX) return false;
+  // Shorter than "protect" and its quotes: neither contains it nor is within 3 edits of protectedsettings.
+  if (literal.length < 9 || literal.length > KEY_CHECK_MAX) return false;
   if (!literal.includes('\\')) return isProtectedKey(literal.slice(1, -1));
   try {
     const key: unknown = JSON.parse(literal);
@@ -73,47 +75,59 @@ function namesProtected(literal: string): boolean {
  * column still point at the same spot. String values become `*`s and keys stay readable; under
  * a protected key everything but the brackets, commas and colons is masked, keys and numbers
  * too, until that value ends (a value left open masks the rest: too much is safe). Strings end at their closing quote or at a line end (JSON has no
- * multi-line strings), so one broken string never masks the rest of a document.
+ * multi-line strings), so one broken string never masks the rest of a document. The whole text is
+ * scanned (a protected value may open before `from`) and only what follows `from` is returned.
  */
-export function maskJsonText(text: string): string {
-  const out: string[] = [];
+export function maskJsonText(text: string, from = 0): string {
+  const out: string[] = []; // unchanged runs are copied as slices, masked runs merged
+  let copied = from;
+  let [maskFrom, maskTo] = [from, from];
+  const flush = (): void => {
+    if (maskTo > maskFrom) out.push(text.slice(copied, maskFrom), '*'.repeat(maskTo - maskFrom));
+    if (maskTo > copied) copied = maskTo;
+  };
+  const mask = (start: number, end: number): void => {
+    start = Math.max(start, from);
+    if (end <= start) return;
+    if (start === maskTo) { maskTo = end; return; }
+    flush();
+    [maskFrom, maskTo] = [start, end];
+  };
   let depth = 0;
   let protectedAt = -1; // the depth a protected value started at, -1 outside one
-  let lastSignificant = '';
+  let afterColon = false; // the last significant character was a colon: a string here is a value
   let i = 0;
   while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
       let j = i + 1;
-      while (j < text.length && text[j] !== '"' && text[j] !== '\n') j += text[j] === '\\' && text[j + 1] !== '\n' ? 2 : 1;
-      const closed = j < text.length && text[j] === '"';
-      const end = closed ? j + 1 : j;
+      for (let d = text.charCodeAt(j); j < text.length && d !== QUOTE && d !== NEWLINE; d = text.charCodeAt(j)) {
+        j += d === BACKSLASH && text.charCodeAt(j + 1) !== NEWLINE ? 2 : 1;
+      }
+      j = Math.min(j, text.length);
+      const isQuoted = j < text.length && text.charCodeAt(j) === QUOTE; // else it ends at a line end or the text's end
+      const end = isQuoted ? j + 1 : j;
       let k = end;
-      while (k < text.length && isSpace(text[k]!)) k++;
-      const literal = text.slice(i, end);
-      const show = closed && protectedAt < 0 && text[k] === ':' && lastSignificant !== ':';
-      out.push(show ? literal : `"${'*'.repeat(end - i - (closed ? 2 : 1))}${closed ? '"' : ''}`);
+      while (k < text.length && isSpace(text.charCodeAt(k))) k++;
+      const show = isQuoted && protectedAt < 0 && text.charCodeAt(k) === COLON && !afterColon;
+      if (!show) mask(i + 1, j);
       // A protected name starts a protected value even where it is not quite a key ("protectedSettings" "x").
-      if (closed && protectedAt < 0 && namesProtected(literal)) protectedAt = depth;
-      lastSignificant = '"';
+      if (isQuoted && protectedAt < 0 && namesProtected(text.slice(i, end))) protectedAt = depth;
+      afterColon = false;
       i = end;
       continue;
     }
-    if (isSpace(c)) {
-      out.push(c);
-    } else if (STRUCTURE.has(c)) {
-      out.push(c);
-      if (c === '{' || c === '[') depth++;
-      else if (c === '}' || c === ']') {
-        depth--;
-        if (protectedAt >= 0 && depth < protectedAt) protectedAt = -1;
-      } else if (c === ',' && depth === protectedAt) protectedAt = -1;
-      lastSignificant = c;
-    } else {
-      out.push(protectedAt >= 0 ? '*' : c);
-      lastSignificant = c;
-    }
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+      if (protectedAt >= 0 && depth < protectedAt) protectedAt = -1;
+    } else if (c === COMMA) {
+      if (depth === protectedAt) protectedAt = -1;
+    } else if (c !== COLON && !isSpace(c) && protectedAt >= 0) mask(i, i + 1);
+    if (!isSpace(c)) afterColon = c === COLON;
     i++;
   }
+  flush();
+  out.push(text.slice(copied));
   return out.join('');
 }

@@ -55,9 +55,19 @@ describe('maskJsonText', () => {
     same('{"protectedSettings" secret, "n": 1}', '{"*****************" ******, "n": 1}');
     same('{"a": "sec\n"b": 1', '{"a": "***\n"b": 1');
     same('{"protectedSettings": {"a": 1, "b": 2', '{"protectedSettings": {"*": *, "*": *');
+    same('{"a": "abc\\', '{"a": "****');
   });
 
-  test('a protected value over several lines is masked on each', () => {
-    same('{"protectedSettings": {\n  "pin": 1234\n}, "n": 1}', '{"protectedSettings": {\n  "***": ****\n}, "n": 1}');
+  test('a long document, cut short: every piece masked, nothing moved', () => {
+    const big = `{"handlers": [${'{"protectedSettings": {"k": [1, "v"]}}, '.repeat(5_000)}`;
+    const masked = maskJsonText(big);
+    assert.equal(masked.length, big.length);
+    assert.ok(masked.endsWith('{"protectedSettings": {"*": [*, "*"]}}, '));
+  });
+
+  test('a protected value over several lines is masked on each, also when only a later line is asked for', () => {
+    const text = '{"protectedSettings": {\n  "pin": 1234\n}, "n": 1}';
+    same(text, '{"protectedSettings": {\n  "***": ****\n}, "n": 1}');
+    assert.equal(maskJsonText(text, text.indexOf('  "pin"')), '  "***": ****\n}, "n": 1}');
   });
 });
