@@ -112,7 +112,7 @@ export function locateJsonError(text: string, message: string): JsonErrorPlace |
 /** V8's message without the part that quotes the document ('..."text"... is not valid JSON') or its position. */
 export function jsonErrorDetail(message: string, dropToken = false): string {
   const detail = message.replace(/(?:,? |^)(?:"|\.\.\.").*is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
-  return dropToken ? detail.replace(/^Unexpected token '.*?'/s, 'Unexpected token') : detail;
+  return dropToken ? detail.replace(/^Unexpected token '.+'$/s, 'Unexpected token') : detail;
 }
 
 /**
@@ -209,7 +209,7 @@ export function parseGoalState(text: string, source: string): GoalState {
     reason: issue.message,
     ...(issue.input === undefined ? {} : { value: pathIsProtected(issue.path) ? REDACTED : redactProtected(issue.input) }),
   }));
-  // Values only from here on: a wrong type around a protected value must not echo it.
+  // These checks read the raw document, where a dependsOn can hold anything: their values are redacted too.
   drafts.push(...crossHandlerProblems(doc).map((d) => ('value' in d ? { ...d, value: redactProtected(d.value) } : d)));
   drafts.sort((a, b) => handlerIndex(a.path) - handlerIndex(b.path)); // stable: keeps field order within a handler
   if (!result.success || drafts.length > 0) {
