@@ -44,6 +44,7 @@ export function showValue(value: unknown, max = 80): string {
   let text: string;
   if (value === undefined) text = 'undefined';
   else if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'number' && !Number.isFinite(value)) text = String(value); // 1e309 in JSON: not "null"
   else {
     try { text = JSON.stringify(value) ?? String(value); } catch { text = String(value); }
   }

@@ -88,6 +88,19 @@ describe('supervisor validate <goal-state file>', () => {
     assert.match(r.err[0] ?? '', new RegExp(`^${src.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\(root\\): not valid JSON: .* at line 3 column 36 \\(got .*\\)$`));
   });
 
+  test('a 10,000-character etag is shown cut: the summary stays one short line (found by the fuzz test)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-validate-etag-'));
+    try {
+      const src = join(dir, 'goal.json');
+      await writeFile(src, JSON.stringify({ etag: 'e'.repeat(10_000), handlers: [] }));
+      const r = await run(src);
+      assert.equal(r.code, 0);
+      assert.deepEqual(r.out, [`${src}: valid, 0 handlers, etag "${'e'.repeat(116)}...`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a missing file: a clear message, exit 2', async () => {
     const src = fixture('does-not-exist.json');
     const r = await run(src);

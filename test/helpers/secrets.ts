@@ -28,9 +28,12 @@ function base64Cores(text: string): string[] {
   return out;
 }
 
-/** Builds a secret `<16 hex>"\<16 hex>` (quote and backslash so the JSON-escaped forms differ from the raw one). */
-export function makeSecret(): Secret {
-  const hex = randomBytes(16).toString('hex');
+/**
+ * Builds a secret `<16 hex>"\<16 hex>` (quote and backslash so the JSON-escaped forms differ from the raw one).
+ * `bytes` (16) makes it reproducible, for a seeded test.
+ */
+export function makeSecret(bytes: Uint8Array = randomBytes(16)): Secret {
+  const hex = Buffer.from(bytes).toString('hex');
   const a = hex.slice(0, 16);
   const b = hex.slice(16);
   const value = `${a}"\\${b}`;

@@ -8,6 +8,7 @@ import { SupervisorError, ValidationError, jsonPath, type Problem } from '../../
 import { describeDepthPath, findTooDeep, tooDeepReason } from '../../core/json-depth.js';
 import { findUnknownKeys, goalStateErrorMap, goalStateSchema } from './goal-state-schema.js';
 import { findCycles, formatCycle, type GraphNode } from './goal-state-graph.js';
+import { REDACTED, isProtectedKey, maskJsonText, pathIsProtected, redactProtected } from './protected-values.js';
 
 export interface GoalState {
   readonly source: string;
@@ -99,30 +100,19 @@ export function locateJsonError(text: string, message: string): JsonErrorPlace |
   const line = before.split('\n').length;
   const lineStart = before.lastIndexOf('\n') + 1;
   const lineEnd = text.indexOf('\n', pos);
-  const lineText = text.slice(lineStart, lineEnd === -1 ? text.length : lineEnd);
+  // Scanned from the start: a protected value that opens on an earlier line is masked on this one too.
+  const lineText = maskJsonText(text.slice(0, lineEnd === -1 ? text.length : lineEnd), lineStart);
   const column = pos - lineStart + 1;
-  const detail = message.replace(/,? (?:"|\.\.\.").*is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
-  return { message: detail, line, column, excerpt: maskStrings(lineText).slice(Math.max(0, column - 31), column + 30).trim() };
+  // "Unexpected token 'x'" quotes a character of the text: not when the excerpt masks it.
+  const quotesMasked = pos < text.length && lineText[pos - lineStart] !== text[pos];
+  const detail = jsonErrorDetail(message, quotesMasked);
+  return { message: detail, line, column, excerpt: lineText.slice(Math.max(0, column - 31), column + 30).trim() };
 }
 
-/**
- * The string values on a line, masked: an excerpt shows the shape around an error, never a
- * value (it could be a protected setting). Keys stay readable. JSON strings never span lines.
- */
-export function maskStrings(line: string): string {
-  let out = '';
-  let i = 0;
-  while (i < line.length) {
-    const c = line[i]!;
-    if (c !== '"') { out += c; i++; continue; }
-    let j = i + 1;
-    while (j < line.length && line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
-    const body = line.slice(i + 1, Math.min(j, line.length));
-    const isKey = /^\s*:/.test(line.slice(j + 1));
-    out += `"${isKey ? body : '*'.repeat(body.length)}${j < line.length ? '"' : ''}`;
-    i = j + 1;
-  }
-  return out;
+/** V8's message without the part that quotes the document ('..."text"... is not valid JSON') or its position. */
+export function jsonErrorDetail(message: string, dropToken = false): string {
+  const detail = message.replace(/(?:,? |^)(?:"|\.\.\.").*is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
+  return dropToken ? detail.replace(/^Unexpected token '.+'$/s, 'Unexpected token') : detail;
 }
 
 /**
@@ -139,7 +129,10 @@ function parseJson(text: string, source: string): unknown {
   }
   const deep = findTooDeep(body, GOAL_STATE_MAX_DEPTH);
   if (deep) {
-    throw new ValidationError(`invalid goal state ${source}`, [{ source, path: describeDepthPath(deep.path), reason: tooDeepReason(deep) }]);
+    // The path stops at a protected key: the keys inside a protected value are part of it.
+    const shown = deep.path.findIndex((part) => typeof part === 'string' && isProtectedKey(part));
+    const path = describeDepthPath(deep.path, shown < 0 ? undefined : Math.min(6, shown + 1));
+    throw new ValidationError(`invalid goal state ${source}`, [{ source, path, reason: tooDeepReason(deep) }]);
   }
   try {
     return JSON.parse(body) as unknown;
@@ -147,8 +140,9 @@ function parseJson(text: string, source: string): unknown {
     const where = locateJsonError(body, (err as Error).message);
     const problem: Problem = where
       ? { source, path: '(root)', reason: `not valid JSON: ${where.message} at line ${where.line} column ${where.column}`, value: where.excerpt }
-      : { source, path: '(root)', reason: `not valid JSON: ${(err as Error).message}` };
-    throw new ValidationError(`invalid goal state ${source}`, [problem], { cause: err });
+      : { source, path: '(root)', reason: `not valid JSON: ${jsonErrorDetail((err as Error).message, true)}` };
+    // No cause: V8's message quotes the document, protected settings and all.
+    throw new ValidationError(`invalid goal state ${source}`, [problem]);
   }
 }
 
@@ -203,6 +197,7 @@ function crossHandlerProblems(doc: unknown): Draft[] {
   return problems;
 }
 
+const KEY_SHOWN = 100;
 const handlerIndex = (path: string): number => Number(/^handlers\[(\d+)\]/.exec(path)?.[1] ?? -1);
 
 /** Validates goal-state text; `source` (path or URL) is named in every problem. Throws ValidationError. */
@@ -212,16 +207,18 @@ export function parseGoalState(text: string, source: string): GoalState {
   const drafts: Draft[] = result.success ? [] : result.error.issues.map((issue) => ({
     path: jsonPath(issue.path),
     reason: issue.message,
-    ...(issue.input === undefined ? {} : { value: issue.input }),
+    ...(issue.input === undefined ? {} : { value: pathIsProtected(issue.path) ? REDACTED : redactProtected(issue.input) }),
   }));
-  drafts.push(...crossHandlerProblems(doc));
+  // These checks read the raw document, where a dependsOn can hold anything: their values are redacted too.
+  drafts.push(...crossHandlerProblems(doc).map((d) => ('value' in d ? { ...d, value: redactProtected(d.value) } : d)));
   drafts.sort((a, b) => handlerIndex(a.path) - handlerIndex(b.path)); // stable: keeps field order within a handler
   if (!result.success || drafts.length > 0) {
     throw new ValidationError(`invalid goal state ${source}`, drafts.map((d) => ({ source, ...d })));
   }
   const warnings: Problem[] = findUnknownKeys(doc).map((k) => ({
-    // No value: a misspelt protectedSettings would otherwise be echoed.
-    source, path: jsonPath(k.path), reason: 'unknown key, ignored',
+    // No value: a misspelt protectedSettings would otherwise be echoed. A key of any length is shown cut.
+    source, path: jsonPath(k.path.map((p) => (typeof p === 'string' && p.length > KEY_SHOWN ? `${p.slice(0, KEY_SHOWN - 3)}...` : p))),
+    reason: 'unknown key, ignored',
   }));
   const goal: GoalState = { source, etag: result.data.etag, handlers: result.data.handlers, warnings };
   return deepFreeze(goal);

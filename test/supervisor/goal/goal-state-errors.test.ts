@@ -75,6 +75,7 @@ describe('goal state: one problem per case, with path, reason and value', () => 
     ['uri not a string', doc(handler({ packages: [pkg({ uris: [42] })] })), 'handlers[0].packages[0].uris[0]', /must be a string/, 42],
     ['zero timeout', doc(handler({ timeouts: { install: 0 } })), 'handlers[0].timeouts.install', /> 0/, 0],
     ['negative timeout', doc(handler({ timeouts: { uninstall: -3 } })), 'handlers[0].timeouts.uninstall', /> 0/, -3],
+    ['timeout 1e309 (read as Infinity, shown so)', doc(handler({ timeouts: { enable: 1 } })).replace('"enable":1', '"enable":1e309'), 'handlers[0].timeouts.enable', /must be a number/, Infinity],
     ['timeout as text', doc(handler({ timeouts: { enable: '30' } })), 'handlers[0].timeouts.enable', /must be a number/, '30'],
     ['zero heartbeatTimeout', doc(handler({ heartbeatTimeout: 0 })), 'handlers[0].heartbeatTimeout', /> 0/, 0],
     ['negative sequenceNumber', doc(handler({ extensions: [{ sequenceNumber: -1 }] })), 'handlers[0].extensions[0].sequenceNumber', /must be >= 0/, -1],
@@ -214,5 +215,77 @@ describe('goal state: every problem at once', () => {
     for (const [path, reason, value] of expected) expectProblem(err, path, reason, value);
     assert.equal(err.problems.length, expected.length, err.message);
     assert.match(err.message, /^invalid goal state \/etc\/goal\.json: 10 problems\n/);
+  });
+});
+
+describe('goal state: a protected value is never shown, whatever the shape around it', () => {
+  const S = 'TOPSECRET-0123456789abcdef';
+  const noSecret = (err: ValidationError): void => {
+    assert.ok(!err.message.includes(S) && !err.message.includes('0123456789'), err.message);
+    assert.ok(!JSON.stringify(err.problems).includes(S), JSON.stringify(err.problems));
+    assert.equal(err.cause, undefined, 'no cause: the parser\'s message quotes the document');
+  };
+  const R = '(redacted)';
+  // Each row was a leak the fuzz test (test/security/fuzz-validate.test.ts) found.
+  const rows: Array<[string, string, string, RegExp, unknown]> = [
+    ['extensions an object (issue 15)', doc(handler({ extensions: { protectedSettings: S } })), 'handlers[0].extensions', /must be an array/, { protectedSettings: R }],
+    ['the root an array of extensions', JSON.stringify([{ name: 'x', protectedSettings: S }]), '(root)', /must be an object/, [{ name: 'x', protectedSettings: R }]],
+    ['an extension where the etag belongs, key capitalised', JSON.stringify({ etag: { ProtectedSettings: { token: S } }, handlers: [] }), 'etag', /must be a string/, { ProtectedSettings: R }],
+    ['misspelled under handlers', JSON.stringify({ handlers: { protectedSetings: S } }), 'handlers', /must be an array/, { protectedSetings: R }],
+    ['snake case in a version', doc(handler({ version: { protected_settings: [S, 1] } })), 'handlers[0].version', /not a version/, { protected_settings: R }],
+    ['a "__proto__" key stays a key of the value shown', JSON.stringify({ handlers: 'x' }).replace('"x"', `{"__proto__": {"protectedSettings": "${S}"}}`),
+      'handlers', /must be an array/, JSON.parse(`{"__proto__": {"protectedSettings": "${R}"}}`)],
+    ['deep inside a wrong value', doc(handler({ state: [{ a: { b: [{ protectedSettingsJson: { x: S } }] } }] })), 'handlers[0].state', /must be one of/,
+      [{ a: { b: [{ protectedSettingsJson: R }] } }]],
+  ];
+  for (const [what, text, path, reason, value] of rows) {
+    test(what, () => {
+      const err = reject(text);
+      expectProblem(err, path, reason, value);
+      noSecret(err);
+    });
+  }
+
+  test('a dependency cycle whose dependsOn holds an extension: both problems show it redacted', () => {
+    const err = reject(doc(handler({ dependsOn: ['B', { protectedSettings: S }] }), handler({ name: 'B', dependsOn: ['A'] })));
+    expectProblem(err, 'handlers[0].dependsOn[1]', /must be a string/, { protectedSettings: R });
+    expectProblem(err, 'handlers[0].dependsOn', /dependency cycle: A -> B -> A/, ['B', { protectedSettings: R }]);
+    noSecret(err);
+  });
+
+  test('nested too deep under protectedSettings: the path stops at the key (the keys inside are the value)', () => {
+    const deep = `{"${S}":`.repeat(120) + '1' + '}'.repeat(120);
+    const err = reject(`{"handlers": [{"name": "A", "version": "1.0", "extensions": [{"protectedSettings": ${deep}}]}]}`);
+    expectProblem(err, 'handlers[0].extensions[0].protectedSettings... (95 levels more)', /nested too deep/);
+    noSecret(err);
+  });
+
+  test('the thumbprint names a certificate, not a secret: still shown', () => {
+    expectProblem(reject(doc(handler({ extensions: [{ protectedSettingsCertThumbprint: 5 }] }))),
+      'handlers[0].extensions[0].protectedSettingsCertThumbprint', /must be a string/, 5);
+  });
+
+  const ext = (body: string) => `{"handlers": [{"name": "A", "version": "1.0", "extensions": [${body}]}]}`;
+  const syntax: Array<[string, string, RegExp, string]> = [
+    ['unquoted', ext(`{"protectedSettings": ${S.replace('-', '')}}`), /^not valid JSON: Unexpected token at line 1 column 84$/,
+      'ions": [{"protectedSettings": *************************}]}]}'],
+    ['followed by a colon (read as a key)', ext(`{"protectedSettings": "${S}": 1}`), /Expected ',' or '}' after property value at line 1 column 112$/,
+      ': "**************************": *}]}]}'],
+    ['a number', ext('{"protectedSettings": 0123456789 4}'), /^not valid JSON: Unexpected number at line 1 column 85$/, 'ons": [{"protectedSettings": ********** *}]}]}'],
+    ['an object over several lines, the error on a later line', ext(`{"protectedSettings": {\n  "user": "x",\n  "pin": 0123456789 1\n}}`),
+      /Unexpected number at line 3 column 11$/, '"***": ********** *'],
+    ['keys and numbers inside a capitalised key', ext('{"ProtectedSettings": {"pin": 0123456789, "x": 1 "y": 2}}'), /Unexpected number at line 1 column 93$/,
+      '"ProtectedSettings": {"***": **********, "*": * "*": *}}]}]}'],
+  ];
+  for (const [what, text, reason, excerpt] of syntax) {
+    test(`not JSON next to a protected value ${what}: the excerpt masks it`, () => {
+      const err = reject(text);
+      expectProblem(err, '(root)', reason, excerpt);
+      noSecret(err);
+    });
+  }
+
+  test('public numbers around a syntax error stay readable', () => {
+    expectProblem(reject(ext('{"publicSettings": {"port": 8080 "x": 1}}')), '(root)', /at line 1 column 95$/, 'ublicSettings": {"port": 8080 "x": 1}}]}]}');
   });
 });

@@ -153,6 +153,11 @@ describe('goal state: unknown keys are warnings, not errors', () => {
     assert.equal('color' in (h.extensions[0] ?? {}), false);
   });
 
+  test('a 3,000-character unknown key is named cut to 100 characters (found by the fuzz test)', () => {
+    const goal = parseGoalState(JSON.stringify({ handlers: [{ name: 'A', version: '1', ['k'.repeat(3000)]: 1 }] }), 'mem.json');
+    assert.deepEqual(goal.warnings.map((w) => w.path), [`handlers[0]["${'k'.repeat(97)}..."]`]);
+  });
+
   test('keys inside settings and component are the handler\'s business, never warned about', () => {
     const goal = parseGoalState(JSON.stringify({ handlers: [{ name: 'A', version: '1',
       extensions: [{ publicSettings: { anything: 1 }, protectedSettings: { at: 'all' } }], component: { custom: 'x' } }] }), 'mem.json');
