@@ -21,6 +21,14 @@ function positiveInt(name: string) {
   };
 }
 
+function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new CommanderError(EXIT.usage, 'E_USAGE', `${name} must be a whole number >= 0 (got "${value}")`);
+    return n;
+  };
+}
+
 function positiveNumber(name: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -76,7 +84,9 @@ withApplyOptions(program.command('run')
   .addOption(new Option('--sample-interval <seconds>', 'process CPU/memory sampling period').argParser(positiveNumber('--sample-interval')).default(5))
   .option('--report-url <url>', 'PUT every new status report to this http(s) URL')
   .option('--metrics-listen <[addr:]port>', 'serve Prometheus metrics (loopback when only a port is given)')
-  .addOption(new Option('--log-level <level>', 'supervisor.log and console verbosity').choices(LOG_LEVELS).default('info')))
+  .addOption(new Option('--log-level <level>', 'supervisor.log and console verbosity').choices(LOG_LEVELS).default('info'))
+  .addOption(new Option('--output-max <bytes>', "the most bytes one file of a command's captured output holds, rotated beyond").argParser(positiveInt('--output-max')).default(8 * 1024 * 1024))
+  .addOption(new Option('--output-keep <n>', 'rotated output files kept (<op>.stdout.1 the newest)').argParser(nonNegativeInt('--output-keep')).default(3)))
   .action(async (opts) => {
     const { runCommand } = await import('./run.js');
     exitCode = await runCommand(opts, processIO);

@@ -13,6 +13,8 @@ export interface RunFlags extends DirFlags {
   readonly metricsListen?: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly sampleInterval: number;
+  readonly outputMax: number;
+  readonly outputKeep: number;
 }
 
 export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
@@ -28,6 +30,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
       dirs, goalSource: flags.goalState, pollIntervalSec: flags.pollInterval, concurrency: flags.concurrency,
       installConcurrency: flags.installConcurrency, graceMs: flags.killGrace * 1000, stopGraceMs: flags.stopGrace * 1000,
       sampleIntervalMs: flags.sampleInterval * 1000, metricsListen: flags.metricsListen,
+      outputMaxBytes: flags.outputMax, outputKeep: flags.outputKeep,
       ...(flags.reportUrl ? { reportUrl: flags.reportUrl } : {}),
       log: (level, message, fields) => logger.log(level, message, fields),
       serveControl: (handlers, where) => startControlServer({ ...where, handlers, log: (line) => logger.log('info', line) }),

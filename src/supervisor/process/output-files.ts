@@ -3,8 +3,8 @@ import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 
 // Created or truncated. O_APPEND: when the output is cut down to size while a daemon still
 // writes it, its next write lands at the new end instead of leaving a hole the size of what was cut.
-const OUTPUT_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
-const OUTPUT_MODE = 0o600;
+export const OUTPUT_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_APPEND;
+export const OUTPUT_MODE = 0o600;
 
 /** Opens both files; one fd when both name the same file, so writes do not overwrite each other. */
 export function openOutputs(stdoutFile: string, stderrFile: string): [number, number] {
