@@ -1,12 +1,12 @@
 /** `supervisor logs NAME [--follow] [--lines N]`: the handler's CommandExecution.log. */
 import { access } from 'node:fs/promises';
 import { EXIT, type CliIO } from './io.js';
-import { dirsOf, tryConnect, type DirFlags } from './connect.js';
+import { existingDirsOf, tryConnect, type DirFlags } from './connect.js';
 import { commandLogPath } from '../supervisor/logging/command-log.js';
 import { lastLines } from '../supervisor/logging/tail-lines.js';
 
 export async function logsCommand(name: string, flags: DirFlags & { follow?: boolean; lines: number }, io: CliIO): Promise<number> {
-  const dirs = dirsOf(flags);
+  const dirs = existingDirsOf(flags);
   if (flags.follow) {
     const client = await tryConnect(dirs);
     if (!client) {

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { processIO, EXIT } from './io.js';
+import { supervisorVersion } from '../core/version-info.js';
 
 interface DirFlags { libDir?: string; logDir?: string }
 
@@ -40,6 +41,7 @@ function positiveNumber(name: string) {
 let exitCode: number = EXIT.ok;
 const program = new Command('supervisor')
   .description('Runs VM extension handlers (Azure handler protocol, Device Update script handlers) from a declared goal state')
+  .version(supervisorVersion(), '-V, --version', 'print the version and exit')
   .exitOverride()
   .showHelpAfterError();
 

@@ -23,7 +23,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
     import('../ipc/server.js')]);
   const dirs = dirsOf(flags);
   await ensureDir(dirs.logDir, 0o700);
-  const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) });
+  const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) && !process.env['NO_COLOR'] });
   let daemon;
   try {
     daemon = await Daemon.start({
