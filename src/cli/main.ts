@@ -133,6 +133,12 @@ withDirs(program.command('sessions').description('past goal-state applications, 
     exitCode = await sessionsCommand(opts, processIO);
   });
 
+withDirs(program.command('reload').description('make the running daemon re-read its goal-state file, or poll its URL, now (as SIGHUP does)'))
+  .action(async (opts) => {
+    const { reloadCommand } = await import('./reload.js');
+    exitCode = await reloadCommand(opts, processIO);
+  });
+
 withDirs(program.command('stop').description('ask the daemon to stop gracefully (handlers keep running)')
   .addOption(new Option('--timeout <seconds>', 'how long to wait for it to stop').argParser(positiveNumber('--timeout')).default(60)))
   .action(async (opts) => {

@@ -44,11 +44,17 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
   const onSignal = (signal: string) => (): void => { void daemon.stop(`${signal} received`); };
   const onTerm = onSignal('SIGTERM');
   const onInt = onSignal('SIGINT');
+  // SIGHUP reloads the goal state, as daemons do (it used to end the process, leaving the socket and lock behind).
+  const onHup = (): void => {
+    void daemon.reload('SIGHUP received').then((r) => logger.log(r.outcome === 'error' ? 'warn' : 'info', `reload: ${r.message}`), () => {});
+  };
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
   await daemon.done;
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
+  process.off('SIGHUP', onHup);
   await logger.close();
   return EXIT.ok;
 }

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
-import { goalSourceBehavior, type GoalSourceMessage } from '../goal/goal-source-actor.js';
+import { goalSourceBehavior, type CheckOutcome, type GoalSourceMessage } from '../goal/goal-source-actor.js';
 import { RawJson } from '../../core/raw-json.js';
 import { acquireLock } from '../../storage/lock.js';
 import { SupervisorError } from '../../core/errors.js';
@@ -121,6 +121,7 @@ export class Daemon {
     this.source = this.system.spawn('goal-source', goalSourceBehavior({
       source: this.opts.goalSource, pollIntervalSec: this.opts.pollIntervalSec ?? 60, watcher: this.goalWatch,
       onGoal: (goal) => this.offer(goal),
+      onUnchanged: (reason, etag) => log('info', `goal state ${reason === 'reload' ? 're-read' : `file changed (${reason})`}, etag unchanged${etag ? ` (${etag})` : ''}: nothing to do`),
       onError: (err) => {
         log('error', `goal state: ${(err as Error).message}`);
         this.runtime.setSupervisorStatus('Error', `goal state ${this.opts.goalSource}: ${(err as Error).message.split('\n')[0]}`);
@@ -157,6 +158,23 @@ export class Daemon {
       // Nothing else queued: give the apply's garbage back now, not minutes later.
       if (!this.applying && !this.stopPromise) releaseMemory();
     });
+  }
+
+  /**
+   * `supervisor reload` and SIGHUP: reads the goal-state file (or polls the URL) now. A new
+   * document is applied as any other; the answer says which it was.
+   */
+  async reload(why: string): Promise<{ outcome: CheckOutcome['kind']; etag: string | null; message: string }> {
+    const source = this.source;
+    if (!source || this.stopPromise) throw new SupervisorError('E_SHUTDOWN', 'the daemon is stopping', {});
+    this.opts.log('info', `reloading the goal state: ${why}`);
+    const outcome = await new Promise<CheckOutcome>((resolve) => source.tell({ type: 'check', reason: 'reload', reply: resolve }));
+    const from = this.opts.goalSource;
+    switch (outcome.kind) {
+      case 'new': return { outcome: 'new', etag: outcome.etag, message: `read ${from}: new goal state${outcome.etag ? ` (etag ${outcome.etag})` : ''}, applying it` };
+      case 'unchanged': return { outcome: 'unchanged', etag: outcome.etag, message: `read ${from}: etag unchanged${outcome.etag ? ` (${outcome.etag})` : ''}, nothing to do` };
+      default: return { outcome: 'error', etag: null, message: `cannot read ${from}: ${outcome.message}` };
+    }
   }
 
   /** Resolves when no apply is running or waiting (tests, `stop`). */
@@ -198,6 +216,7 @@ export class Daemon {
       },
       report: async () => rt.report(),
       sessions: async () => (await rt.sessions.list()).reverse(),
+      reload: async () => this.reload('reload requested over the control socket'),
       stop: async () => {
         setImmediate(() => { void this.stop('stop requested over the control socket'); });
         return { stopping: true as const };
