@@ -1,6 +1,7 @@
 /** Finding the daemon of a lib dir: light imports only, so quick commands start fast. */
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { logDirRecordFile } from '../storage/layout.js';
 import { connectControl, type ControlClient } from '../ipc/client.js';
 import { SupervisorError } from '../core/errors.js';
 import { resolveDirs, type SupervisorDirs } from '../storage/dirs.js';
@@ -24,6 +25,20 @@ export function existingDirsOf(flags: DirFlags): SupervisorDirs {
   }
   if (!isDir) throw new SupervisorError('E_USAGE', `the lib dir ${dirs.libDir} is not a folder (check --lib-dir or $SUPERVISOR_LIB_DIR)`, { libDir: dirs.libDir });
   return dirs;
+}
+
+/**
+ * The log dir a command reads: --log-dir or $SUPERVISOR_LOG_DIR when given; else the running
+ * daemon's (from its handshake); else the one the last daemon recorded in the lib dir; else the default.
+ */
+export function logDirFor(flags: DirFlags, dirs: SupervisorDirs, client: ControlClient | null, env: NodeJS.ProcessEnv = process.env): string {
+  if ((flags.logDir !== undefined && flags.logDir !== '') || env['SUPERVISOR_LOG_DIR']) return dirs.logDir;
+  if (client?.server.logDir) return client.server.logDir;
+  try {
+    const recorded = readFileSync(logDirRecordFile(dirs.libDir), 'utf8').trim();
+    if (isAbsolute(recorded)) return recorded;
+  } catch { /* none recorded: the default */ }
+  return dirs.logDir;
 }
 
 export function socketPath(dirs: SupervisorDirs): string {

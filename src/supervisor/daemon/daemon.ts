@@ -9,6 +9,8 @@ import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { goalSourceBehavior, type CheckOutcome, type GoalSourceMessage } from '../goal/goal-source-actor.js';
 import { RawJson } from '../../core/raw-json.js';
 import { acquireLock } from '../../storage/lock.js';
+import { atomicWrite } from '../../storage/atomic-write.js';
+import { logDirRecordFile } from '../../storage/layout.js';
 import { SupervisorError } from '../../core/errors.js';
 import type { GoalState } from '../goal/goal-state.js';
 import { closestName } from '../monitor/handler-detail.js';
@@ -41,7 +43,7 @@ export interface DaemonOptions extends RuntimeOptions {
 /** Where the control socket lives and what its handshake says about this daemon. */
 export interface ControlEndpoint {
   readonly socketPath: string;
-  readonly serverInfo: { readonly version: string; readonly libDir: string };
+  readonly serverInfo: { readonly version: string; readonly libDir: string; readonly logDir: string };
 }
 
 /** What the daemon answers on its control socket, one function per method. */
@@ -111,12 +113,13 @@ export class Daemon {
       log('info', `metrics on ${this.metricsServer.url}`);
     }
     for (const leftover of await this.runtime.cleanLeftovers()) log('warn', `removed ${leftover}, left by an interrupted write`);
+    await atomicWrite(logDirRecordFile(dirs.libDir), `${dirs.logDir}\n`).catch((err: Error) => log('warn', `cannot record the log dir: ${err.message}`));
     // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
     await this.runtime.describeInstalled(null);
     this.runtime.setSupervisorStatus('Ready', `applying ${this.opts.goalSource}`);
     this.server = await this.opts.serveControl(this.control(), {
       socketPath: join(dirs.libDir, 'supervisor.sock'),
-      serverInfo: { version: supervisorVersion(), libDir: dirs.libDir },
+      serverInfo: { version: supervisorVersion(), libDir: dirs.libDir, logDir: dirs.logDir },
     });
     this.source = this.system.spawn('goal-source', goalSourceBehavior({
       source: this.opts.goalSource, pollIntervalSec: this.opts.pollIntervalSec ?? 60, watcher: this.goalWatch,
