@@ -45,16 +45,17 @@ const program = new Command('supervisor')
   .exitOverride()
   .showHelpAfterError();
 
-withDirs(program.command('validate <src>')
-  .description('check a goal-state file or a package (.zip/.tar.gz) and list every problem'))
+// validate and pack touch no lib dir: they do not offer --lib-dir/--log-dir.
+program.command('validate <src>')
+  .description('check a goal-state file or a package (.zip/.tar.gz) and list every problem')
   .action(async (src: string) => {
     const { validateCommand } = await import('./validate.js');
     exitCode = await validateCommand(src, processIO);
   });
 
-withDirs(program.command('pack <dir>')
+program.command('pack <dir>')
   .description('build a .zip package from a handler folder and print its sha256')
-  .option('-o, --output <file>', 'where to write the package (default: <folder>-<version>.zip here)'))
+  .option('-o, --output <file>', 'where to write the package (default: <folder>-<version>.zip here)')
   .action(async (dir: string, opts: { output?: string }) => {
     const { packCommand } = await import('./pack.js');
     exitCode = await packCommand(dir, opts, processIO);
@@ -121,7 +122,8 @@ withDirs(program.command('logs <name>')
     exitCode = await logsCommand(name, opts, processIO);
   });
 
-withDirs(program.command('report').description('the status report (from the daemon, or as last written)'))
+withDirs(program.command('report').description('the status report (from the daemon, or as last written)')
+  .option('--json', 'print as JSON (the report is JSON already; accepted as ps and status accept it)'))
   .action(async (opts) => {
     const { reportCommand } = await import('./report.js');
     exitCode = await reportCommand(opts, processIO);

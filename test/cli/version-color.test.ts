@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { colorStatus, colorWanted } from '../../src/cli/format.js';
 
@@ -20,5 +22,22 @@ describe('small things users expect', () => {
     assert.equal(colorWanted(true, { NO_COLOR: '1' }), false);
     assert.equal(colorWanted(true, { NO_COLOR: '' }), true, 'an empty NO_COLOR is not set');
     assert.equal(colorStatus('Failed', 'Failed', false), 'Failed');
+  });
+
+  test('pack and validate offer no --lib-dir/--log-dir (they touch none); report takes --json', async () => {
+    for (const cmd of ['pack', 'validate']) {
+      const help = await runCli([cmd, '--help']);
+      assert.equal(help.code, 0);
+      assert.doesNotMatch(help.stdout, /--lib-dir|--log-dir/, `${cmd} --help`);
+    }
+    const lib = mkdtempSync(join(tmpdir(), 'exts-report-'));
+    try {
+      const r = await runCli(['report', '--json', '--lib-dir', lib]);
+      assert.doesNotMatch(r.stderr, /unknown option/);
+      assert.equal(r.code, 3, 'no report written yet, no daemon');
+      assert.match(r.stderr, /no status report has been written/);
+    } finally {
+      rmSync(lib, { recursive: true, force: true });
+    }
   });
 });
