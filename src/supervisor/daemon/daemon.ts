@@ -11,6 +11,7 @@ import { RawJson } from '../../core/raw-json.js';
 import { acquireLock } from '../../storage/lock.js';
 import { atomicWrite } from '../../storage/atomic-write.js';
 import { logDirRecordFile } from '../../storage/layout.js';
+import { scanAttributed } from '../process/attribution.js';
 import { SupervisorError } from '../../core/errors.js';
 import type { GoalState } from '../goal/goal-state.js';
 import { closestName } from '../monitor/handler-detail.js';
@@ -116,6 +117,12 @@ export class Daemon {
     await atomicWrite(logDirRecordFile(dirs.libDir), `${dirs.logDir}\n`).catch((err: Error) => log('warn', `cannot record the log dir: ${err.message}`));
     // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
     await this.runtime.describeInstalled(null);
+    // Said once at start: after a restart, the operator sees what the new daemon took over.
+    await scanAttributed(this.runtime.fleet.libId).then((found) => {
+      const pids = [...found.values()].reduce((n, procs) => n + procs.length, 0);
+      log('info', `adopted ${pids} running process${pids === 1 ? '' : 'es'} of ${found.size} handler${found.size === 1 ? '' : 's'}`
+        + (found.size ? `: ${[...found.keys()].sort().join(', ')}` : ''));
+    }, (err: Error) => log('warn', `cannot look for running handler processes: ${err.message}`));
     this.runtime.setSupervisorStatus('Ready', `applying ${this.opts.goalSource}`);
     this.server = await this.opts.serveControl(this.control(), {
       socketPath: join(dirs.libDir, 'supervisor.sock'),
