@@ -98,6 +98,20 @@ function helloAgrees(line) {
   }
 }
 
+/**
+ * The exit code of `ps` from its rows, as src/cli/health.ts computes it (test/cli/exit-codes.test.ts
+ * keeps the two in step): 1 a handler is Failed, 3 one is not running as its goal says, else 0.
+ */
+function psExitCode(rows) {
+  let code = 0;
+  for (const r of rows) {
+    if (r.status === 'Failed') return 1;
+    const ok = r.desiredState === 'enabled' ? r.state === 'Enabled' && r.status === 'Ready' : r.status !== 'Installing';
+    if (!ok) code = 3;
+  }
+  return code;
+}
+
 /** Prints the daemon's `ps` rows and resolves true; false when the full CLI must run instead. */
 async function fastPs(args, env = process.env) {
   const parsed = psJsonArgs(args);
@@ -108,7 +122,10 @@ async function fastPs(args, env = process.env) {
   if (libDir === null) return false;
   const rows = await askPs(join(libDir, 'supervisor.sock'));
   if (rows === null) return false;
+  let code;
+  try { code = psExitCode(JSON.parse(rows.toString('utf8'))); } catch { return false; }
   process.stdout.write(Buffer.concat([rows, Buffer.from('\n')]));
+  process.exitCode = code;
   return true;
 }
 
@@ -141,5 +158,5 @@ function main(args = process.argv.slice(2)) {
   return fastPs(args).then((answered) => (answered ? undefined : runCli()), runCli);
 }
 
-module.exports = { main, fastPs, psJsonArgs, libDirOf };
+module.exports = { main, fastPs, psJsonArgs, libDirOf, psExitCode };
 if (require.main === module) main();

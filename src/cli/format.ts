@@ -32,8 +32,13 @@ export function formatLastOp(row: Pick<HandlerRow, 'lastOperation'>): string {
 
 const COLORS: Readonly<Record<string, number>> = { Ready: 32, NotReady: 33, Installing: 36, Unresponsive: 35, Failed: 31 };
 
+/** https://no-color.org: a NO_COLOR that is set and not empty turns colour off, even on a TTY. */
+export function colorWanted(tty: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  return tty && !env['NO_COLOR'];
+}
+
 /** Pads first, then colours, so ANSI codes never break column alignment. */
 export function colorStatus(padded: string, status: string, tty: boolean): string {
   const code = COLORS[status];
-  return tty && code ? `\u001b[${code}m${padded}\u001b[0m` : padded;
+  return colorWanted(tty) && code ? `\u001b[${code}m${padded}\u001b[0m` : padded;
 }

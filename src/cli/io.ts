@@ -12,5 +12,8 @@ export const processIO: CliIO = {
   get isTTY() { return Boolean(process.stdout.isTTY); },
 };
 
-/** Exit codes of CONTRACT section 7. */
-export const EXIT = Object.freeze({ ok: 0, notReached: 1, usage: 2, noDaemon: 3 });
+/**
+ * Exit codes of CONTRACT section 7. `ps` and `status` follow systemctl status: 1 a handler is
+ * Failed, 3 one is not running as its goal says, 4 no such handler (cli/health.ts).
+ */
+export const EXIT = Object.freeze({ ok: 0, notReached: 1, usage: 2, noDaemon: 3, notRunning: 3, unknownHandler: 4 });

@@ -1,12 +1,12 @@
 /** `supervisor logs NAME [--follow] [--lines N]`: the handler's CommandExecution.log. */
 import { access } from 'node:fs/promises';
 import { EXIT, type CliIO } from './io.js';
-import { dirsOf, tryConnect, type DirFlags } from './connect.js';
+import { existingDirsOf, logDirFor, tryConnect, type DirFlags } from './connect.js';
 import { commandLogPath } from '../supervisor/logging/command-log.js';
 import { lastLines } from '../supervisor/logging/tail-lines.js';
 
 export async function logsCommand(name: string, flags: DirFlags & { follow?: boolean; lines: number }, io: CliIO): Promise<number> {
-  const dirs = dirsOf(flags);
+  const dirs = existingDirsOf(flags);
   if (flags.follow) {
     const client = await tryConnect(dirs);
     if (!client) {
@@ -33,7 +33,11 @@ export async function logsCommand(name: string, flags: DirFlags & { follow?: boo
     }
     return EXIT.ok;
   }
-  const file = commandLogPath(dirs.logDir, name);
+  // The daemon's log dir, not this command's default (as root that was /var/log even for a daemon run with --log-dir).
+  const client = await tryConnect(dirs).catch(() => null);
+  const logDir = logDirFor(flags, dirs, client);
+  await client?.close();
+  const file = commandLogPath(logDir, name);
   if (!(await access(file).then(() => true, () => false))) {
     io.stderr(`supervisor logs: no command log for "${name}" (${file})\n`);
     return EXIT.usage;

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { processIO, EXIT } from './io.js';
+import { supervisorVersion } from '../core/version-info.js';
 
 interface DirFlags { libDir?: string; logDir?: string }
 
@@ -21,6 +22,14 @@ function positiveInt(name: string) {
   };
 }
 
+function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new CommanderError(EXIT.usage, 'E_USAGE', `${name} must be a whole number >= 0 (got "${value}")`);
+    return n;
+  };
+}
+
 function positiveNumber(name: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -32,19 +41,21 @@ function positiveNumber(name: string) {
 let exitCode: number = EXIT.ok;
 const program = new Command('supervisor')
   .description('Runs VM extension handlers (Azure handler protocol, Device Update script handlers) from a declared goal state')
+  .version(supervisorVersion(), '-V, --version', 'print the version and exit')
   .exitOverride()
   .showHelpAfterError();
 
-withDirs(program.command('validate <src>')
-  .description('check a goal-state file or a package (.zip/.tar.gz) and list every problem'))
+// validate and pack touch no lib dir: they do not offer --lib-dir/--log-dir.
+program.command('validate <src>')
+  .description('check a goal-state file or a package (.zip/.tar.gz) and list every problem')
   .action(async (src: string) => {
     const { validateCommand } = await import('./validate.js');
     exitCode = await validateCommand(src, processIO);
   });
 
-withDirs(program.command('pack <dir>')
+program.command('pack <dir>')
   .description('build a .zip package from a handler folder and print its sha256')
-  .option('-o, --output <file>', 'where to write the package (default: <folder>-<version>.zip here)'))
+  .option('-o, --output <file>', 'where to write the package (default: <folder>-<version>.zip here)')
   .action(async (dir: string, opts: { output?: string }) => {
     const { packCommand } = await import('./pack.js');
     exitCode = await packCommand(dir, opts, processIO);
@@ -77,7 +88,9 @@ withApplyOptions(program.command('run')
   .addOption(new Option('--sample-interval <seconds>', 'process CPU/memory sampling period').argParser(positiveNumber('--sample-interval')).default(5))
   .option('--report-url <url>', 'PUT every new status report to this http(s) URL')
   .option('--metrics-listen <[addr:]port>', 'serve Prometheus metrics (loopback when only a port is given)')
-  .addOption(new Option('--log-level <level>', 'supervisor.log and console verbosity').choices(LOG_LEVELS).default('info')))
+  .addOption(new Option('--log-level <level>', 'supervisor.log and console verbosity').choices(LOG_LEVELS).default('info'))
+  .addOption(new Option('--output-max <bytes>', "the most bytes one file of a command's captured output holds, rotated beyond").argParser(positiveInt('--output-max')).default(8 * 1024 * 1024))
+  .addOption(new Option('--output-keep <n>', 'rotated output files kept (<op>.stdout.1 the newest)').argParser(nonNegativeInt('--output-keep')).default(3)))
   .action(async (opts) => {
     const [{ runCommand }, { resolveGoalSource }] = await Promise.all([import('./run.js'), import('./goal-source.js')]);
     exitCode = await runCommand({ ...opts, goalState: await resolveGoalSource(opts) }, processIO);
@@ -110,7 +123,8 @@ withDirs(program.command('logs <name>')
     exitCode = await logsCommand(name, opts, processIO);
   });
 
-withDirs(program.command('report').description('the status report (from the daemon, or as last written)'))
+withDirs(program.command('report').description('the status report (from the daemon, or as last written)')
+  .option('--json', 'print as JSON (the report is JSON already; accepted as ps and status accept it)'))
   .action(async (opts) => {
     const { reportCommand } = await import('./report.js');
     exitCode = await reportCommand(opts, processIO);
@@ -120,6 +134,12 @@ withDirs(program.command('sessions').description('past goal-state applications, 
   .action(async (opts) => {
     const { sessionsCommand } = await import('./sessions.js');
     exitCode = await sessionsCommand(opts, processIO);
+  });
+
+withDirs(program.command('reload').description('make the running daemon re-read its goal-state file, or poll its URL, now (as SIGHUP does)'))
+  .action(async (opts) => {
+    const { reloadCommand } = await import('./reload.js');
+    exitCode = await reloadCommand(opts, processIO);
   });
 
 withDirs(program.command('stop').description('ask the daemon to stop gracefully (handlers keep running)')

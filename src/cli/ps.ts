@@ -1,7 +1,8 @@
 /** `supervisor ps [--json] [--watch]`: one line per handler, from the daemon or from disk. */
 import type { HandlerRow } from '../supervisor/monitor/types.js';
 import { EXIT, type CliIO } from './io.js';
-import { dirsOf, noDaemonNote, tryConnect, type DirFlags } from './connect.js';
+import { dirsOf, existingDirsOf, noDaemonNote, tryConnect, type DirFlags } from './connect.js';
+import { exitForRows } from './health.js';
 import { colorStatus, formatBytes, formatDuration, formatLastOp, formatPids } from './format.js';
 import { renderTable } from './table.js';
 
@@ -27,20 +28,29 @@ async function offline(flags: PsFlags): Promise<HandlerRow[]> {
   return offlineRows(dirsOf(flags));
 }
 
+/** Exit code: 0 every handler at its goal, 1 one is Failed, 3 one is not running as it should (health.ts). */
 export async function psCommand(flags: PsFlags, io: CliIO): Promise<number> {
-  const dirs = dirsOf(flags);
+  const dirs = existingDirsOf(flags);
   const client = await tryConnect(dirs);
   if (!flags.watch) {
+    let rows: readonly HandlerRow[];
     if (client) {
       try {
-        if (flags.json) io.stdout(`${await client.callRaw('ps', {})}\n`);
-        else print(await client.call('ps', {}), flags, io);
+        if (flags.json) {
+          const raw = await client.callRaw('ps', {});
+          io.stdout(`${raw}\n`);
+          rows = JSON.parse(raw) as HandlerRow[];
+        } else {
+          rows = await client.call('ps', {});
+          print(rows, flags, io);
+        }
       } finally { await client.close(); }
     } else {
       io.stderr(noDaemonNote('ps', dirs));
-      print(await offline(flags), flags, io);
+      rows = await offline(flags);
+      print(rows, flags, io);
     }
-    return EXIT.ok;
+    return exitForRows(rows);
   }
   const redraw = (rows: readonly HandlerRow[]): void => {
     if (io.isTTY && !flags.json) io.stdout('\u001b[H\u001b[2J');

@@ -1,9 +1,9 @@
 /** `supervisor report`: the status report, from the daemon or as last written on disk. */
 import { EXIT, type CliIO } from './io.js';
-import { dirsOf, noDaemonNote, tryConnect, type DirFlags } from './connect.js';
+import { existingDirsOf, noDaemonNote, tryConnect, type DirFlags } from './connect.js';
 
 export async function reportCommand(flags: DirFlags, io: CliIO): Promise<number> {
-  const dirs = dirsOf(flags);
+  const dirs = existingDirsOf(flags);
   const client = await tryConnect(dirs);
   if (client) {
     try {

@@ -13,6 +13,8 @@ export interface RunFlags extends DirFlags {
   readonly metricsListen?: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly sampleInterval: number;
+  readonly outputMax: number;
+  readonly outputKeep: number;
 }
 
 export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
@@ -21,13 +23,14 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
     import('../ipc/server.js')]);
   const dirs = dirsOf(flags);
   await ensureDir(dirs.logDir, 0o700);
-  const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) });
+  const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) && !process.env['NO_COLOR'] });
   let daemon;
   try {
     daemon = await Daemon.start({
       dirs, goalSource: flags.goalState, pollIntervalSec: flags.pollInterval, concurrency: flags.concurrency,
       installConcurrency: flags.installConcurrency, graceMs: flags.killGrace * 1000, stopGraceMs: flags.stopGrace * 1000,
       sampleIntervalMs: flags.sampleInterval * 1000, metricsListen: flags.metricsListen,
+      outputMaxBytes: flags.outputMax, outputKeep: flags.outputKeep,
       ...(flags.reportUrl ? { reportUrl: flags.reportUrl } : {}),
       log: (level, message, fields) => logger.log(level, message, fields),
       serveControl: (handlers, where) => startControlServer({ ...where, handlers, log: (line) => logger.log('info', line) }),
@@ -41,11 +44,17 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
   const onSignal = (signal: string) => (): void => { void daemon.stop(`${signal} received`); };
   const onTerm = onSignal('SIGTERM');
   const onInt = onSignal('SIGINT');
+  // SIGHUP reloads the goal state, as daemons do (it used to end the process, leaving the socket and lock behind).
+  const onHup = (): void => {
+    void daemon.reload('SIGHUP received').then((r) => logger.log(r.outcome === 'error' ? 'warn' : 'info', `reload: ${r.message}`), () => {});
+  };
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
   await daemon.done;
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
+  process.off('SIGHUP', onHup);
   await logger.close();
   return EXIT.ok;
 }

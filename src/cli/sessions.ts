@@ -1,7 +1,7 @@
 /** `supervisor sessions [--json]`: past goal-state applications, newest first (read from disk). */
 import { SessionStore, type SessionDoc } from '../storage/sessions.js';
 import { EXIT, type CliIO } from './io.js';
-import { dirsOf, type DirFlags } from './connect.js';
+import { existingDirsOf, type DirFlags } from './connect.js';
 import { renderTable } from './table.js';
 
 export function renderSessions(sessions: readonly SessionDoc[]): string {
@@ -12,7 +12,7 @@ export function renderSessions(sessions: readonly SessionDoc[]): string {
 }
 
 export async function sessionsCommand(flags: DirFlags & { json?: boolean }, io: CliIO): Promise<number> {
-  const sessions = (await new SessionStore(dirsOf(flags).libDir).list()).reverse();
+  const sessions = (await new SessionStore(existingDirsOf(flags).libDir).list()).reverse();
   io.stdout(flags.json ? `${JSON.stringify(sessions.map(({ handlers: _h, ...s }) => s), null, 2)}\n` : renderSessions(sessions));
   return EXIT.ok;
 }

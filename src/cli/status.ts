@@ -1,7 +1,8 @@
 /** `supervisor status NAME [--json]`: everything about one handler. */
 import type { HandlerDetail } from '../supervisor/monitor/handler-detail.js';
 import { EXIT, type CliIO } from './io.js';
-import { dirsOf, noDaemonNote, tryConnect, type DirFlags } from './connect.js';
+import { existingDirsOf, noDaemonNote, tryConnect, type DirFlags } from './connect.js';
+import { exitForRows } from './health.js';
 import { colorStatus, formatBytes, formatDuration, formatPids } from './format.js';
 import { renderTable } from './table.js';
 
@@ -42,8 +43,9 @@ export function renderDetail(d: HandlerDetail, tty: boolean): string {
   return `${out.join('\n')}\n`;
 }
 
+/** Exit code as `systemctl status`: 0 at its goal, 1 Failed, 3 not running as it should, 4 no such handler. */
 export async function statusCommand(name: string, flags: DirFlags & { json?: boolean }, io: CliIO): Promise<number> {
-  const dirs = dirsOf(flags);
+  const dirs = existingDirsOf(flags);
   const client = await tryConnect(dirs);
   let detail: HandlerDetail | null;
   if (client) {
@@ -51,7 +53,7 @@ export async function statusCommand(name: string, flags: DirFlags & { json?: boo
       detail = (await client.call('status', { name })) as HandlerDetail;
     } catch (err) {
       io.stderr(`supervisor status: ${(err as Error).message}\n`);
-      return EXIT.usage;
+      return (err as { code?: string }).code === 'E_UNKNOWN_HANDLER' ? EXIT.unknownHandler : EXIT.usage;
     } finally {
       await client.close();
     }
@@ -62,10 +64,10 @@ export async function statusCommand(name: string, flags: DirFlags & { json?: boo
     if (!got.detail) {
       const guess = closestName(name, got.names);
       io.stderr(`supervisor status: no handler named "${name}"${guess ? `; did you mean "${guess}"?` : ''}\n`);
-      return EXIT.usage;
+      return EXIT.unknownHandler;
     }
     detail = got.detail;
   }
   io.stdout(flags.json ? `${JSON.stringify(detail, null, 2)}\n` : renderDetail(detail, io.isTTY));
-  return EXIT.ok;
+  return exitForRows([detail.row]);
 }

@@ -90,7 +90,8 @@ export async function connectControl(socketPath: string, opts: ConnectOptions = 
       throw new SupervisorError('E_PROTOCOL', `the daemon on ${socketPath} answered the handshake with protocol ${String(result?.protocol)}; this client speaks ${PROTOCOL_VERSION}`,
         { socketPath });
     }
-    client.server = Object.freeze({ pid: result.server.pid, version: String(result.server.version), libDir: String(result.server.libDir) });
+    client.server = Object.freeze({ pid: result.server.pid, version: String(result.server.version), libDir: String(result.server.libDir),
+      ...(typeof result.server.logDir === 'string' ? { logDir: result.server.logDir } : {}) });
   } catch (err) {
     socket.destroy();
     throw err;

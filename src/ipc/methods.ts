@@ -16,6 +16,8 @@ export interface ControlCalls {
   report: { params: NoParams; result: unknown };
   sessions: { params: NoParams; result: readonly unknown[] };
   stop: { params: NoParams; result: { stopping: true } };
+  /** Re-reads the goal-state file (or polls its URL) now. */
+  reload: { params: NoParams; result: { outcome: 'new' | 'unchanged' | 'error'; etag: string | null; message: string } };
 }
 
 /** Methods that answer with a stream of items until cancelled. */
@@ -54,6 +56,7 @@ export const METHODS = {
   report: { kind: 'call', fields: {} },
   sessions: { kind: 'call', fields: {} },
   stop: { kind: 'call', fields: {} },
+  reload: { kind: 'call', fields: {} },
   watchPs: { kind: 'stream', fields: { intervalMs: { type: 'integer', min: 100, max: 3_600_000 } } },
   followLogs: { kind: 'stream', fields: { name: HANDLER_NAME, lines: { type: 'integer', min: 0, max: 1_000_000 } } },
 } as const satisfies { readonly [M in CallMethod]: MethodSpec<'call'> } & { readonly [S in StreamMethod]: MethodSpec<'stream'> };

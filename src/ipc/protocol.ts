@@ -39,7 +39,8 @@ export type StreamEndMessage = { readonly id: number; readonly end: true };
 export type ServerMessage = ResultMessage | ErrorMessage | StreamItemMessage | StreamEndMessage;
 
 export interface HelloParams { readonly protocol: number; readonly client: string }
-export interface ServerInfo { readonly pid: number; readonly version: string; readonly libDir: string }
+/** logDir: where the daemon writes its logs (absent from daemons before it was added). */
+export interface ServerInfo { readonly pid: number; readonly version: string; readonly libDir: string; readonly logDir?: string }
 export interface HelloResult { readonly protocol: number; readonly server: ServerInfo }
 
 /** A request line that could be read, or the error to answer it with. */

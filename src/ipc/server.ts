@@ -28,7 +28,7 @@ export interface ControlServerOptions {
   readonly socketPath: string;
   readonly handlers: Partial<ControlHandlers>;
   /** Told to every client in the handshake; pid defaults to this process. */
-  readonly serverInfo: { readonly version: string; readonly libDir: string; readonly pid?: number };
+  readonly serverInfo: { readonly version: string; readonly libDir: string; readonly logDir?: string; readonly pid?: number };
   /** Longest request line accepted (bytes); a longer one closes the connection with E_TOO_LARGE. Default 1 MiB. */
   readonly maxMessageBytes?: number;
   /** Deadline of a call (streams run until cancelled). Default 30 s. */
@@ -66,7 +66,8 @@ function checkOptions(opts: ControlServerOptions): Problem[] {
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const problems = checkOptions(opts);
   if (problems.length > 0) throw new ValidationError('control server options', problems);
-  const info: ServerInfo = Object.freeze({ pid: opts.serverInfo.pid ?? process.pid, version: opts.serverInfo.version, libDir: opts.serverInfo.libDir });
+  const info: ServerInfo = Object.freeze({ pid: opts.serverInfo.pid ?? process.pid, version: opts.serverInfo.version, libDir: opts.serverInfo.libDir,
+    ...(opts.serverInfo.logDir ? { logDir: opts.serverInfo.logDir } : {}) });
   const log = opts.log ?? (() => undefined);
   const limits: ConnectionLimits = {
     maxMessageBytes: opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes,

@@ -60,3 +60,11 @@ export function historyFolder(libDir: string): string {
 export function restartsFolder(libDir: string): string {
   return join(libDir, 'restarts');
 }
+
+/**
+ * `<lib>/log-dir`: the log dir the last daemon on this lib dir ran with, so a command without
+ * --log-dir finds its logs when no daemon answers (issue 18: as root it looked under /var/log).
+ */
+export function logDirRecordFile(libDir: string): string {
+  return join(libDir, 'log-dir');
+}

@@ -9,6 +9,7 @@ import { killLeftovers, liveProcesses } from '../helpers/fleet.js';
 import { runCli } from '../helpers/cli.js';
 import { dirFlags, startDaemon, waitFor } from '../helpers/daemon.js';
 import { closePackagePool } from '../../src/supervisor/packages/pool.js';
+import { exitForRows } from '../../src/cli/health.js';
 
 after(() => closePackagePool());
 
@@ -22,8 +23,9 @@ async function freePort(): Promise<number> {
 
 async function psJson(ws: Workspace): Promise<Array<Record<string, any>>> {
   const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  const rows = JSON.parse(r.stdout);
+  assert.equal(r.code, exitForRows(rows), `the exit code follows the rows' health: ${r.stderr}`);
+  return rows;
 }
 
 describe('supervisor run: the daemon', () => {
@@ -61,7 +63,7 @@ describe('supervisor run: the daemon', () => {
       const statusJson = JSON.parse((await runCli(['status', 'D.Svc', '--json', ...dirFlags(ws)])).stdout);
       assert.equal(statusJson.processes.length, 1);
       const unknown = await runCli(['status', 'D.Scv', ...dirFlags(ws)]);
-      assert.equal(unknown.code, 2);
+      assert.equal(unknown.code, 4, 'no such handler: 4, as systemctl status');
       assert.match(unknown.stderr, /did you mean "D\.Svc"/);
 
       const report = JSON.parse((await runCli(['report', ...dirFlags(ws)])).stdout);

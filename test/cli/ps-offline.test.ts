@@ -12,6 +12,8 @@ import { killLeftovers } from '../helpers/fleet.js';
 import { runCli } from '../helpers/cli.js';
 import { dirFlags, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { closePackagePool } from '../../src/supervisor/packages/pool.js';
+import { exitForRows } from '../../src/cli/health.js';
+import type { HandlerRow } from '../../src/protocol/ps-rows.js';
 
 after(() => closePackagePool());
 
@@ -25,14 +27,16 @@ const TINY_POLICY = JSON.stringify({ maxRestarts: 1, initialDelayMs: 100, maxDel
 
 async function psJson(ws: Workspace): Promise<Row[]> {
   const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as Row[];
+  const rows = JSON.parse(r.stdout) as Row[];
+  assert.equal(r.code, exitForRows(rows as HandlerRow[]), `the exit code follows the rows' health: ${r.stderr}`);
+  return rows;
 }
 
 async function statusJson(ws: Workspace, name: string): Promise<Row> {
   const r = await runCli(['status', name, '--json', ...dirFlags(ws)]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as Row;
+  const detail = JSON.parse(r.stdout) as Row;
+  assert.equal(r.code, exitForRows([detail['row'] as HandlerRow]), `the exit code follows the handler's health: ${r.stderr}`);
+  return detail;
 }
 
 const byName = (rows: Row[]): Map<string, Row> => new Map(rows.map((r) => [r.name as string, r]));

@@ -7,9 +7,12 @@
  */
 import { join } from 'node:path';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
-import { goalSourceBehavior, type GoalSourceMessage } from '../goal/goal-source-actor.js';
+import { goalSourceBehavior, type CheckOutcome, type GoalSourceMessage } from '../goal/goal-source-actor.js';
 import { RawJson } from '../../core/raw-json.js';
 import { acquireLock } from '../../storage/lock.js';
+import { atomicWrite } from '../../storage/atomic-write.js';
+import { logDirRecordFile } from '../../storage/layout.js';
+import { scanAttributed } from '../process/attribution.js';
 import { SupervisorError } from '../../core/errors.js';
 import type { GoalState } from '../goal/goal-state.js';
 import { closestName } from '../monitor/handler-detail.js';
@@ -43,7 +46,7 @@ export interface DaemonOptions extends RuntimeOptions {
 /** Where the control socket lives and what its handshake says about this daemon. */
 export interface ControlEndpoint {
   readonly socketPath: string;
-  readonly serverInfo: { readonly version: string; readonly libDir: string };
+  readonly serverInfo: { readonly version: string; readonly libDir: string; readonly logDir: string };
 }
 
 /** What the daemon answers on its control socket, one function per method. */
@@ -113,18 +116,26 @@ export class Daemon {
       log('info', `metrics on ${this.metricsServer.url}`);
     }
     for (const leftover of await this.runtime.cleanLeftovers()) log('warn', `removed ${leftover}, left by an interrupted write`);
+    await atomicWrite(logDirRecordFile(dirs.libDir), `${dirs.logDir}\n`).catch((err: Error) => log('warn', `cannot record the log dir: ${err.message}`));
     // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
     await this.runtime.describeInstalled(null);
+    // Said once at start: after a restart, the operator sees what the new daemon took over.
+    await scanAttributed(this.runtime.fleet.libId).then((found) => {
+      const pids = [...found.values()].reduce((n, procs) => n + procs.length, 0);
+      log('info', `adopted ${pids} running process${pids === 1 ? '' : 'es'} of ${found.size} handler${found.size === 1 ? '' : 's'}`
+        + (found.size ? `: ${[...found.keys()].sort().join(', ')}` : ''));
+    }, (err: Error) => log('warn', `cannot look for running handler processes: ${err.message}`));
     // Named redacted wherever it is shown: a goal-state URL may carry a token.
     const shownSource = redactUrl(this.opts.goalSource);
     this.runtime.setSupervisorStatus('Ready', `applying ${shownSource}`);
     this.server = await this.opts.serveControl(this.control(), {
       socketPath: join(dirs.libDir, 'supervisor.sock'),
-      serverInfo: { version: supervisorVersion(), libDir: dirs.libDir },
+      serverInfo: { version: supervisorVersion(), libDir: dirs.libDir, logDir: dirs.logDir },
     });
     this.source = this.system.spawn('goal-source', goalSourceBehavior({
       source: this.opts.goalSource, pollIntervalSec: this.opts.pollIntervalSec ?? 60, watcher: this.goalWatch,
       onGoal: (goal) => this.offer(goal),
+      onUnchanged: (reason, etag) => log('info', `goal state ${reason === 'reload' ? 're-read' : `file changed (${reason})`}, etag unchanged${etag ? ` (${etag})` : ''}: nothing to do`),
       onError: (err) => {
         log('error', `goal state: ${(err as Error).message}`);
         this.runtime.setSupervisorStatus('Error', `goal state ${shownSource}: ${(err as Error).message.split('\n')[0]}`);
@@ -161,6 +172,23 @@ export class Daemon {
       if (this.applying.size === 0 && !this.stopPromise) releaseMemory();
     });
     this.applying.add(applying);
+  }
+
+  /**
+   * `supervisor reload` and SIGHUP: reads the goal-state file (or polls the URL) now. A new
+   * document is applied as any other; the answer says which it was.
+   */
+  async reload(why: string): Promise<{ outcome: CheckOutcome['kind']; etag: string | null; message: string }> {
+    const source = this.source;
+    if (!source || this.stopPromise) throw new SupervisorError('E_SHUTDOWN', 'the daemon is stopping', {});
+    this.opts.log('info', `reloading the goal state: ${why}`);
+    const outcome = await new Promise<CheckOutcome>((resolve) => source.tell({ type: 'check', reason: 'reload', reply: resolve }));
+    const from = redactUrl(this.opts.goalSource);
+    switch (outcome.kind) {
+      case 'new': return { outcome: 'new', etag: outcome.etag, message: `read ${from}: new goal state${outcome.etag ? ` (etag ${outcome.etag})` : ''}, applying it` };
+      case 'unchanged': return { outcome: 'unchanged', etag: outcome.etag, message: `read ${from}: etag unchanged${outcome.etag ? ` (${outcome.etag})` : ''}, nothing to do` };
+      default: return { outcome: 'error', etag: null, message: `cannot read ${from}: ${outcome.message}` };
+    }
   }
 
   /** Resolves when no apply is under way (tests, `stop`). */
@@ -202,6 +230,7 @@ export class Daemon {
       },
       report: async () => rt.report(),
       sessions: async () => (await rt.sessions.list()).reverse(),
+      reload: async () => this.reload('reload requested over the control socket'),
       stop: async () => {
         setImmediate(() => { void this.stop('stop requested over the control socket'); });
         return { stopping: true as const };

@@ -41,8 +41,13 @@ export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'>
   readonly onEvent?: (event: MonitorEvent) => void;
   /** Problems of the supervisor itself that are not a handler's (a report write failing...). */
   readonly onError?: (err: unknown) => void;
-  /** Raw command output files are cut above this size (default 8 MiB), checked every outputCheckMs (30 s). */
+  /**
+   * Command output files never grow past this size (default 8 MiB): the spawner rotates them as
+   * they are written, keeping outputKeep rotated files (default 3). Forked 'here', the files are
+   * the command's own and are cut every outputCheckMs (30 s) instead.
+   */
   readonly outputMaxBytes?: number;
+  readonly outputKeep?: number;
   readonly outputCheckMs?: number;
   /** 'here': fork handler commands from this process instead of a spawner process (default: a spawner). */
   readonly spawn?: 'spawner' | 'here';
@@ -113,7 +118,8 @@ export class Runtime {
     // A daemon of a thousand handlers is a big process, and fork() slows down with the size of
     // its parent (docs/decisions.md): commands are forked by a small helper process instead.
     const here = (opts.spawn ?? (process.env['EXT_SUPERVISOR_SPAWN'] === 'here' ? 'here' : 'spawner')) === 'here';
-    this.spawner = opts.spawner ?? (here ? null : new Spawner());
+    const output = { ...(opts.outputMaxBytes ? { maxBytes: opts.outputMaxBytes } : {}), ...(opts.outputKeep !== undefined ? { keep: opts.outputKeep } : {}) };
+    this.spawner = opts.spawner ?? (here ? null : new Spawner({ output }));
     this.fleet = new Fleet({ ...opts, system: this.system, onEvent: (e) => this.route(e), ...(this.spawner ? { spawner: this.spawner } : {}) });
     const policy = opts.restartPolicy ?? restartPolicyFromEnv();
     this.heartbeat = this.system.spawn('heartbeat', new HeartbeatActor({
@@ -123,7 +129,8 @@ export class Runtime {
     this.status = this.system.spawn('status', statusCollectorBehavior({ watcher: this.watcher, emit: (e) => this.route(e) }));
     this.sampler = spawnSampler(this.system, { libId: this.fleet.libId, emit: (e) => this.route(e),
       ...(opts.sampleIntervalMs ? { intervalMs: opts.sampleIntervalMs } : {}) });
-    this.scheduleOutputBounds();
+    // Through the spawner output is bounded as it is written; only files commands write themselves need the check.
+    if (!this.spawner) this.scheduleOutputBounds();
   }
 
   /** Keeps the raw stdout/stderr files of installed handlers bounded (daemons write them forever). */

@@ -9,8 +9,14 @@ import type { TimerId } from '../../core/clock.js';
 import type { GoalState } from './goal-state.js';
 import { fetchGoalState, isUrl } from './goal-fetch.js';
 
+/** What one look at the source found (the answer to a reload). */
+export type CheckOutcome =
+  | { readonly kind: 'new'; readonly etag: string | null }
+  | { readonly kind: 'unchanged'; readonly etag: string | null }
+  | { readonly kind: 'error'; readonly message: string };
+
 export type GoalSourceMessage =
-  | { readonly type: 'check'; readonly reason: string }
+  | { readonly type: 'check'; readonly reason: string; readonly reply?: (outcome: CheckOutcome) => void }
   | { readonly type: 'pollDue'; readonly gen: number }
   | { readonly type: 'recheckDue' };
 
@@ -24,6 +30,8 @@ export interface GoalSourceDeps {
   readonly watcher: { add(folder: string, listener: (e: { kind: string; path: string }) => void): () => void };
   readonly onGoal: (goal: GoalState) => void;
   readonly onError: (err: unknown) => void;
+  /** A file event (or reload) found the document's etag unchanged: said once, not ignored in silence. */
+  readonly onUnchanged?: (reason: string, etag: string | null) => void;
 }
 
 export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMessage> {
@@ -43,7 +51,7 @@ export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMes
     timer = ctx.clock.setTimeout(() => ctx.self.tell({ type: 'pollDue', gen: mine }), deps.pollIntervalSec * 1000);
   }
 
-  async function check(ctx: ActorContext<GoalSourceMessage>): Promise<void> {
+  async function check(ctx: ActorContext<GoalSourceMessage>): Promise<CheckOutcome> {
     if (!url && !unwatch) {
       const file = resolve(deps.source);
       unwatch = deps.watcher.add(dirname(file), (e) => {
@@ -52,15 +60,16 @@ export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMes
     }
     try {
       const got = await fetchGoalState(deps.source, httpEtag);
-      if (got.kind === 'unchanged') return;
+      if (got.kind === 'unchanged') return { kind: 'unchanged', etag: lastEtag };
       httpEtag = got.httpEtag;
       const goal = got.goal;
       // The document's own etag decides; without one, identical content is no change either.
       const text = JSON.stringify(goal.handlers);
-      if (goal.etag !== null ? goal.etag === lastEtag : text === lastText) return;
+      if (goal.etag !== null ? goal.etag === lastEtag : text === lastText) return { kind: 'unchanged', etag: goal.etag };
       lastEtag = goal.etag;
       lastText = text;
       deps.onGoal(goal);
+      return { kind: 'new', etag: goal.etag };
     } catch (err) {
       // Forget what was last delivered: a source that comes back with that same document
       // delivers it again, and the goal's arrival clears the supervisor's Error status.
@@ -68,20 +77,25 @@ export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMes
       lastEtag = null;
       lastText = null;
       deps.onError(err);
+      return { kind: 'error', message: (err as Error)?.message ?? String(err) };
     }
   }
 
   return {
     async receive(msg, ctx) {
       switch (msg.type) {
-        case 'check':
-          await check(ctx);
+        case 'check': {
+          const outcome = await check(ctx);
+          // A file event or a reload that changed nothing is said once (the recheck that follows stays quiet).
+          if (outcome.kind === 'unchanged' && msg.reason !== 'start') deps.onUnchanged?.(msg.reason, outcome.etag);
+          msg.reply?.(outcome);
           schedule(ctx);
           if (!url && msg.reason !== 'start') {
             if (recheck !== null) ctx.clock.clearTimeout(recheck);
             recheck = ctx.clock.setTimeout(() => ctx.self.tell({ type: 'recheckDue' }), RECHECK_MS);
           }
           return;
+        }
         case 'recheckDue':
           recheck = null;
           await check(ctx);

@@ -6,7 +6,7 @@ import { openTruncatedSync } from '../../storage/handler-file.js';
 // writes it, its next write lands at the new end instead of leaving a hole the size of what was cut.
 // The files are in the handler's folder: a FIFO or link planted there is refused (E_NOT_REGULAR_FILE)
 // without blocking this process, and emptied only once it is known to be a regular file.
-const OUTPUT_MODE = 0o600;
+export const OUTPUT_MODE = 0o600;
 
 /** Opens both files; one fd when both name the same file, so writes do not overwrite each other. */
 export function openOutputs(stdoutFile: string, stderrFile: string): [number, number] {

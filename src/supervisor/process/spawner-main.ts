@@ -6,11 +6,13 @@
  * docs/decisions.md). The daemon holding a thousand handlers is the big process; this one stays
  * small, and its forks run beside the daemon's main thread instead of on it.
  *
- * Protocol: spawner-protocol.ts. It exits when its stdin ends (the supervisor closed it or died);
- * the commands it started live on in their own sessions, as they would after a supervisor crash.
+ * Protocol: spawner-protocol.ts. The commands it started live on in their own sessions, as they
+ * would after a supervisor crash. It reads their output from pipes into bounded files
+ * (output-capture.ts), so it leaves when its stdin ends (the supervisor closed it or died) and
+ * no command's output pipe is open any more.
  */
 import { spawn } from 'node:child_process';
-import { closeOutputs, openOutputs } from './output-files.js';
+import { type Capture, capturesOpen, onCaptureError, openCapture, whenNoCaptures } from './output-capture.js';
 import { MAX_SPAWNER_LINE_BYTES, type SpawnRequest, type SpawnerReply } from './spawner-protocol.js';
 import { LineSplitter } from '../../core/ndjson.js';
 import { handlerBaseEnv } from './daemon-env.js';
@@ -24,11 +26,16 @@ function send(reply: SpawnerReply): void {
   if (queued.length === 0) setImmediate(flush);
   queued.push(JSON.stringify(reply));
 }
+let supervisorGone = false;
 function flush(): void {
   const text = `${queued.join('\n')}\n`;
   queued = [];
-  process.stdout.write(text);
+  if (!supervisorGone) process.stdout.write(text);
 }
+// Its supervisor may be gone while it still drains output: nothing to tell then.
+process.stdout.on('error', () => { supervisorGone = true; });
+process.stderr.on('error', () => { /* its stderr is relayed by the supervisor, which may be gone */ });
+onCaptureError((file, err) => process.stderr.write(`spawner: output of ${file} not fully written: ${err.message}\n`));
 
 /**
  * An apply's burst of spawns grows this process's heap by ~5 MB (7.7 MB anonymous memory idle,
@@ -46,12 +53,13 @@ function noteBusy(): void {
 function start(req: SpawnRequest): void {
   noteBusy();
   let child;
+  let capture: Capture;
   try {
-    const fds = openOutputs(req.stdoutFile, req.stderrFile);
+    capture = openCapture(req.stdoutFile, req.stderrFile, req.output ?? {});
     try {
-      child = spawn(req.file, [...req.args], { cwd: req.cwd, env: { ...baseEnv, ...req.env }, detached: true, stdio: ['ignore', ...fds] });
+      child = spawn(req.file, [...req.args], { cwd: req.cwd, env: { ...baseEnv, ...req.env }, detached: true, stdio: ['ignore', ...capture.fds] });
     } finally {
-      closeOutputs(fds);
+      capture.closeChildEnds();
     }
   } catch (err) {
     send({ t: 'failed', id: req.id, error: (err as Error).message });
@@ -62,13 +70,15 @@ function start(req: SpawnRequest): void {
     return;
   }
   send({ t: 'started', id: req.id, pid: child.pid });
-  child.once('exit', (code, signal) => send({ t: 'exit', id: req.id, code, signal }));
+  // The exit is told once the output written before it is in the files (the result carries its tail).
+  child.once('exit', (code, signal) => void capture.settled().then(() => send({ t: 'exit', id: req.id, code, signal })));
 }
 
-// A Ctrl-C or a TERM to the supervisor's process group is the supervisor's to handle: it still
-// needs to hear how the commands it is ending end. The spawner goes when its stdin closes.
+// A Ctrl-C, TERM or HUP to the supervisor's process group is the supervisor's to handle: it still
+// needs to hear how the commands it is ending end, and their output is still to be drained.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
+process.on('SIGHUP', () => {});
 
 let framing = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
 process.stdin.on('data', (chunk: Buffer) => {
@@ -90,5 +100,10 @@ process.stdin.on('data', (chunk: Buffer) => {
 });
 process.stdin.on('end', () => {
   if (queued.length) flush();
-  process.exit(0);
+  if (capturesOpen() === 0) process.exit(0);
+  // Commands it started still write: drain them until the last pipe closes.
+  send({ t: 'linger', id: 0, pipes: capturesOpen() });
+  flush();
+  supervisorGone = true;
+  whenNoCaptures(() => process.exit(0));
 });

@@ -14,12 +14,16 @@ export interface SpawnRequest {
   readonly env: Readonly<Record<string, string>>;
   readonly stdoutFile: string;
   readonly stderrFile: string;
+  /** How the output files are bounded and rotated (defaults in output-sink.ts). */
+  readonly output?: { readonly maxBytes?: number; readonly keep?: number };
 }
 
 export type SpawnerReply =
   | { readonly t: 'started'; readonly id: number; readonly pid: number }
   | { readonly t: 'failed'; readonly id: number; readonly error: string }
-  | { readonly t: 'exit'; readonly id: number; readonly code: number | null; readonly signal: string | null };
+  | { readonly t: 'exit'; readonly id: number; readonly code: number | null; readonly signal: string | null }
+  /** Its stdin ended while command output pipes are open: it stays to drain them, then exits. */
+  | { readonly t: 'linger'; readonly id: 0; readonly pipes: number };
 
 /** The longest request or reply line either side accepts (a request carries a command's environment). */
 export const MAX_SPAWNER_LINE_BYTES = 64 * 1024 * 1024;

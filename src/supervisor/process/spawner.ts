@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import { isGone, readProcStat } from './proc.js';
 import { MAX_SPAWNER_LINE_BYTES, type SpawnRequest, type SpawnerReply } from './spawner-protocol.js';
 import { LineSplitter } from '../../core/ndjson.js';
+import type { OutputBounds } from './output-sink.js';
 
 export interface SpawnedExit {
   readonly code: number | null;
@@ -38,6 +39,8 @@ interface Pending {
 export interface SpawnerOptions {
   /** How often a command whose spawner died is looked for in /proc (ms). */
   readonly pollMs?: number;
+  /** Bounds of the captured output files (output-sink.ts): size of one file, rotated files kept. */
+  readonly output?: OutputBounds;
 }
 
 /**
@@ -65,6 +68,7 @@ export class Spawner {
   private closed = false;
   private lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
   private spawnerExited: Promise<void> = Promise.resolve();
+  private lingering: (() => void) | null = null;
   /** Spawner processes started so far (1 unless one died). */
   starts = 0;
 
@@ -85,7 +89,7 @@ export class Spawner {
     return new Promise<Spawned>((resolve, reject) => {
       this.pending.set(id, { pid: null, exit, started: { resolve: (pid) => resolve({ pid, exit: exited }), reject } });
       this.hold(true);
-      const request: SpawnRequest = { t: 'spawn', id, ...order };
+      const request: SpawnRequest = { t: 'spawn', id, ...order, ...(this.opts.output ? { output: this.opts.output } : {}) };
       child.stdin!.write(`${JSON.stringify(request)}\n`);
     });
   }
@@ -96,21 +100,31 @@ export class Spawner {
   /** Pid of the spawner process, null when none runs. */
   get pid(): number | null { return this.child?.pid ?? null; }
 
-  /** Ends the spawner process (commands it started live on); later spawns are refused. */
+  /**
+   * Ends the spawner process (commands it started live on); later spawns are refused. While
+   * commands it started still write output, it stays to drain them: close() returns once it says so.
+   */
   async close(): Promise<void> {
     this.closed = true;
     const child = this.child;
     if (child) {
-      this.hold(true); // held until it is gone
+      this.hold(true); // held until it is gone or lingers
+      const lingers = new Promise<boolean>((resolve) => { this.lingering = () => resolve(true); });
       child.stdin!.end();
+      if (await Promise.race([this.spawnerExited.then(() => false), lingers])) {
+        this.hold(false);
+        this.child = null;
+      }
     }
-    await this.spawnerExited;
   }
 
   private ensure(): ChildProcess {
     if (this.child) return this.child;
     const { file, args } = spawnerCommand();
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+    // Its stderr is relayed, not inherited: a spawner that stays to drain output must not hold
+    // the supervisor's own stderr (a terminal, a test's pipe) open after the supervisor exits.
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
+    child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     this.child = child;
     this.starts++;
     this.lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
@@ -126,7 +140,7 @@ export class Spawner {
   private hold(on: boolean): void {
     const child = this.child;
     if (!child) return;
-    const handles = [child, child.stdin as unknown as Socket | null, child.stdout as unknown as Socket | null];
+    const handles = [child, child.stdin as unknown as Socket | null, child.stdout as unknown as Socket | null, child.stderr as unknown as Socket | null];
     for (const h of handles) {
       if (!h) continue;
       if (on) h.ref(); else h.unref();
@@ -144,6 +158,7 @@ export class Spawner {
       } catch {
         continue; // not ours (the spawner writes nothing else there); never worth a daemon crash
       }
+      if (reply.t === 'linger') { this.lingering?.(); continue; }
       const p = this.pending.get(reply.id);
       if (!p) continue;
       switch (reply.t) {
