@@ -5,6 +5,7 @@
  * CommandExecution.log or any CLI output; a handler that prints its protected setting to stdout
  * and stderr has it masked in everything the supervisor copies its output into; logs are 0600.
  */
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -69,7 +70,8 @@ describe('URL tokens and handler output stay out of what the supervisor writes a
       if (text) cmdlines.push({ where: `${label}: /proc/${pid}/cmdline`, text: text.replaceAll('\0', ' ') });
     }
   };
-  const sessionCount = async (): Promise<number> =>
+  // A lib dir no daemon has made yet has no sessions (and `sessions` refuses a missing lib dir).
+  const sessionCount = async (): Promise<number> => !existsSync(ws.libDir) ? 0 :
     (JSON.parse((await runCli(['sessions', '--json', ...dirFlags(ws)])).stdout) as Array<{ endedAt: string | null }>).filter((s) => s.endedAt !== null).length;
 
   /** Runs a daemon until one more session has ended, then asks every command, then stops it. */
