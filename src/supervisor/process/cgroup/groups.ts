@@ -176,6 +176,7 @@ export class CgroupGroups {
       }
       this.releaseHandler(handler);
     }
+    for (const root of this.roots) if (childGroups(root, 'h-').length === 0) removeGroup(root);
   }
 
   private releaseHandler(handler: string): void {
