@@ -76,6 +76,8 @@ withApplyOptions(program.command('run')
   .addOption(new Option('--sample-interval <seconds>', 'process CPU/memory sampling period').argParser(positiveNumber('--sample-interval')).default(5))
   .option('--report-url <url>', 'PUT every new status report to this http(s) URL')
   .option('--metrics-listen <[addr:]port>', 'serve Prometheus metrics (loopback when only a port is given)')
+  .option('--cgroup-root <path>', 'the cgroup subtree handlers are put in (default: the unit\'s delegated group under systemd, else <cgroup mount>/ext-supervisor)')
+  .option('--no-cgroups', 'find handler processes by their environment mark only; limits are not enforced')
   .addOption(new Option('--log-level <level>', 'supervisor.log and console verbosity').choices(LOG_LEVELS).default('info')))
   .action(async (opts) => {
     const { runCommand } = await import('./run.js');

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, rmdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findMounts } from '../../src/supervisor/process/cgroup/detect.js';
+import { isolationFor } from '../../src/supervisor/process/cgroup/index.js';
 
 let n = 0;
 
@@ -52,4 +53,17 @@ export function testCgroupRoot(): { root: string; rel: string; cleanup: () => Pr
   const rel = `/ext-supervisor-test-${process.pid}-${n}`;
   const root = join(mounts.v2 ?? mounts.v1.values().next().value!, rel);
   return { root, rel, cleanup: () => removeSubtree(rel) };
+}
+
+/** Kills whatever is left in a lib dir's groups (default subtree) and removes them. */
+export async function endLibGroups(libId: string): Promise<void> {
+  const groups = isolationFor(libId);
+  if (groups === null) return;
+  for (const handler of groups.handlers()) groups.kill(handler);
+  const deadline = Date.now() + 30_000;
+  while (!groups.handlers().every((h) => groups.isEmpty(h))) {
+    if (Date.now() > deadline) throw new Error(`the groups of ${libId} did not empty`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  groups.sweep();
 }

@@ -5,6 +5,7 @@
  * ended), state and report are flushed, handler processes keep running.
  */
 import { join } from 'node:path';
+import { isolationFor, isolationSummary } from '../process/cgroup/index.js';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { goalSourceBehavior, type GoalSourceMessage } from '../goal/goal-source-actor.js';
 import { RawJson } from '../../core/raw-json.js';
@@ -89,6 +90,17 @@ export class Daemon {
     }
   }
 
+  /** The isolation chosen at start, logged once; groups a crash left empty are removed, populated ones adopted. */
+  private logIsolation(): void {
+    const libId = this.runtime.fleet.libId;
+    const { description, notes } = isolationSummary(libId);
+    const groups = isolationFor(libId);
+    groups?.sweep();
+    const adopted = groups?.handlers() ?? [];
+    this.opts.log('info', `isolation: ${description}${adopted.length ? `; adopted the groups of ${adopted.length} handler(s)` : ''}`, { isolation: description });
+    if (notes.length) this.opts.log(groups === null ? 'warn' : 'info', `isolation: ${notes.join('; ')}${groups === null ? '; limits are not enforced' : ''}`);
+  }
+
   /** Takes the lib-dir lock (E_LOCKED names the running daemon's pid), then starts everything. */
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const release = await acquireLock(opts.dirs.libDir, 'run');
@@ -111,6 +123,7 @@ export class Daemon {
       log('info', `metrics on ${this.metricsServer.url}`);
     }
     for (const leftover of await this.runtime.cleanLeftovers()) log('warn', `removed ${leftover}, left by an interrupted write`);
+    this.logIsolation();
     // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
     await this.runtime.describeInstalled(null);
     this.runtime.setSupervisorStatus('Ready', `applying ${this.opts.goalSource}`);

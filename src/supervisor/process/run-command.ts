@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { checkExecutable } from './exec-check.js';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { systemClock } from '../../core/clock.js';
@@ -93,7 +93,7 @@ export async function runCommand(spec: RunSpec): Promise<RunningCommand> {
   try {
     if (groups !== null) {
       // Through the entering shell, a program that cannot run would be its exit 126/127: say so as a spawn failure.
-      if (file.includes('/')) accessSync(file, constants.X_OK);
+      if (file.includes('/')) checkExecutable(file);
       // The run's group exists, with the handler's limits, before the command can run a single instruction.
       launch = enterGroups(groups.prepareRun(spec.handler, runId, spec.limits ?? null).procsFiles, file, args);
     }

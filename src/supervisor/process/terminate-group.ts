@@ -6,7 +6,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { CgroupGroups } from './cgroup/index.js';
 import { trySignal, type SendSignal } from './signal.js';
-import type { TerminationReason, TerminationReport } from './terminate.js';
+import type { TerminationReason, TerminationReport } from './termination.js';
 
 export interface GroupTerminateOptions {
   readonly groups: CgroupGroups;

@@ -11,17 +11,8 @@ import type { SendSignal } from './signal.js';
 import { isolationFor } from './cgroup/index.js';
 import { terminateGroup } from './terminate-group.js';
 
-/** Why a handler's processes were ended; the first reason is the one recorded. */
-export type TerminationReason = 'timeout' | 'cancel' | 'cleanup';
-
-/** What a two-phase termination did: who got SIGTERM, who needed SIGKILL, who survived even that. */
-export interface TerminationReport {
-  readonly reason: TerminationReason;
-  readonly termed: number[];
-  readonly killed: number[];
-  readonly unkillable: number[];
-  readonly durationMs: number;
-}
+import type { TerminationReason, TerminationReport } from './termination.js';
+export type { TerminationReason, TerminationReport } from './termination.js';
 
 /** Options for terminateHandler. */
 export interface TerminateOptions {

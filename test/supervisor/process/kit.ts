@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { scanProcesses } from '../../../src/supervisor/process/attribution.js';
 import type { ScannedProc } from '../../../src/supervisor/process/attribution.js';
 import { signalIfSame, defaultSendSignal } from '../../../src/supervisor/process/signal.js';
-import { isolationFor } from '../../../src/supervisor/process/cgroup/index.js';
+import { endLibGroups } from '../../helpers/cgroups.js';
 
 /** A libId no other test uses, so parallel tests never see each other's processes. */
 export function uniqueLibId(): string {
@@ -36,11 +36,7 @@ export async function killAllMarked(libId: string): Promise<void> {
     for (const p of left) signalIfSame(defaultSendSignal, p, 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const groups = isolationFor(libId);
-  if (groups === null) return;
-  for (const handler of groups.handlers()) groups.kill(handler);
-  await waitFor('the groups to empty', () => (groups.handlers().every((h) => groups.isEmpty(h)) ? true : undefined), 30_000);
-  groups.sweep();
+  await endLibGroups(libId);
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after timeoutMs. */

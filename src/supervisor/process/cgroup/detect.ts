@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeGroup, readCg, tryWriteCg } from './cgfs.js';
+import { makeGroup, readCg, tryWriteCg, writeCg } from './cgfs.js';
 
 /** The controllers limits need. */
 export type Controller = 'memory' | 'cpu' | 'pids';
@@ -60,10 +60,22 @@ export interface DetectOptions {
   /** The supervisor's subtree (--cgroup-root); default: its delegated unit group under systemd, else <mount>/ext-supervisor. */
   readonly root?: string;
   readonly mounts?: Mounts;
+  /** The daemon: under systemd with Delegate=yes, move into a leaf of the unit's group and put handlers beside it. */
+  readonly moveSelf?: boolean;
 }
+
+/** The subtree chosen by the first detection: later ones (other lib dirs, a swept root made again) reuse it. */
+let chosenRel: string | null = null;
 
 /** The relative path of the supervisor's subtree inside each hierarchy. */
 function subtreePath(opts: DetectOptions, mounts: Mounts): string {
+  if (opts.root === undefined && chosenRel !== null) return chosenRel;
+  const rel = pickSubtree(opts, mounts);
+  if (opts.root === undefined) chosenRel = rel;
+  return rel;
+}
+
+function pickSubtree(opts: DetectOptions, mounts: Mounts): string {
   if (opts.root !== undefined) {
     for (const m of [mounts.v2, ...mounts.v1.values()]) {
       if (m !== null && (opts.root === m || opts.root.startsWith(`${m}/`))) return opts.root.slice(m.length) || '/';
@@ -72,7 +84,15 @@ function subtreePath(opts: DetectOptions, mounts: Mounts): string {
   }
   const own = ownV2Group();
   // A systemd service with Delegate=yes owns its unit's group: the daemon moves to a leaf (daemon-leaf.ts).
-  if (own !== null && process.env['INVOCATION_ID'] && own.endsWith('.service')) return own;
+  if (opts.moveSelf && mounts.v2 !== null && own !== null && process.env['INVOCATION_ID'] && own.endsWith('.service')) {
+    // A cgroup2 group with controllers enabled may hold no process: the daemon (and the spawner it forks later) go to a leaf.
+    const leaf = join(mounts.v2, own, 'supervisor');
+    try {
+      makeGroup(leaf);
+      writeCg(join(leaf, 'cgroup.procs'), String(process.pid));
+      return own;
+    } catch { /* not delegated after all: our own subtree at the top */ }
+  }
   return '/ext-supervisor';
 }
 

@@ -27,6 +27,8 @@ export class CgroupGroups {
   /** Every tree's lib root: cgroup2 first (membership and kill), then the v1 hierarchies. */
   private readonly roots: string[];
   private readonly membershipRoot: string;
+  /** Runs prepared and not yet released: empty until their shell writes itself in, and never swept meanwhile. */
+  private readonly active = new Set<string>();
 
   constructor(readonly layout: CgroupLayout, private readonly onPrepare: () => void = () => {}) {
     this.roots = [...(layout.v2 !== null ? [layout.v2] : []), ...layout.v1.values()];
@@ -39,6 +41,7 @@ export class CgroupGroups {
    */
   prepareRun(handler: string, runId: string, limits: HandlerLimits | null): { procsFiles: string[]; problems: string[] } {
     if (!existsSync(this.membershipRoot)) this.onPrepare(); // swept when it was empty: made again, controllers on
+    this.active.add(runDir(handler, runId));
     for (const root of this.roots) makeGroup(join(root, runDir(handler, runId)));
     const problems = applyLimits(this.layout, handlerDir(handler), limits);
     return { procsFiles: this.roots.map((root) => join(root, runDir(handler, runId), 'cgroup.procs')), problems };
@@ -48,6 +51,19 @@ export class CgroupGroups {
   members(handler: string, runId?: string): number[] {
     const dir = join(this.membershipRoot, runId === undefined ? handlerDir(handler) : runDir(handler, runId));
     return collect(dir);
+  }
+
+  /** A handler's members, removing its run groups that are empty now (the sampler calls it each tick). */
+  prune(handler: string): number[] {
+    const out: number[] = [];
+    const dir = join(this.membershipRoot, handlerDir(handler));
+    for (const run of childGroups(dir, 'r-')) {
+      const pids = collect(join(dir, run));
+      if (pids.length === 0 && !this.active.has(`${handlerDir(handler)}/${run}`)) { this.release(handler, run.slice(2)); continue; }
+      out.push(...pids);
+    }
+    out.push(...readPids(dir));
+    return out;
   }
 
   /** Names of handlers that have a group (from a previous daemon too: adoption). */
@@ -164,6 +180,7 @@ export class CgroupGroups {
 
   /** Removes a run's groups once empty, then its handler's and the lib root if nothing is left. */
   release(handler: string, runId: string): void {
+    this.active.delete(runDir(handler, runId));
     for (const root of this.roots) removeGroup(join(root, runDir(handler, runId)));
     this.releaseHandler(handler);
   }
@@ -172,7 +189,9 @@ export class CgroupGroups {
   sweep(): void {
     for (const handler of new Set(this.roots.flatMap((r) => childGroups(r, 'h-').map((d) => d.slice(2))))) {
       for (const root of this.roots) {
-        for (const run of childGroups(join(root, handlerDir(handler)), 'r-')) removeGroup(join(root, handlerDir(handler), run));
+        for (const run of childGroups(join(root, handlerDir(handler)), 'r-')) {
+          if (!this.active.has(`${handlerDir(handler)}/${run}`)) removeGroup(join(root, handlerDir(handler), run));
+        }
       }
       this.releaseHandler(handler);
     }

@@ -16,6 +16,8 @@ export interface IsolationConfig {
   readonly mode: 'auto' | 'marks';
   /** The supervisor's subtree (--cgroup-root). */
   readonly root?: string;
+  /** The daemon only: under systemd, move into a leaf of its delegated group (detect.ts). */
+  readonly moveSelf?: boolean;
 }
 
 /** EXT_SUPERVISOR_ISOLATION=marks forces the fallback in every process that reads it (tests, debugging). */
@@ -34,7 +36,7 @@ function choose(libId: string): { groups: CgroupGroups | null; description: stri
   if (config.mode === 'marks') {
     entry = { groups: null, description: 'marks only', notes: ['cgroups turned off (--no-cgroups or EXT_SUPERVISOR_ISOLATION=marks)'] };
   } else {
-    const detect = (): CgroupLayout => detectLayout({ libId, ...(config.root !== undefined ? { root: config.root } : {}) });
+    const detect = (): CgroupLayout => detectLayout({ libId, moveSelf: config.moveSelf === true, ...(config.root !== undefined ? { root: config.root } : {}) });
     const layout = detect();
     const usable = layout.v2 !== null || layout.v1.size > 0;
     entry = { groups: usable ? new CgroupGroups(layout, () => { detect(); }) : null, description: describeLayout(usable ? layout : null), notes: layout.notes };
