@@ -30,7 +30,8 @@ export class CgroupGroups {
   /** Runs prepared and not yet released: empty until their shell writes itself in, and never swept meanwhile. */
   private readonly active = new Set<string>();
 
-  constructor(readonly layout: CgroupLayout, private readonly onPrepare: () => void = () => {}) {
+  /** `cgroupKill: false` takes the path of kernels before 5.14 (no cgroup.kill): tests only. */
+  constructor(readonly layout: CgroupLayout, private readonly onPrepare: () => void = () => {}, private readonly opts: { cgroupKill?: boolean } = {}) {
     this.roots = [...(layout.v2 !== null ? [layout.v2] : []), ...layout.v1.values()];
     this.membershipRoot = layout.v2 ?? layout.v1.get('pids') ?? layout.v1.get('freezer') ?? this.roots[0]!;
   }
@@ -92,7 +93,7 @@ export class CgroupGroups {
     const before = this.members(handler, runId);
     if (before.length === 0) return before;
     const v2 = this.layout.v2 === null ? null : join(this.layout.v2, rel);
-    if (v2 !== null && tryWriteCg(join(v2, 'cgroup.kill'), '1')) return before;
+    if (v2 !== null && this.opts.cgroupKill !== false && tryWriteCg(join(v2, 'cgroup.kill'), '1')) return before;
     const freezer = v2 !== null ? { file: join(v2, 'cgroup.freeze'), on: '1', off: '0' }
       : this.layout.v1.has('freezer') ? { file: join(this.layout.v1.get('freezer')!, rel, 'freezer.state'), on: 'FROZEN', off: 'THAWED' } : null;
     const frozen = freezer !== null && tryWriteCg(freezer.file, freezer.on);

@@ -14,11 +14,11 @@ import { uniqueLibId, waitFor } from '../kit.js';
 const roots: Array<() => Promise<void>> = [];
 after(async () => { for (const cleanup of roots) await cleanup(); });
 
-function groupsFor(): { groups: CgroupGroups; libId: string } {
+function groupsFor(opts: { cgroupKill?: boolean } = {}): { groups: CgroupGroups; libId: string } {
   const t = testCgroupRoot();
   roots.push(t.cleanup);
   const libId = uniqueLibId();
-  return { groups: new CgroupGroups(detectLayout({ libId, root: t.root })), libId };
+  return { groups: new CgroupGroups(detectLayout({ libId, root: t.root }), () => {}, opts), libId };
 }
 
 /** Starts `sh -c line` inside a run's groups, as the spawner does; resolves with its exit. */
@@ -57,6 +57,16 @@ describe('cgroup backend', () => {
     assert.equal(alive(escaped), false);
     groups.release('h1', 'run1');
     assert.equal(existsSync(join(groups.layout.v2!, 'h-h1')), false, 'empty groups are removed');
+  });
+
+  test('without cgroup.kill (kernels before 5.14): freeze, kill each member, thaw; a forking loop ends too', async () => {
+    const { groups } = groupsFor({ cgroupKill: false });
+    const run = startIn(groups, 'f', 'r', 'while :; do setsid sleep 1000 & sleep 0.01; done');
+    await waitFor('a few forks', () => (groups.members('f').length >= 5 ? true : undefined), 30_000);
+    groups.kill('f');
+    assert.equal(await groups.waitEmpty('f', undefined, 30_000, systemClock), true);
+    assert.deepEqual(await run.exit, { code: null, signal: 'SIGKILL' });
+    assert.equal(readFileSync(join(groups.layout.v2!, 'h-f', 'cgroup.freeze'), 'latin1').trim(), '0', 'thawed again');
   });
 
   test('a run kill ends that run only', async () => {
