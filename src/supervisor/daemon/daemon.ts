@@ -5,7 +5,7 @@
  * ended), state and report are flushed, handler processes keep running.
  */
 import { join } from 'node:path';
-import { isolationFor, isolationSummary } from '../process/cgroup/index.js';
+import { isolationFor, isolationSummary, saveLayout } from '../process/cgroup/index.js';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { goalSourceBehavior, type GoalSourceMessage } from '../goal/goal-source-actor.js';
 import { RawJson } from '../../core/raw-json.js';
@@ -96,6 +96,11 @@ export class Daemon {
     const { description, notes } = isolationSummary(libId);
     const groups = isolationFor(libId);
     groups?.sweep();
+    try {
+      saveLayout(this.opts.dirs.libDir, groups?.layout ?? null);
+    } catch (err) {
+      this.opts.log('warn', `isolation: cannot record the groups for ps without a daemon: ${(err as Error).message}`);
+    }
     const adopted = groups?.handlers() ?? [];
     this.opts.log('info', `isolation: ${description}${adopted.length ? `; adopted the groups of ${adopted.length} handler(s)` : ''}`, { isolation: description });
     if (notes.length) this.opts.log(groups === null ? 'warn' : 'info', `isolation: ${notes.join('; ')}${groups === null ? '; limits are not enforced' : ''}`);

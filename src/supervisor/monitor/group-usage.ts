@@ -19,12 +19,13 @@ export class GroupUsageTracker {
   constructor(private readonly groups: CgroupGroups, private readonly constants: ProcConstants) {}
 
   /** One sample per handler group, measured at `uptimeSec`; empty run groups are removed on the way. */
-  sample(uptimeSec: number): Map<string, ProcessSample> {
+  sample(uptimeSec: number, opts: { prune?: boolean } = {}): Map<string, ProcessSample> {
     const out = new Map<string, ProcessSample>();
     const previous = new Map<string, Previous>();
     const starts = new Map<number, number>();
     for (const handler of this.groups.handlers()) {
-      const pids = this.groups.prune(handler).sort((a, b) => a - b);
+      // Only the daemon prunes: a CLI reading without it must not race an `apply` that prepared a run.
+      const pids = (opts.prune === false ? this.groups.members(handler) : this.groups.prune(handler)).sort((a, b) => a - b);
       const usage = this.groups.usage(handler);
       let cpuPercent = 0;
       if (usage.cpuUsec !== null) {

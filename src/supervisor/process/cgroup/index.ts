@@ -10,6 +10,7 @@ export { CgroupGroups } from './groups.js';
 export type { GroupUsage } from './groups.js';
 export type { HandlerLimits } from './limits.js';
 export { describeLimits } from './limits.js';
+export { loadSavedGroups, saveLayout } from './saved.js';
 
 /** How isolation is chosen: `auto` uses cgroups when writable; `marks` never does (--no-cgroups). */
 export interface IsolationConfig {
