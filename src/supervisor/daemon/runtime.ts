@@ -159,6 +159,8 @@ export class Runtime {
 
   /** Start-up after a crash: removes `.next` leftovers of interrupted atomic writes; returns them for the log. */
   async cleanLeftovers(): Promise<string[]> {
+    // Groups a crash (or handlers that ended after an `apply`) left empty; populated ones are adopted.
+    isolationFor(this.fleet.libId)?.sweep();
     return cleanLeftovers(this.opts.dirs, async () => {
       const installed: Array<{ name: string; version: string }> = [];
       for (const name of await this.fleet.store.names()) {
