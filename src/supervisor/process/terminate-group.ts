@@ -12,6 +12,8 @@ export interface GroupTerminateOptions {
   readonly groups: CgroupGroups;
   readonly handler: string;
   readonly runId?: string;
+  /** The run's own process group (its entering shell's pid): it may not have entered its group yet. */
+  readonly pgid?: number;
   readonly graceMs: number;
   readonly killWaitMs: number;
   readonly reason: TerminationReason;
@@ -31,7 +33,12 @@ export async function terminateGroup(o: GroupTerminateOptions): Promise<Terminat
     return { reason: o.reason, termed, killed, unkillable, durationMs: clock.now() - started };
   };
   const members = groups.members(handler, runId);
-  if (members.length === 0) return report([]);
+  if (members.length === 0) {
+    // Started but not yet in its group: the entering shell has run no handler code, so it just goes.
+    const send = o.sendSignal ?? ((p: number, s: NodeJS.Signals) => process.kill(p, s));
+    if (o.pgid !== undefined && trySignal(send, -o.pgid, 'SIGKILL')) killed.push(o.pgid);
+    return report([]);
+  }
   for (const pid of members) {
     if (o.sendSignal ? trySignal(o.sendSignal, pid, 'SIGTERM') : trySignal((p, s) => process.kill(p, s), pid, 'SIGTERM')) termed.push(pid);
   }

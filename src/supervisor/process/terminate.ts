@@ -104,7 +104,7 @@ export async function terminateHandler(opts: TerminateOptions): Promise<Terminat
   // Kernel groups, unless a test hands in its own /proc scanner (a mark-only process).
   const groups = opts.scanner === undefined ? isolationFor(libId) : null;
   if (groups !== null) {
-    return terminateGroup({ groups, handler, ...(runId !== undefined ? { runId } : {}), graceMs: opts.graceMs,
+    return terminateGroup({ groups, handler, ...(runId !== undefined ? { runId } : {}), ...(pgid !== undefined ? { pgid } : {}), graceMs: opts.graceMs,
       killWaitMs: opts.killWaitMs ?? 1000, reason: opts.reason, clock, ...(opts.sendSignal ? { sendSignal: opts.sendSignal } : {}) });
   }
 

@@ -45,9 +45,9 @@ describe('cgroup backend', () => {
   test('an env -i + setsid child is a member, and kill ends it with its group', async () => {
     const { groups } = groupsFor();
     const run = startIn(groups, 'h1', 'run1', 'env -i setsid sleep 1000 & echo started; wait');
-    const members = await waitFor('two members', () => { const m = groups.members('h1'); return m.length >= 2 ? m : undefined; }, 30_000);
-    const escaped = members.find((p) => p !== run.pid)!;
-    assert.equal(readProcStat(escaped)!.comm, 'sleep');
+    // Until its exec the child is still `env` or `setsid`: wait for the sleep itself.
+    const escaped = await waitFor('the escaped sleep', () => groups.members('h1').find((p) => p !== run.pid && readProcStat(p)?.comm === 'sleep'), 30_000);
+    const members = groups.members('h1');
     assert.notEqual(readProcStat(escaped)!.sid, run.pid, 'setsid left the session');
     assert.deepEqual(groups.members('h1', 'run1').sort(), members.sort());
     assert.deepEqual(groups.handlers(), ['h1']);
