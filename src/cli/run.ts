@@ -15,6 +15,10 @@ export interface RunFlags extends DirFlags {
   readonly sampleInterval: number;
   readonly outputMax: number;
   readonly outputKeep: number;
+  /** --cgroup-root: where the supervisor's cgroup subtree lives. */
+  readonly cgroupRoot?: string;
+  /** --no-cgroups: processes found by marks only. */
+  readonly cgroups?: boolean;
 }
 
 export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
@@ -23,6 +27,9 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
     import('../ipc/server.js')]);
   const dirs = dirsOf(flags);
   await ensureDir(dirs.logDir, 0o700);
+  const { configureIsolation } = await import('../supervisor/process/cgroup/index.js');
+  configureIsolation({ mode: flags.cgroups === false || process.env['EXT_SUPERVISOR_ISOLATION'] === 'marks' ? 'marks' : 'auto', moveSelf: true,
+    ...(flags.cgroupRoot !== undefined ? { root: flags.cgroupRoot } : {}) });
   const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) && !process.env['NO_COLOR'] });
   let daemon;
   try {

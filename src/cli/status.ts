@@ -16,6 +16,7 @@ export function renderDetail(d: HandlerDetail, tty: boolean): string {
   out.push(`  processes:  ${formatPids(r.pids, 10)}  cpu ${r.cpuPercent.toFixed(1)}%  mem ${formatBytes(r.memoryBytes)}  uptime ${formatDuration(r.uptimeSeconds)}`);
   out.push(`  restarts:   ${r.restarts}`);
   out.push(`  limits:     ${d.limits}`);
+  if (d.isolation) out.push(`  isolation:  ${d.isolation}${d.throttled ? `; cpu throttled ${d.throttled.count} times, ${(d.throttled.ms / 1000).toFixed(1)} s in all` : ''}`);
   if (d.heartbeat) {
     out.push(`  heartbeat:  ${d.heartbeat.watched ? `${r.heartbeatAgeSeconds === null ? 'not yet written' : `${formatDuration(r.heartbeatAgeSeconds)} ago`}, timeout ${d.heartbeat.timeoutSeconds} s` : 'not reported (manifest reportHeartbeat is false or the handler is not enabled)'}`);
     if (r.heartbeat) out.push(`              ${r.heartbeat.status} code ${r.heartbeat.code}${r.heartbeat.message ? `: ${r.heartbeat.message}` : ''}`);

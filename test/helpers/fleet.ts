@@ -3,6 +3,7 @@ import { parseGoalState } from '../../src/supervisor/goal/goal-state.js';
 import { Fleet, type ApplySummary, type FleetOptions } from '../../src/supervisor/lifecycle/fleet.js';
 import { scanAttributed } from '../../src/supervisor/process/attribution.js';
 import { libIdOf } from '../../src/storage/dirs.js';
+import { endLibGroups } from './cgroups.js';
 import type { Workspace } from './handlers.js';
 
 export async function applyDoc(ws: Workspace, doc: unknown, opts: Partial<FleetOptions> = {}): Promise<ApplySummary> {
@@ -32,4 +33,5 @@ export async function killLeftovers(ws: Workspace): Promise<void> {
   for (const pids of (await liveProcesses(ws)).values()) {
     for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
   }
+  await endLibGroups(libIdOf(ws.libDir));
 }

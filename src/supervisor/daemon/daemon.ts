@@ -6,6 +6,7 @@
  * ended), goals not started are dropped, state and report are flushed, handler processes keep running.
  */
 import { join } from 'node:path';
+import { isolationFor, isolationSummary, saveLayout } from '../process/cgroup/index.js';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { goalSourceBehavior, type CheckOutcome, type GoalSourceMessage } from '../goal/goal-source-actor.js';
 import { RawJson } from '../../core/raw-json.js';
@@ -94,6 +95,22 @@ export class Daemon {
     }
   }
 
+  /** The isolation chosen at start, logged once; groups a crash left empty are removed, populated ones adopted. */
+  private logIsolation(): void {
+    const libId = this.runtime.fleet.libId;
+    const { description, notes } = isolationSummary(libId);
+    const groups = isolationFor(libId);
+    groups?.sweep();
+    try {
+      saveLayout(this.opts.dirs.libDir, groups?.layout ?? null);
+    } catch (err) {
+      this.opts.log('warn', `isolation: cannot record the groups for ps without a daemon: ${(err as Error).message}`);
+    }
+    const adopted = groups?.handlers() ?? [];
+    this.opts.log('info', `isolation: ${description}${adopted.length ? `; adopted the groups of ${adopted.length} handler(s)` : ''}`, { isolation: description });
+    if (notes.length) this.opts.log(groups === null ? 'warn' : 'info', `isolation: ${notes.join('; ')}${groups === null ? '; limits are not enforced' : ''}`);
+  }
+
   /** Takes the lib-dir lock (E_LOCKED names the running daemon's pid), then starts everything. */
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const release = await acquireLock(opts.dirs.libDir, 'run');
@@ -117,6 +134,7 @@ export class Daemon {
     }
     for (const leftover of await this.runtime.cleanLeftovers()) log('warn', `removed ${leftover}, left by an interrupted write`);
     await atomicWrite(logDirRecordFile(dirs.libDir), `${dirs.logDir}\n`).catch((err: Error) => log('warn', `cannot record the log dir: ${err.message}`));
+    this.logIsolation();
     // Adopt what is installed: monitors watch it, running handler processes are found by their mark.
     await this.runtime.describeInstalled(null);
     // Said once at start: after a restart, the operator sees what the new daemon took over.

@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { HeartbeatActor, type HeartbeatMessage } from '../monitor/heartbeat-actor.js';
 import { askFacts, askReport, askReporterStats, askRow, askRows, flushReport, reporterBehavior, type ReporterMessage,
   type ReporterStats } from '../monitor/reporter-actor.js';
+import { isolationFor, isolationSummary, type HandlerLimits } from '../process/cgroup/index.js';
 import { spawnSampler, type SamplerMessage } from '../monitor/sampler-actor.js';
 import { statusCollectorBehavior, type StatusMessage } from '../monitor/status-actor.js';
 import { Fleet, type ApplySummary, type FleetOptions } from '../lifecycle/fleet.js';
@@ -95,6 +96,8 @@ export class Runtime {
   /** What a previous run left (journals, restart books), folded once before anything else. */
   private restoring: Promise<void> | null = null;
   private readonly onError: (err: unknown) => void;
+  /** Each handler's limits in the last goal state, for `status NAME`. */
+  private readonly limits = new Map<string, HandlerLimits | null>();
   /** The helper process handler commands are forked from; null: from this process. */
   readonly spawner: Spawner | null;
   /** Each handler's protected values (from the goal), masked in the status and heartbeat messages it writes. */
@@ -127,7 +130,7 @@ export class Runtime {
       books: restartBookFiles(opts.dirs.libDir), onError, ...(policy ? { policy } : {}),
     }));
     this.status = this.system.spawn('status', statusCollectorBehavior({ watcher: this.watcher, emit: (e) => this.route(e) }));
-    this.sampler = spawnSampler(this.system, { libId: this.fleet.libId, emit: (e) => this.route(e),
+    this.sampler = spawnSampler(this.system, { libId: this.fleet.libId, emit: (e) => this.route(e), groups: isolationFor(this.fleet.libId),
       ...(opts.sampleIntervalMs ? { intervalMs: opts.sampleIntervalMs } : {}) });
     // Through the spawner output is bounded as it is written; only files commands write themselves need the check.
     if (!this.spawner) this.scheduleOutputBounds();
@@ -173,6 +176,8 @@ export class Runtime {
 
   /** Start-up after a crash: removes `.next` leftovers of interrupted atomic writes; returns them for the log. */
   async cleanLeftovers(): Promise<string[]> {
+    // Groups a crash (or handlers that ended after an `apply`) left empty; populated ones are adopted.
+    isolationFor(this.fleet.libId)?.sweep();
     return cleanLeftovers(this.opts.dirs, async () => {
       const installed: Array<{ name: string; version: string }> = [];
       for (const name of await this.fleet.store.names()) {
@@ -213,6 +218,7 @@ export class Runtime {
 
   private announceGoal(goal: GoalState): void {
     for (const h of goal.handlers) this.secrets.set(h.name, protectedValues(h.extensions.map((e) => e.protectedSettings)));
+    for (const h of goal.handlers) this.limits.set(h.name, h.limits);
     this.route({ type: 'goalApplied', etag: goal.etag, source: goal.source,
       handlers: goal.handlers.map((h) => ({ name: h.name, version: h.version, desiredState: h.state })) });
   }
@@ -277,7 +283,10 @@ export class Runtime {
   /** `status NAME`: the snapshot's row, record, operations and watch spec, plus the handler's processes and paths. */
   async detail(name: string): Promise<HandlerDetail | null> {
     const facts = await askFacts(this.reporter, name);
-    return facts ? buildDetail(this.opts.dirs, facts.row, facts.record, facts.operations, facts.spec) : null;
+    if (!facts) return null;
+    const { description } = isolationSummary(this.fleet.libId);
+    return buildDetail(this.opts.dirs, facts.row, facts.record, facts.operations, facts.spec,
+      { groups: isolationFor(this.fleet.libId), description, limits: this.limits.get(name) ?? null });
   }
 
   report(): Promise<StatusReport> { return askReport(this.reporter); }

@@ -89,6 +89,7 @@ export const handlerPropertiesSchema = z.object({
 export const limitsSchema = z.object({
   memoryMB: z.number().positive({ error: 'must be > 0 (megabytes)' }).optional(),
   cpuPercent: z.number().positive({ error: 'must be > 0' }).max(10000, { error: 'must be <= 10000 (100 per core)' }).optional(),
+  tasksMax: z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be >= 1' }).max(4194304, { error: 'must be <= 4194304' }).optional(),
 });
 
 export const handlerSchema = z.object({

@@ -34,7 +34,7 @@ export interface HandlerGoal {
   readonly heartbeatTimeout: number;
   readonly onUnresponsive: 'report' | 'restart';
   readonly handlerProperties: { readonly arguments?: string; readonly installedCriteria?: string };
-  readonly limits: { readonly memoryMB?: number; readonly cpuPercent?: number } | null;
+  readonly limits: { readonly memoryMB?: number; readonly cpuPercent?: number; readonly tasksMax?: number } | null;
   /** Device Update component for script handlers, values stringified, nested keys dotted. */
   readonly component: Readonly<Record<string, string>> | null;
 }

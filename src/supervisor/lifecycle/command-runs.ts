@@ -30,7 +30,7 @@ export function commandTargets(goal: ExecutionGoal, deps: Pick<ExecutorDeps, 'di
   return list.map(({ ext, name }) => ({
     handler: goal.name, op: step.op, version: step.version, paths: handlerPaths(deps.dirs, goal.name, step.version), manifest, ext,
     extName: name, timeoutMs: goal.timeouts[step.op] * 1000, upgrade, handlerProperties: goal.handlerProperties,
-    component: goal.component, dirs: deps.dirs,
+    component: goal.component, dirs: deps.dirs, limits: goal.limits ?? null,
   }));
 }
 
@@ -51,7 +51,7 @@ export async function runTarget(step: CommandStep, t: InvokeTarget, place: RunPl
   let started = false;
   // Script operations start one process per action: the operation starts once.
   const ctx = { libId: deps.libId, gate, graceMs: deps.graceMs, signal: deps.signal, clock: deps.clock,
-    ...(deps.spawner ? { spawner: deps.spawner } : {}),
+    ...(deps.spawner ? { spawner: deps.spawner } : {}), limits: t.limits ?? null,
     onStart: (pid: number | null, startedAt: number) => {
       if (started) return;
       started = true;

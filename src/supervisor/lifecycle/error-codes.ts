@@ -19,6 +19,8 @@ export const ErrorCodes = Object.freeze({
   disable: 1010,
   timeout: 1011,
   malformedStatus: 1012,
+  /** Ours (the agent has none): a command the kernel killed at the handler's limits.memoryMB. */
+  memoryLimit: 1013,
 });
 
 export function commandFailureCode(op: CommandName): number {

@@ -1,5 +1,6 @@
 /** What a plan's execution is given and gives back: the goal's parts it needs, its collaborators, its outcome. */
 import type { Spawner } from '../process/spawner.js';
+import type { HandlerLimits } from '../process/cgroup/index.js';
 import type { Clock } from '../../core/clock.js';
 import type { Gate } from './gate.js';
 import type { HandlerEvent, OperationResult } from './events.js';
@@ -16,6 +17,8 @@ export interface ExecutionGoal {
   readonly handlerProperties: { readonly arguments?: string; readonly installedCriteria?: string };
   /** Script form: the Device Update component the placeholders are filled from. */
   readonly component: Readonly<Record<string, string>> | null;
+  /** Enforced on the handler's group where cgroups are writable (process/cgroup). */
+  readonly limits?: HandlerLimits | null;
 }
 
 export interface ExecutorDeps {

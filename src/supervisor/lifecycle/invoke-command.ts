@@ -3,6 +3,7 @@
  * (command line or argv, environment, output files, checkpoint ids) and runs it.
  */
 import { randomBytes } from 'node:crypto';
+import type { HandlerLimits } from '../process/cgroup/index.js';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { HandlerManifest } from '../../protocol/manifest.js';
@@ -31,6 +32,7 @@ export interface InvokeTarget {
   readonly handlerProperties: { readonly arguments?: string; readonly installedCriteria?: string };
   readonly component: Readonly<Record<string, string>> | null;
   readonly dirs: SupervisorDirs;
+  readonly limits?: HandlerLimits | null;
 }
 
 function invocation(t: InvokeTarget, extra: Partial<CommandInvocation> = {}): CommandInvocation {

@@ -3,6 +3,7 @@
  * to the agent's error codes, and end stragglers after a successful disable/uninstall.
  */
 import type { Spawner } from '../process/spawner.js';
+import type { HandlerLimits } from '../process/cgroup/index.js';
 import { join } from 'node:path';
 import { runCommand, type RunResult } from '../process/run-command.js';
 import { terminateHandler } from '../process/terminate.js';
@@ -36,6 +37,8 @@ export interface RunContext {
   readonly onStart: (pid: number | null, startedAt: number) => void;
   /** Forks through this helper process (the daemon's); from this process otherwise. */
   readonly spawner?: Spawner;
+  /** The handler's limits, written to its group before the command enters it. */
+  readonly limits?: HandlerLimits | null;
 }
 
 /** How much of stdout/stderr goes into a failure message. */
@@ -61,6 +64,10 @@ function outcomeOf(inv: CommandInvocation, r: RunResult): Pick<OperationResult, 
   const unkillable = r.termination?.unkillable.length ? `; unkillable: ${r.termination.unkillable.join(', ')}` : '';
   switch (r.outcome) {
     case 'exited':
+      if (r.memoryLimitKill !== undefined) {
+        return { result: 'failed', code: ErrorCodes.memoryLimit,
+          message: failureMessage(`${what} failed: killed by the kernel: memory limit ${r.memoryLimitKill} MB reached`, r) };
+      }
       if (r.exitCode === 0) return { result: 'succeeded', code: 0, message: `${what} succeeded` };
       return { result: 'failed', code: commandFailureCode(inv.op),
         message: failureMessage(r.exitCode !== null ? `${what} failed with exit code ${r.exitCode}` : `${what} failed: killed by ${r.signal}`, r) };
@@ -84,7 +91,7 @@ export async function runOperation(inv: CommandInvocation, ctx: RunContext): Pro
       libId: ctx.libId, handler: inv.handler, operation: inv.op, command: inv.command, cwd: inv.cwd, env: inv.env,
       stdoutFile: join(inv.outputFolder, `${base}.stdout`), stderrFile: join(inv.outputFolder, `${base}.stderr`),
       timeoutMs: inv.timeoutMs, graceMs: ctx.graceMs, signal: ctx.signal, clock: ctx.clock,
-      ...(ctx.spawner ? { spawner: ctx.spawner } : {}),
+      ...(ctx.spawner ? { spawner: ctx.spawner } : {}), ...(ctx.limits ? { limits: ctx.limits } : {}),
       ...(inv.runId ? { runId: inv.runId } : {}), ...(inv.exitFile ? { exitFile: inv.exitFile } : {}),
     });
     ctx.onStart(running.pid, ctx.clock.now());

@@ -8,6 +8,8 @@ import type { HandlerRow, WatchSpec } from './types.js';
 import { scanAttributed } from '../process/attribution.js';
 import { libIdOf } from '../../storage/dirs.js';
 import { redactUrl } from '../../core/redact.js';
+import { describeLimits, type CgroupGroups, type HandlerLimits } from '../process/cgroup/index.js';
+import { readProcStat, type ProcInfo } from '../process/proc.js';
 
 export interface ProcessDetail {
   readonly pid: number;
@@ -26,14 +28,31 @@ export interface HandlerDetail {
   readonly heartbeat: { readonly file: string; readonly timeoutSeconds: number; readonly watched: boolean } | null;
   readonly processes: readonly ProcessDetail[];
   readonly limits: string;
+  /** How the handler's processes are held: `cgroup2 + v1 memory,cpu,pids` or `marks only`. */
+  readonly isolation?: string;
+  /** cgroup mode: the kernel's throttling of the handler's CPU quota so far. */
+  readonly throttled?: { readonly count: number; readonly ms: number };
   readonly paths: Readonly<Record<string, string>>;
 }
 
 const PAGE = 4096;
 
+/** The daemon's isolation, when it has chosen one: processes come from the handler's group. */
+export interface DetailIsolation {
+  readonly groups: CgroupGroups | null;
+  readonly description: string;
+  readonly limits: HandlerLimits | null;
+}
+
+function groupProcs(groups: CgroupGroups, name: string): ProcInfo[] {
+  return groups.members(name).map((pid) => readProcStat(pid)).filter((p): p is NonNullable<typeof p> => p !== null);
+}
+
 export async function buildDetail(dirs: SupervisorDirs, row: HandlerRow, record: HandlerRecord | null, operations: readonly OperationEntry[],
-  spec: WatchSpec | null): Promise<HandlerDetail> {
-  const procs = (await scanAttributed(libIdOf(dirs.libDir))).get(row.name) ?? [];
+  spec: WatchSpec | null, iso?: DetailIsolation): Promise<HandlerDetail> {
+  const groups = iso?.groups ?? null;
+  const procs = groups !== null ? groupProcs(groups, row.name) : (await scanAttributed(libIdOf(dirs.libDir))).get(row.name) ?? [];
+  const usage = groups !== null && groups.handlers().includes(row.name) ? groups.usage(row.name) : null;
   const version = record?.version ?? row.version;
   const paths: Record<string, string> = {
     logFolder: join(dirs.logDir, row.name),
@@ -48,7 +67,9 @@ export async function buildDetail(dirs: SupervisorDirs, row: HandlerRow, record:
     name: row.name, row, record: shownRecord(record), operations,
     heartbeat: spec ? { file: spec.heartbeatFile, timeoutSeconds: spec.heartbeatTimeoutSec, watched: spec.reportHeartbeat && spec.state === 'Enabled' } : null,
     processes: procs.map((p) => ({ pid: p.pid, ppid: p.ppid, pgid: p.pgid, comm: p.comm, state: p.state, rssBytes: p.rssPages * PAGE })),
-    limits: 'not enforced',
+    limits: iso ? describeLimits(groups?.layout ?? null, iso.limits) : 'not enforced',
+    ...(iso ? { isolation: iso.description } : {}),
+    ...(usage !== null && usage.nrThrottled > 0 ? { throttled: { count: usage.nrThrottled, ms: Math.round(usage.throttledUsec / 1000) } } : {}),
     paths,
   };
 }

@@ -5,6 +5,9 @@
  * folded by the same Snapshot. No row is built here.
  */
 import { readFile } from 'node:fs/promises';
+import { loadSavedGroups } from '../process/cgroup/index.js';
+import { describeLayout } from '../process/cgroup/detect.js';
+import { GroupUsageTracker } from './group-usage.js';
 import { StateStore } from '../lifecycle/record-store.js';
 import { SessionStore, type SessionDoc } from '../../storage/sessions.js';
 import { libIdOf, type SupervisorDirs } from '../../storage/dirs.js';
@@ -68,6 +71,11 @@ async function* diskEvents(dirs: SupervisorDirs, now: number): AsyncGenerator<Mo
         status: await readExtensionStatus(t.file), file: t.file }, values);
     }
   }
+  const cgroups = loadSavedGroups(dirs.libDir);
+  if (cgroups !== null) {
+    yield { type: 'processSample', at: now, handlers: new GroupUsageTracker(cgroups, await loadProcConstants()).sample(readUptimeSec(), { prune: false }) };
+    return;
+  }
   const groups = await scanAttributed(libIdOf(dirs.libDir));
   // One sample: each process's CPU is its average over its life, as ps(1) shows it.
   const usage = new ProcUsageTracker(await loadProcConstants()).sample([...groups.values()].flat(), readUptimeSec());
@@ -91,7 +99,11 @@ export async function offlineDetail(dirs: SupervisorDirs, name: string): Promise
   const facts = snapshot.facts(name, now);
   const names = snapshot.rows(now).map((r) => r.name);
   if (!facts) return { detail: null, names };
-  return { detail: await buildDetail(dirs, facts.row, facts.record, facts.operations, facts.spec), names };
+  const groups = loadSavedGroups(dirs.libDir);
+  const sessions = new SessionStore(dirs.libDir);
+  const limits = groups === null ? null : (await lastGoals(sessions, await sessions.last())).get(name)?.limits ?? null;
+  const iso = groups !== null ? { groups, description: describeLayout(groups.layout), limits } : undefined;
+  return { detail: await buildDetail(dirs, facts.row, facts.record, facts.operations, facts.spec, iso), names };
 }
 
 /** The last status report the daemon wrote, as it is on disk. */

@@ -11,6 +11,8 @@ import type { ProcSnapshot } from '../process/attribution.js';
 import type { ProcScanner } from '../process/scanner.js';
 import { ProcUsageTracker, loadProcConstants, readUptimeSec, summarizeHandlers, type ProcConstants } from './proc-usage.js';
 import type { MonitorEvent } from './types.js';
+import type { CgroupGroups } from '../process/cgroup/index.js';
+import { GroupUsageTracker } from './group-usage.js';
 
 export type ProcessSampleEvent = Extract<MonitorEvent, { type: 'processSample' }>;
 
@@ -30,6 +32,8 @@ export interface SamplerOptions {
   readonly scanner?: ProcScanner<ProcSnapshot>;
   /** Clock ticks, page size, boot time (default: read once per process by loadProcConstants). */
   readonly constants?: ProcConstants;
+  /** cgroup mode: usage from the handlers' groups, no /proc walk (the daemon passes isolationFor(libId)). */
+  readonly groups?: CgroupGroups | null;
 }
 
 /** How often handlers are sampled unless told otherwise (the issue's 5 s). */
@@ -53,8 +57,16 @@ export function samplerBehavior(opts: SamplerOptions): Behavior<SamplerMessage> 
   const scanner = opts.scanner ?? sharedScanner;
   let tracker: ProcUsageTracker | null = opts.constants ? new ProcUsageTracker(opts.constants) : null;
   let timer: TimerId | null = null;
+  const cgroups = opts.groups ?? null;
+  let groupTracker: GroupUsageTracker | null = null;
 
   async function sample(now: () => number): Promise<ProcessSampleEvent> {
+    if (cgroups !== null) {
+      groupTracker ??= new GroupUsageTracker(cgroups, opts.constants ?? await loadProcConstants());
+      const event: ProcessSampleEvent = Object.freeze({ type: 'processSample', at: now(), handlers: groupTracker.sample(readUptimeSec()) });
+      opts.emit(event);
+      return event;
+    }
     tracker ??= new ProcUsageTracker(await loadProcConstants());
     const groups = await scanAttributed(opts.libId, scanner);
     // Read right after the scan: the tick delta is measured against this monotonic clock.

@@ -72,4 +72,8 @@ export interface ProcessSample {
   readonly memoryBytes: number;
   /** Start time (ms since epoch) of the handler's oldest live process; null when none. */
   readonly oldestStartMs: number | null;
+  /** cgroup mode, under limits.cpuPercent: periods the kernel throttled the group, and for how long in all. */
+  readonly throttled?: { readonly count: number; readonly ms: number };
+  /** cgroup mode: processes the kernel killed at limits.memoryMB. */
+  readonly oomKills?: number;
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { checkExecutable } from './exec-check.js';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { systemClock } from '../../core/clock.js';
@@ -11,6 +12,7 @@ import { readExitFile, withExitFile } from './exit-file.js';
 import { closeOutputs, openOutputs } from './output-files.js';
 import { handlerBaseEnv } from './daemon-env.js';
 import { terminateHandler } from './terminate.js';
+import { enterGroups, isolationFor, type CgroupGroups } from './cgroup/index.js';
 import type { TerminationReason, TerminationReport } from './terminate.js';
 
 export type { RunResult, RunSpec, RunningCommand } from './run-spec.js';
@@ -85,15 +87,33 @@ export async function runCommand(spec: RunSpec): Promise<RunningCommand> {
   const [file, args] = 'shell' in spec.command
     ? ['/bin/sh', ['-c', spec.exitFile ? withExitFile(spec.command.shell, spec.exitFile) : spec.command.shell]]
     : [spec.command.file, [...spec.command.args]];
+  const groups = isolationFor(spec.libId);
+  let launch = { file, args };
   let started: Started;
   try {
+    if (groups !== null) {
+      // Through the entering shell, a program that cannot run would be its exit 126/127: say so as a spawn failure.
+      if (file.includes('/')) checkExecutable(file);
+      // The run's group exists, with the handler's limits, before the command can run a single instruction.
+      launch = enterGroups(groups.prepareRun(spec.handler, runId, spec.limits ?? null).procsFiles, file, args);
+    }
     started = spec.spawner
-      ? await spec.spawner.spawn({ file, args, cwd: spec.cwd, env: commandEnv(spec, runId), stdoutFile: spec.stdoutFile, stderrFile: spec.stderrFile })
-      : await startHere(spec, file, args, commandEnv(spec, runId));
+      ? await spec.spawner.spawn({ file: launch.file, args: launch.args, cwd: spec.cwd, env: commandEnv(spec, runId), stdoutFile: spec.stdoutFile, stderrFile: spec.stderrFile })
+      : await startHere(spec, launch.file, launch.args, commandEnv(spec, runId));
   } catch (err) {
+    groups?.release(spec.handler, runId);
     return { pid: null, done: finish(null, { outcome: 'spawnFailed', exitCode: null, signal: null, error: `cannot start ${what}: ${(err as Error).message}`, termination: null }) };
   }
-  return { pid: started.pid, done: supervise(spec, started, startedAt, runId, what, finish) };
+  const done = supervise(spec, started, startedAt, runId, what, finish);
+  return { pid: started.pid, done: groups === null ? done : done.then((r) => afterGroupRun(groups, spec, runId, r)) };
+}
+
+/** Notes a kernel kill at the memory limit, then removes the run's group if nothing of it is left. */
+function afterGroupRun(groups: CgroupGroups, spec: RunSpec, runId: string, r: RunResult): RunResult {
+  const oom = groups.oomKills(spec.handler, runId);
+  groups.release(spec.handler, runId);
+  const failed = r.outcome === 'exited' && r.exitCode !== 0;
+  return failed && oom > 0 && spec.limits?.memoryMB !== undefined ? { ...r, memoryLimitKill: spec.limits.memoryMB } : r;
 }
 
 interface Supervision {

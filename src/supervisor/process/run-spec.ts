@@ -4,6 +4,7 @@ import { checkMarkParts } from './attribution.js';
 import type { SendSignal } from './signal.js';
 import type { TerminationReport } from './terminate.js';
 import type { Spawner } from './spawner.js';
+import type { HandlerLimits } from './cgroup/index.js';
 
 /** What to run for one handler operation, and where its output goes. */
 export interface RunSpec {
@@ -35,6 +36,8 @@ export interface RunSpec {
   readonly exitFile?: string;
   /** Fork through this small helper process instead of from this (possibly large) one. */
   readonly spawner?: Spawner;
+  /** Written to the handler's group (cgroup mode) before the command enters it. */
+  readonly limits?: HandlerLimits | null;
 }
 
 /** A started command: its pid (null when it never started) and the promise of its result. */
@@ -57,6 +60,8 @@ export interface RunResult {
   readonly stderrTail: string;
   readonly error: string | null;
   readonly termination: TerminationReport | null;
+  /** cgroup mode: the kernel killed a process of this run at the handler's memory limit (MB). */
+  readonly memoryLimitKill?: number;
 }
 
 /** The default grace between SIGTERM and SIGKILL (CONTRACT section 4). */

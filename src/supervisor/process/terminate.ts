@@ -8,18 +8,11 @@ import type { ProcSnapshot } from './attribution.js';
 import type { ProcScanner } from './scanner.js';
 import { defaultSendSignal, procKey, signalIfSame, trySignal } from './signal.js';
 import type { SendSignal } from './signal.js';
+import { isolationFor } from './cgroup/index.js';
+import { terminateGroup } from './terminate-group.js';
 
-/** Why a handler's processes were ended; the first reason is the one recorded. */
-export type TerminationReason = 'timeout' | 'cancel' | 'cleanup';
-
-/** What a two-phase termination did: who got SIGTERM, who needed SIGKILL, who survived even that. */
-export interface TerminationReport {
-  readonly reason: TerminationReason;
-  readonly termed: number[];
-  readonly killed: number[];
-  readonly unkillable: number[];
-  readonly durationMs: number;
-}
+import type { TerminationReason, TerminationReport } from './termination.js';
+export type { TerminationReason, TerminationReport } from './termination.js';
 
 /** Options for terminateHandler. */
 export interface TerminateOptions {
@@ -108,6 +101,12 @@ export async function terminateHandler(opts: TerminateOptions): Promise<Terminat
   const pollMs = opts.pollMs ?? 50;
   const started = clock.now();
   const { libId, handler, pgid, runId } = opts;
+  // Kernel groups, unless a test hands in its own /proc scanner (a mark-only process).
+  const groups = opts.scanner === undefined ? isolationFor(libId) : null;
+  if (groups !== null) {
+    return terminateGroup({ groups, handler, ...(runId !== undefined ? { runId } : {}), ...(pgid !== undefined ? { pgid } : {}), graceMs: opts.graceMs,
+      killWaitMs: opts.killWaitMs ?? 1000, reason: opts.reason, clock, ...(opts.sendSignal ? { sendSignal: opts.sendSignal } : {}) });
+  }
 
   // Only live members count: a pgid cannot be handed to a new group while any member is alive.
   const isTarget = (p: ScannedProc): boolean =>

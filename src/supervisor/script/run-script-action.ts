@@ -3,6 +3,7 @@
  * handlers (own process group, attribution mark, timeout with SIGTERM/SIGKILL, output to
  * files) and maps its ending and result file to a Device Update result.
  */
+import type { HandlerLimits } from '../process/cgroup/index.js';
 import type { Spawner } from '../process/spawner.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ export interface ActionContext {
   readonly clock: Clock;
   /** Forks through this helper process (the daemon's); from this process otherwise. */
   readonly spawner?: Spawner;
+  readonly limits?: HandlerLimits | null;
 }
 
 /** What one action did, kept in the operation's record (`status` shows it). */
@@ -127,7 +129,7 @@ export async function runScriptAction(inv: ScriptActionInvocation, ctx: ActionCo
     libId: ctx.libId, handler: inv.handler, operation: `${inv.op} (--action-${inv.action})`,
     command: { file: inv.script, args: inv.args }, cwd: inv.cwd, env: inv.env, stdoutFile, stderrFile,
     timeoutMs: inv.timeoutMs, graceMs: ctx.graceMs, signal: ctx.signal, clock: ctx.clock,
-    ...(ctx.spawner ? { spawner: ctx.spawner } : {}),
+    ...(ctx.spawner ? { spawner: ctx.spawner } : {}), ...(ctx.limits ? { limits: ctx.limits } : {}),
   });
   onStart(running.pid);
   const r = await running.done;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { scanProcesses } from '../../../src/supervisor/process/attribution.js';
 import type { ScannedProc } from '../../../src/supervisor/process/attribution.js';
 import { signalIfSame, defaultSendSignal } from '../../../src/supervisor/process/signal.js';
+import { endLibGroups } from '../../helpers/cgroups.js';
 
 /** A libId no other test uses, so parallel tests never see each other's processes. */
 export function uniqueLibId(): string {
@@ -27,14 +28,15 @@ export async function liveMarked(libId: string): Promise<ScannedProc[]> {
   return (await scanProcesses()).procs.filter((p) => p.mark?.libId === libId);
 }
 
-/** SIGKILLs everything still marked with libId: every test ends every process it started. */
+/** SIGKILLs everything still marked with libId, and removes its cgroups: every test ends every process and group it made. */
 export async function killAllMarked(libId: string): Promise<void> {
   for (let round = 0; round < 5; round += 1) {
     const left = await liveMarked(libId);
-    if (left.length === 0) return;
+    if (left.length === 0) break;
     for (const p of left) signalIfSame(defaultSendSignal, p, 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  await endLibGroups(libId);
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after timeoutMs. */

@@ -1,0 +1,61 @@
+/**
+ * Usage of each handler from its kernel group (cgroup mode): CPU from cpu.stat usage_usec (or
+ * cpuacct.usage), memory from memory.current (or memory.usage_in_bytes), members from
+ * cgroup.procs. No walk of /proc: only a member seen for the first time has its stat read once,
+ * for its start time (`uptime` in `ps`).
+ */
+import type { CgroupGroups } from '../process/cgroup/index.js';
+import { readProcStat } from '../process/proc.js';
+import type { ProcConstants } from './proc-usage.js';
+import type { ProcessSample } from './types.js';
+
+interface Previous { readonly cpuUsec: number; readonly atSec: number }
+
+export class GroupUsageTracker {
+  #previous = new Map<string, Previous>();
+  /** Start time (ms since epoch) of each member seen, by `pid`; forgotten when it leaves its group. */
+  #starts = new Map<number, number>();
+
+  constructor(private readonly groups: CgroupGroups, private readonly constants: ProcConstants) {}
+
+  /** One sample per handler group, measured at `uptimeSec`; empty run groups are removed on the way. */
+  sample(uptimeSec: number, opts: { prune?: boolean } = {}): Map<string, ProcessSample> {
+    const out = new Map<string, ProcessSample>();
+    const previous = new Map<string, Previous>();
+    const starts = new Map<number, number>();
+    for (const handler of this.groups.handlers()) {
+      // Only the daemon prunes: a CLI reading without it must not race an `apply` that prepared a run.
+      const pids = (opts.prune === false ? this.groups.members(handler) : this.groups.prune(handler)).sort((a, b) => a - b);
+      const usage = this.groups.usage(handler);
+      let cpuPercent = 0;
+      if (usage.cpuUsec !== null) {
+        const prev = this.#previous.get(handler);
+        if (prev !== undefined && uptimeSec > prev.atSec && usage.cpuUsec >= prev.cpuUsec) {
+          cpuPercent = ((usage.cpuUsec - prev.cpuUsec) / 1e6 / (uptimeSec - prev.atSec)) * 100;
+        }
+        previous.set(handler, { cpuUsec: usage.cpuUsec, atSec: uptimeSec });
+      }
+      let oldest: number | null = null;
+      let rss = 0;
+      for (const pid of pids) {
+        let start = this.#starts.get(pid);
+        if (start === undefined || usage.memoryBytes === null) {
+          const st = readProcStat(pid);
+          if (st === null) continue;
+          start ??= Math.round(this.constants.bootTimeMs + (st.startTicks / this.constants.clockTicks) * 1000);
+          rss += Math.max(0, st.rssPages) * this.constants.pageSize;
+        }
+        starts.set(pid, start);
+        if (oldest === null || start < oldest) oldest = start;
+      }
+      out.set(handler, Object.freeze({
+        pids: Object.freeze(pids), cpuPercent: Math.round(cpuPercent * 10) / 10, memoryBytes: usage.memoryBytes ?? rss, oldestStartMs: oldest,
+        ...(usage.nrThrottled > 0 ? { throttled: { count: usage.nrThrottled, ms: Math.round(usage.throttledUsec / 1000) } } : {}),
+        ...(usage.oomKills > 0 ? { oomKills: usage.oomKills } : {}),
+      }));
+    }
+    this.#previous = previous;
+    this.#starts = starts;
+    return out;
+  }
+}

@@ -1,0 +1,69 @@
+// Real cgroups for tests: a subtree no other test (or helper) uses, removed with everything in it.
+import { existsSync, readdirSync, rmdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findMounts } from '../../src/supervisor/process/cgroup/detect.js';
+import { isolationFor } from '../../src/supervisor/process/cgroup/index.js';
+
+let n = 0;
+
+/** Every directory of the subtree `rel` in each cgroup tree, deepest first. */
+function dirsUnder(rel: string): string[] {
+  const mounts = findMounts();
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) walk(join(dir, d.name));
+    out.push(dir);
+  };
+  for (const m of [mounts.v2, ...mounts.v1.values()]) {
+    if (m !== null && existsSync(join(m, rel))) walk(join(m, rel));
+  }
+  return out;
+}
+
+function pidsIn(dir: string): number[] {
+  try {
+    return readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** SIGKILLs every process in the subtree, waits for them to go, and removes its groups. */
+export async function removeSubtree(rel: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const dirs = dirsUnder(rel);
+    const pids = dirs.flatMap(pidsIn);
+    if (pids.length === 0) break;
+    for (const dir of dirs) {
+      const freeze = join(dir, 'freezer.state');
+      if (existsSync(freeze)) writeFileSync(freeze, 'THAWED');
+    }
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    if (Date.now() > deadline) throw new Error(`cgroup subtree ${rel} still holds ${pids.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  for (const dir of dirsUnder(rel)) rmdirSync(dir);
+}
+
+/** A fresh subtree for one test: `root` is its path in the cgroup2 tree (the --cgroup-root form). */
+export function testCgroupRoot(): { root: string; rel: string; cleanup: () => Promise<void> } {
+  const mounts = findMounts();
+  n += 1;
+  const rel = `/ext-supervisor-test-${process.pid}-${n}`;
+  const root = join(mounts.v2 ?? mounts.v1.values().next().value!, rel);
+  return { root, rel, cleanup: () => removeSubtree(rel) };
+}
+
+/** Kills whatever is left in a lib dir's groups (default subtree) and removes them. */
+export async function endLibGroups(libId: string): Promise<void> {
+  const groups = isolationFor(libId);
+  if (groups === null) return;
+  for (const handler of groups.handlers()) groups.kill(handler);
+  const deadline = Date.now() + 30_000;
+  while (!groups.handlers().every((h) => groups.isEmpty(h))) {
+    if (Date.now() > deadline) throw new Error(`the groups of ${libId} did not empty`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  groups.sweep();
+}

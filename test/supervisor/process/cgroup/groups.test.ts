@@ -1,0 +1,112 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { detectLayout, describeLayout, findMounts } from '../../../../src/supervisor/process/cgroup/detect.js';
+import { CgroupGroups } from '../../../../src/supervisor/process/cgroup/groups.js';
+import { enterGroups } from '../../../../src/supervisor/process/cgroup/index.js';
+import { readProcStat } from '../../../../src/supervisor/process/proc.js';
+import { systemClock } from '../../../../src/core/clock.js';
+import { testCgroupRoot } from '../../../helpers/cgroups.js';
+import { uniqueLibId, waitFor } from '../kit.js';
+
+const roots: Array<() => Promise<void>> = [];
+after(async () => { for (const cleanup of roots) await cleanup(); });
+
+function groupsFor(opts: { cgroupKill?: boolean } = {}): { groups: CgroupGroups; libId: string } {
+  const t = testCgroupRoot();
+  roots.push(t.cleanup);
+  const libId = uniqueLibId();
+  return { groups: new CgroupGroups(detectLayout({ libId, root: t.root }), () => {}, opts), libId };
+}
+
+/** Starts `sh -c line` inside a run's groups, as the spawner does; resolves with its exit. */
+function startIn(groups: CgroupGroups, handler: string, runId: string, line: string, limits = null as Parameters<CgroupGroups['prepareRun']>[2]) {
+  const { procsFiles, problems } = groups.prepareRun(handler, runId, limits);
+  assert.deepEqual(problems, []);
+  const { file, args } = enterGroups(procsFiles, '/bin/sh', ['-c', line]);
+  const child = spawn(file, args, { detached: true, stdio: 'ignore' });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { pid: child.pid!, exit };
+}
+
+const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };
+
+describe('cgroup backend', () => {
+  test('this machine: cgroup2 for membership, v1 for the controllers it lacks', () => {
+    const { groups } = groupsFor();
+    const mounts = findMounts();
+    assert.ok(mounts.v2 !== null);
+    assert.match(describeLayout(groups.layout), /^cgroup2/);
+    assert.deepEqual(groups.controllers, ['memory', 'cpu', 'pids']);
+  });
+
+  test('an env -i + setsid child is a member, and kill ends it with its group', async () => {
+    const { groups } = groupsFor();
+    const run = startIn(groups, 'h1', 'run1', 'env -i setsid sleep 1000 & echo started; wait');
+    // Until its exec the child is still `env` or `setsid`: wait for the sleep itself.
+    const escaped = await waitFor('the escaped sleep', () => groups.members('h1').find((p) => p !== run.pid && readProcStat(p)?.comm === 'sleep'), 30_000);
+    const members = groups.members('h1');
+    assert.notEqual(readProcStat(escaped)!.sid, run.pid, 'setsid left the session');
+    assert.deepEqual(groups.members('h1', 'run1').sort(), members.sort());
+    assert.deepEqual(groups.handlers(), ['h1']);
+    groups.kill('h1');
+    assert.equal(await groups.waitEmpty('h1', undefined, 30_000, systemClock), true);
+    await run.exit;
+    assert.equal(alive(escaped), false);
+    groups.release('h1', 'run1');
+    assert.equal(existsSync(join(groups.layout.v2!, 'h-h1')), false, 'empty groups are removed');
+  });
+
+  test('without cgroup.kill (kernels before 5.14): freeze, kill each member, thaw; a forking loop ends too', async () => {
+    const { groups } = groupsFor({ cgroupKill: false });
+    const run = startIn(groups, 'f', 'r', 'while :; do setsid sleep 1000 & sleep 0.01; done');
+    await waitFor('a few forks', () => (groups.members('f').length >= 5 ? true : undefined), 30_000);
+    groups.kill('f');
+    assert.equal(await groups.waitEmpty('f', undefined, 30_000, systemClock), true);
+    assert.deepEqual(await run.exit, { code: null, signal: 'SIGKILL' });
+    assert.equal(readFileSync(join(groups.layout.v2!, 'h-f', 'cgroup.freeze'), 'latin1').trim(), '0', 'thawed again');
+  });
+
+  test('a run kill ends that run only', async () => {
+    const { groups } = groupsFor();
+    const a = startIn(groups, 'h', 'a', 'exec sleep 1000');
+    const b = startIn(groups, 'h', 'b', 'exec sleep 1000');
+    await waitFor('both in', () => (groups.members('h').length === 2 ? true : undefined), 30_000);
+    groups.kill('h', 'a');
+    assert.deepEqual(await a.exit, { code: null, signal: 'SIGKILL' });
+    assert.deepEqual(groups.members('h'), [b.pid]);
+    groups.kill('h');
+    await b.exit;
+  });
+
+  test('320 MB under a 64 MB limit: the kernel kills it and counts the kill', async () => {
+    const { groups } = groupsFor();
+    const hog = startIn(groups, 'hog', 'r', 'exec python3 -c "b = bytearray(b\'a\') * (320 * 1024 * 1024)"', { memoryMB: 64 });
+    const neighbour = startIn(groups, 'calm', 'r', 'exec sleep 1000');
+    assert.deepEqual(await hog.exit, { code: null, signal: 'SIGKILL' });
+    assert.ok(groups.oomKills('hog', 'r') >= 1);
+    assert.equal(groups.oomKills('calm', 'r'), 0);
+    assert.ok(alive(neighbour.pid));
+    groups.kill('calm');
+    await neighbour.exit;
+  });
+
+  test('a fork bomb under tasksMax 50 is bounded, then ended', async () => {
+    const { groups } = groupsFor();
+    const bomb = startIn(groups, 'bomb', 'r', 'while :; do sleep 1000 & done', { tasksMax: 50 });
+    // dash gives up when fork fails: the bomb's shell ends at the bound, its children stay.
+    assert.deepEqual(await bomb.exit, { code: 2, signal: null });
+    assert.equal(Number(require_('pids', groups, 'bomb', 'pids.max')), 50);
+    const members = groups.members('bomb').length;
+    assert.ok(members >= 40 && members <= 50, `${members} members`);
+    groups.kill('bomb');
+    assert.equal(await groups.waitEmpty('bomb', undefined, 30_000, systemClock), true);
+  });
+});
+
+function require_(controller: 'pids', groups: CgroupGroups, handler: string, file: string): string {
+  const root = groups.layout.where[controller] === 'v2' ? groups.layout.v2! : groups.layout.v1.get(controller)!;
+  return readFileSync(join(root, `h-${handler}`, file), 'latin1').trim();
+}
