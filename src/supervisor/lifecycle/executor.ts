@@ -14,7 +14,7 @@ import type { OperationResult } from './events.js';
 import type { ExecutionGoal, ExecutorDeps, PlanOutcome } from './execution.js';
 import { fetchFailureCode, fetchHandlerPackage, readInstalledManifest } from './fetch-step.js';
 import { handlerPaths, scriptWorkFolder } from '../../storage/layout.js';
-import { copyHandlerState, prepareHandlerFiles } from './prepare.js';
+import { copyHandlerState, isMultiConfig, multiConfigProblem, prepareHandlerFiles, removeExtensionFiles } from './prepare.js';
 import { planEnded, planStarted, stepStarted, stepsDone, type RunningStep } from './progress.js';
 import { transition, type HandlerRecord } from './record.js';
 import type { HandlerPlan, PlanStep } from './steps.js';
@@ -80,6 +80,7 @@ class PlanRun {
             ? { ...this.upgrade, disableExitCode: effect.exitCode } : { ...this.upgrade, uninstallExitCode: effect.exitCode };
           break;
         case 'removeDir': await this.removeDir(effect.version); break;
+        case 'removeExtensionFiles': await removeExtensionFiles(this.paths(effect.version), effect.extensions); break;
         // A lifecycle event always completes its step: one write for both.
         case 'stepDone': await this.checkpoint(stepsDone(record, this.i + 1, this.upgradeCodes())); break;
       }
@@ -145,8 +146,13 @@ class PlanRun {
     switch (step.kind) {
       case 'fetch': return this.fetch(step);
       case 'prepare': {
-        const form = await this.manifestOf(step.version).then((m) => m.form, () => 'command');
-        await prepareHandlerFiles(this.paths(step.version), this.goal.name, step.version, this.goal.extensions, { settings: form !== 'script' });
+        const manifest = await this.manifestOf(step.version).catch(() => null);
+        const problem = manifest ? multiConfigProblem(this.goal.name, manifest, this.goal.extensions) : null;
+        // Named after the command it keeps from running.
+        const op = this.plan.steps.slice(this.i).find((s) => s.kind === 'command')?.op ?? 'enable';
+        if (problem) return { kind: 'error', failure: this.ended(this.synthetic(op, step, ErrorCodes.processing, problem)) };
+        await prepareHandlerFiles(this.paths(step.version), this.goal.name, step.version, this.goal.extensions,
+          { settings: manifest?.form !== 'script', multiConfig: isMultiConfig(manifest) });
         return DONE;
       }
       case 'copyState':

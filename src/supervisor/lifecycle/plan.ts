@@ -5,7 +5,7 @@
 import { SupervisorError } from '../../core/errors.js';
 import { chooseVersion, checkDowngrade } from './version-choice.js';
 import type { HandlerRecord } from './record.js';
-import type { HandlerPlan, PackageSpec, PlanStep } from './steps.js';
+import type { DroppedExtension, HandlerPlan, PackageSpec, PlanStep } from './steps.js';
 import { changedExtensions, type ExtensionSettings } from './settings-hash.js';
 
 export interface PlanGoal {
@@ -124,9 +124,24 @@ export function planHandler(goal: PlanGoal, rec: HandlerRecord): HandlerPlan {
       steps: [{ kind: 'prepare', version: v }, { kind: 'command', op: 'enable', version: v, role: 'current', extensions: allExtensions(goal) }] };
   }
   const changed = goal.extensions.length === 0 ? [] : changedExtensions(goal.extensions, rec.enabledExtensions);
-  if (changed.length === 0) return none('enabled, settings unchanged', v);
-  return { action: 'enable', targetVersion: v, fromVersion: null, reason: `settings changed: ${changed.join(', ')}`,
-    steps: [{ kind: 'prepare', version: v }, { kind: 'command', op: 'enable', version: v, role: 'current', extensions: changed }] };
+  const dropped = droppedExtensions(goal, rec);
+  if (changed.length === 0 && dropped.length === 0) return none('enabled, settings unchanged', v);
+  const steps: PlanStep[] = [];
+  // As the agent: a deleted extension is disabled (with its own ConfigExtensionName) and its files removed.
+  if (dropped.length > 0) {
+    steps.push({ kind: 'command', op: 'disable', version: v, role: 'current', extensions: dropped.map((d) => d.name), dropped });
+  }
+  if (changed.length > 0) steps.push({ kind: 'prepare', version: v }, { kind: 'command', op: 'enable', version: v, role: 'current', extensions: changed });
+  const reasons = [...(changed.length > 0 ? [`settings changed: ${changed.join(', ')}`] : []),
+    ...(dropped.length > 0 ? [`extensions removed: ${dropped.map((d) => d.name).join(', ')}`] : [])];
+  return { action: changed.length > 0 ? 'enable' : 'disable', targetVersion: v, fromVersion: null, reason: reasons.join('; '), steps };
+}
+
+/** Extensions the last enable saw that the goal no longer has (only goals that still name some: a handler's own default is not dropped). */
+function droppedExtensions(goal: PlanGoal, rec: HandlerRecord): DroppedExtension[] {
+  if (goal.extensions.length === 0) return [];
+  const names = new Set(allExtensions(goal));
+  return Object.entries(rec.enabledExtensions).filter(([n]) => !names.has(n)).map(([name, e]) => ({ name, sequenceNumber: e.sequenceNumber }));
 }
 
 /** onUnresponsive "restart": disable then enable the installed version, settings rewritten in between. */
