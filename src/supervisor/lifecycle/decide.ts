@@ -88,7 +88,7 @@ export function decide(input: DecisionInput): Decision {
   const { step, outcome } = input;
   switch (outcome.kind) {
     case 'stopping': return { event: null, effects: [], next: { kind: 'suspend', failure: outcome.failure } };
-    case 'error': return endPlan(outcome.failure, null);
+    case 'error': return endPlan(outcome.failure, installFailed(input));
     case 'done': return step.kind === 'removeDir' ? afterRemoveDir(input, step) : { event: null, effects: [], next: proceed };
   }
   if (step.kind !== 'command') throw new SupervisorError('E_INTERNAL', `a ${step.kind} step has no ${outcome.kind} outcome`, { step: step.kind });
@@ -162,5 +162,11 @@ function afterFailure(input: DecisionInput, step: CommandStep, form: 'command' |
   }
   // The old version is gone already; the new dir stays and is reused by the next attempt.
   if (step.op === 'install' && step.role === 'new' && record.state !== 'NotInstalled') return endPlan(failure, { type: 'uninstalled' });
-  return endPlan(failure, null);
+  return endPlan(failure, installFailed(input));
+}
+
+/** A fresh install that failed after its package was staged: the record keeps the dir's version, for uninstall to remove. */
+function installFailed({ record, plan, step, manifest }: DecisionInput): LifecycleEvent | null {
+  if (record.state !== 'NotInstalled' || plan.action !== 'install' || plan.targetVersion === null || step.kind === 'fetch') return null;
+  return { type: 'installFailed', version: plan.targetVersion, form: manifest?.form ?? null };
 }

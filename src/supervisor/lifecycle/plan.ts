@@ -33,11 +33,14 @@ export function choosePackage(goal: PlanGoal): PackageSpec {
   return pkg;
 }
 
-function freshInstall(goal: PlanGoal, pkg: PackageSpec): HandlerPlan {
+function freshInstall(goal: PlanGoal, pkg: PackageSpec, rec: HandlerRecord): HandlerPlan {
   const v = pkg.version;
+  // The dir a failed install of another version left goes first: a handler's folders never outlive it.
+  const leftover: PlanStep[] = rec.version !== null && rec.version !== v ? [{ kind: 'removeDir', version: rec.version }] : [];
   return {
     action: 'install', targetVersion: v, fromVersion: null, reason: `install ${v}`,
     steps: [
+      ...leftover,
       { kind: 'fetch', version: v, pkg },
       { kind: 'prepare', version: v },
       { kind: 'command', op: 'install', version: v, role: 'current', extensions: [] },
@@ -64,7 +67,12 @@ function upgradeSteps(goal: PlanGoal, pkg: PackageSpec, from: string, oldEnabled
 }
 
 function planUninstall(rec: HandlerRecord, goal: PlanGoal): HandlerPlan {
-  if (rec.state === 'NotInstalled' || rec.version === null) return none('not installed', null);
+  if (rec.version === null) return none('not installed', null);
+  // As the agent's handle_uninstall: a handler that never installed runs nothing, but its folder goes.
+  if (rec.state === 'NotInstalled') {
+    return { action: 'uninstall', steps: [{ kind: 'removeDir', version: rec.version, uninstalled: true }], targetVersion: null,
+      fromVersion: rec.version, reason: 'uninstall: remove the folder of a failed install' };
+  }
   const steps: PlanStep[] = [];
   if (rec.state === 'FailedUpgrade' && rec.previousVersion) {
     // Both versions are on disk: the old one is the installed handler, the new one never finished.
@@ -92,7 +100,7 @@ export function planHandler(goal: PlanGoal, rec: HandlerRecord): HandlerPlan {
 
   const pkg = choosePackage(goal);
   const chosen = pkg.version;
-  if (rec.state === 'NotInstalled' || rec.version === null) return freshInstall(goal, pkg);
+  if (rec.state === 'NotInstalled' || rec.version === null) return freshInstall(goal, pkg, rec);
 
   if (rec.state === 'FailedUpgrade' && rec.previousVersion) {
     const old = rec.previousVersion;

@@ -93,6 +93,21 @@ describe('planHandler: enabled', () => {
   });
 });
 
+describe('planHandler: a failed first install (NotInstalled, its dir on disk)', () => {
+  const failed = transition(emptyRecord('H'), { type: 'installFailed', version: '1.0.2', form: 'command' });
+  test('uninstall runs no command and removes the dir, as the agent', () => {
+    const p = planHandler(goal({ state: 'uninstall' }), failed);
+    assert.equal(p.action, 'uninstall');
+    assert.deepEqual(p.steps, [{ kind: 'removeDir', version: '1.0.2', uninstalled: true }]);
+  });
+  test('enabled: installs again (the staged dir is reused by fetch)', () => {
+    assert.deepEqual(steps(goal(), failed), ['fetch 1.0.2', 'prepare 1.0.2', 'install 1.0.2', 'enable 1.0.2']);
+  });
+  test('enabled at another version: the leftover dir goes first', () => {
+    assert.deepEqual(steps(goal({ version: '2.0' }), failed), ['remove 1.0.2', 'fetch 2.0.0', 'prepare 2.0.0', 'install 2.0.0', 'enable 2.0.0']);
+  });
+});
+
 describe('planHandler: disabled and uninstall', () => {
   test('disabled: enabled → disable', () => {
     assert.deepEqual(steps(goal({ state: 'disabled' }), rec('Enabled', '1.0.2')), ['disable 1.0.2']);
