@@ -11,7 +11,7 @@ import { StateStore } from './record-store.js';
 import { ensureDir, libIdOf, type SupervisorDirs } from '../../storage/dirs.js';
 import { Gate } from './gate.js';
 import type { GoalState } from '../goal/goal-state.js';
-import { dependencyOrder } from '../goal/goal-state-graph.js';
+import { applyOrder } from '../goal/goal-state-graph.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import type { RestartRequest } from './events.js';
 
@@ -100,9 +100,14 @@ export class Fleet {
     await ensureDir(this.dirs.libDir, 0o700);
     await ensureDir(this.dirs.logDir, 0o700);
     const results = new Map<string, Promise<HandlerApplyResult>>();
-    for (const layer of dependencyOrder(goal.handlers)) {
+    // Enable runs dependencies first; disable and uninstall run dependents first.
+    const order = applyOrder(goal.handlers);
+    for (const layer of order.layers) {
       for (const h of layer) {
-        const dependencies: Dependency[] = h.dependsOn.map((d) => ({ name: d, result: results.get(d)! }));
+        const dependencies: Dependency[] = (order.waitsFor.get(h.name) ?? []).flatMap((d) => {
+          const result = results.get(d);
+          return result ? [{ name: d, result }] : [];
+        });
         // No deadline: an apply takes as long as its commands (each bounded by its own timeout) and its queue.
         results.set(h.name, this.actor(h.name).ask<HandlerApplyResult>((reply) => ({ type: 'apply', goal: h, dependencies, reply }), Infinity));
       }
