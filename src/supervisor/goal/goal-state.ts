@@ -36,6 +36,8 @@ export interface HandlerGoal {
   readonly limits: { readonly memoryMB?: number; readonly cpuPercent?: number } | null;
   /** Device Update component for script handlers, values stringified, nested keys dotted. */
   readonly component: Readonly<Record<string, string>> | null;
+  /** The goal state's certificatesFolder (or the command line's): where this handler's certificates come from. */
+  readonly certificatesFolder?: string | null;
 }
 
 export interface PackageRef { readonly version: string; readonly sha256: string; readonly uris: readonly string[] }
@@ -223,7 +225,9 @@ export function parseGoalState(text: string, source: string): GoalState {
     // No value: a misspelt protectedSettings would otherwise be echoed.
     source, path: jsonPath(k.path), reason: 'unknown key, ignored',
   }));
-  const goal: GoalState = { source, etag: result.data.etag, handlers: result.data.handlers, warnings };
+  const folder = result.data.certificatesFolder;
+  const handlers = folder === null ? result.data.handlers : result.data.handlers.map((h) => ({ ...h, certificatesFolder: folder }));
+  const goal: GoalState = { source, etag: result.data.etag, handlers, warnings };
   return deepFreeze(goal);
 }
 

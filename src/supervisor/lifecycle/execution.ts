@@ -16,6 +16,8 @@ export interface ExecutionGoal {
   readonly handlerProperties: { readonly arguments?: string; readonly installedCriteria?: string };
   /** Script form: the Device Update component the placeholders are filled from. */
   readonly component: Readonly<Record<string, string>> | null;
+  /** Folder of `<thumbprint>.crt`/`.prv` to put where HandlerUtil reads them (lifecycle/certificates.ts). */
+  readonly certificatesFolder?: string | null;
 }
 
 export interface ExecutorDeps {

@@ -19,6 +19,7 @@ import { planEnded, planStarted, stepStarted, stepsDone, type RunningStep } from
 import { transition, type HandlerRecord } from './record.js';
 import type { HandlerPlan, PlanStep } from './steps.js';
 import { ErrorCodes } from './error-codes.js';
+import { placeCertificates, releaseCertificates } from './certificates.js';
 
 export type { ExecutionGoal, ExecutorDeps, PlanOutcome } from './execution.js';
 
@@ -153,6 +154,10 @@ class PlanRun {
         if (problem) return { kind: 'error', failure: this.ended(this.synthetic(op, step, ErrorCodes.processing, problem)) };
         await prepareHandlerFiles(this.paths(step.version), this.goal.name, step.version, this.goal.extensions,
           { settings: manifest?.form !== 'script', multiConfig: isMultiConfig(manifest) });
+        const thumbprints = this.goal.extensions.flatMap((e) => (e.protectedSettingsCertThumbprint ? [e.protectedSettingsCertThumbprint] : []));
+        if (this.goal.certificatesFolder && thumbprints.length > 0) {
+          await placeCertificates({ dirs: this.deps.dirs, handler: this.goal.name, folder: this.goal.certificatesFolder, thumbprints });
+        }
         return DONE;
       }
       case 'copyState':
@@ -160,7 +165,10 @@ class PlanRun {
         return DONE;
       case 'removeDir':
         await this.removeDir(step.version);
-        if (step.uninstalled === true) await rm(scriptWorkFolder(this.deps.dirs, this.goal.name), { recursive: true, force: true });
+        if (step.uninstalled === true) {
+          await rm(scriptWorkFolder(this.deps.dirs, this.goal.name), { recursive: true, force: true });
+          await releaseCertificates(this.deps.dirs, this.goal.name);
+        }
         return DONE;
       case 'command': return this.command(step);
     }
