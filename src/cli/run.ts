@@ -1,4 +1,5 @@
 /** `supervisor run`: starts the daemon in the foreground and stops it gracefully on SIGTERM/SIGINT. */
+import { resolve } from 'node:path';
 import { EXIT, type CliIO } from './io.js';
 import { dirsOf, type DirFlags } from './connect.js';
 
@@ -13,6 +14,7 @@ export interface RunFlags extends DirFlags {
   readonly metricsListen?: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly sampleInterval: number;
+  readonly certificatesFolder?: string;
 }
 
 export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
@@ -29,6 +31,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
       installConcurrency: flags.installConcurrency, graceMs: flags.killGrace * 1000, stopGraceMs: flags.stopGrace * 1000,
       sampleIntervalMs: flags.sampleInterval * 1000, metricsListen: flags.metricsListen,
       ...(flags.reportUrl ? { reportUrl: flags.reportUrl } : {}),
+      ...(flags.certificatesFolder ? { certificatesFolder: resolve(flags.certificatesFolder) } : {}),
       log: (level, message, fields) => logger.log(level, message, fields),
       serveControl: (handlers, where) => startControlServer({ ...where, handlers, log: (line) => logger.log('info', line) }),
     });

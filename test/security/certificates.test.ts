@@ -51,16 +51,17 @@ describe('certificates for protected settings', () => {
 
     const pkg = await ws.package({ name: 'Contoso.Decrypt', version: '1.0', manifest: { enableCommand: 'handlerutil-decrypt.py enable' },
       files: { 'handlerutil-decrypt.py': await readFile(FIXTURE, 'utf8') } });
-    const doc = (state: string) => ({ certificatesFolder: certs, handlers: [handlerEntry('Contoso.Decrypt', [pkg], { state,
+    // The first apply names the folder on the command line, the second in the goal state.
+    const doc = (state: string, inGoal: boolean) => ({ ...(inGoal ? { certificatesFolder: certs } : {}), handlers: [handlerEntry('Contoso.Decrypt', [pkg], { state,
       extensions: [{ name: 'default', sequenceNumber: 1, publicSettings: {}, protectedSettings: der, protectedSettingsCertThumbprint: thumbprint }] })] });
-    const on = await ws.goalState(doc('enabled'), 'on.json');
-    const off = await ws.goalState(doc('uninstall'), 'off.json');
+    const on = await ws.goalState(doc('enabled', false), 'on.json');
+    const off = await ws.goalState(doc('uninstall', true), 'off.json');
     const flags = dirFlags(ws).join(' ');
     const out = (n: string) => join(ws.root, n);
     // One namespace for both applies: what the first puts in /var/lib/waagent, the second must take away.
     const script = `set -e
 mount -t tmpfs -o mode=0755 tmpfs /var/lib
-"${process.execPath}" "${CLI}" apply --goal-state ${on} ${flags} > ${out('apply-on.out')} 2>&1 || echo "exit $?" >> ${out('apply-on.out')}
+"${process.execPath}" "${CLI}" apply --goal-state ${on} --certificates-folder ${certs} ${flags} > ${out('apply-on.out')} 2>&1 || echo "exit $?" >> ${out('apply-on.out')}
 stat -c '%a %n' /var/lib/waagent /var/lib/waagent/* > ${out('placed.txt')}
 cp ${ws.libDir}/Contoso.Decrypt-1.0/decrypted.txt ${out('decrypted.txt')} || true
 "${process.execPath}" "${CLI}" apply --goal-state ${off} ${flags} > ${out('apply-off.out')} 2>&1 || echo "exit $?" >> ${out('apply-off.out')}

@@ -31,6 +31,8 @@ export interface FleetOptions {
   readonly system?: ActorSystem;
   /** Forks handler commands through this helper process (a big process forks slowly). */
   readonly spawner?: Spawner;
+  /** `--certificates-folder`: used for handlers whose goal state names no certificatesFolder. */
+  readonly certificatesFolder?: string;
   /** Told about a state file that did not parse: it was moved aside and rebuilt from disk. */
   readonly onCorruptState?: (message: string) => void;
 }
@@ -109,7 +111,9 @@ export class Fleet {
           return result ? [{ name: d, result }] : [];
         });
         // No deadline: an apply takes as long as its commands (each bounded by its own timeout) and its queue.
-        results.set(h.name, this.actor(h.name).ask<HandlerApplyResult>((reply) => ({ type: 'apply', goal: h, dependencies, reply }), Infinity));
+        const certs = h.certificatesFolder ?? this.opts.certificatesFolder ?? null;
+        const g = certs === (h.certificatesFolder ?? null) ? h : { ...h, certificatesFolder: certs };
+        results.set(h.name, this.actor(h.name).ask<HandlerApplyResult>((reply) => ({ type: 'apply', goal: g, dependencies, reply }), Infinity));
       }
     }
     const byName = new Map<string, HandlerApplyResult>();
