@@ -1,4 +1,5 @@
 /** `supervisor apply`: one shot, no daemon. Renders the outcome; the work is the Fleet's. */
+import { resolve } from 'node:path';
 import { fetchGoalState } from '../supervisor/goal/goal-fetch.js';
 import type { ApplySummary } from '../supervisor/lifecycle/fleet.js';
 import { Runtime } from '../supervisor/daemon/runtime.js';
@@ -20,6 +21,7 @@ export interface ApplyFlags {
   readonly json?: boolean;
   /** Seconds between SIGTERM and SIGKILL (tests shorten it). */
   readonly grace?: number;
+  readonly certificatesFolder?: string;
 }
 
 /** The apply table: one line per handler, then its extensions' status lines (from their status files). */
@@ -86,6 +88,7 @@ export async function applyCommand(flags: ApplyFlags, io: CliIO): Promise<number
   }
   const runtime = new Runtime({ dirs, concurrency: flags.concurrency, installConcurrency: flags.installConcurrency,
     graceMs: flags.grace !== undefined ? flags.grace * 1000 : undefined,
+    ...(flags.certificatesFolder ? { certificatesFolder: resolve(flags.certificatesFolder) } : {}),
     onCorruptState: (message) => io.stderr(`supervisor apply: ${message}\n`),
     onError: (err) => io.stderr(`supervisor apply: ${(err as Error)?.message ?? String(err)}\n`) });
   const onSignal = (): void => {

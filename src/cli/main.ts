@@ -68,13 +68,15 @@ function withApplyOptions(cmd: Command): Command {
     .option('--goal-state-url-file <file>', 'read the goal-state URL (or path) from this file, mode 0600: keeps a token out of the process list')
     .addOption(new Option('--concurrency <n>', 'enable/disable commands at once').argParser(positiveInt('--concurrency')).default(16))
     .addOption(new Option('--install-concurrency <n>', 'install/update/uninstall commands at once').argParser(positiveInt('--install-concurrency')).default(1))
-    .addOption(new Option('--kill-grace <seconds>', 'between SIGTERM and SIGKILL when a command is ended').argParser(positiveNumber('--kill-grace')).default(5)));
+    .addOption(new Option('--kill-grace <seconds>', 'between SIGTERM and SIGKILL when a command is ended').argParser(positiveNumber('--kill-grace')).default(5))
+    .option('--certificates-folder <dir>', 'folder of <thumbprint>.crt/.prv for protected settings, when the goal state names none'));
 }
 
 withApplyOptions(program.command('apply')
   .description('apply a goal state once, wait for every operation, print the handler table')
   .option('--json', 'print the result as JSON'))
-  .action(async (opts: DirFlags & { goalState?: string; goalStateUrlFile?: string; concurrency: number; installConcurrency: number; killGrace: number; json?: boolean }) => {
+  .action(async (opts: DirFlags & { goalState?: string; goalStateUrlFile?: string; concurrency: number; installConcurrency: number; killGrace: number; json?: boolean;
+    certificatesFolder?: string }) => {
     const [{ applyCommand }, { resolveGoalSource }] = await Promise.all([import('./apply.js'), import('./goal-source.js')]);
     exitCode = await applyCommand({ ...opts, goalState: await resolveGoalSource(opts), grace: opts.killGrace }, processIO);
   });

@@ -1,4 +1,5 @@
 /** `supervisor run`: starts the daemon in the foreground and stops it gracefully on SIGTERM/SIGINT. */
+import { resolve } from 'node:path';
 import { EXIT, type CliIO } from './io.js';
 import { dirsOf, type DirFlags } from './connect.js';
 
@@ -19,6 +20,7 @@ export interface RunFlags extends DirFlags {
   readonly cgroupRoot?: string;
   /** --no-cgroups: processes found by marks only. */
   readonly cgroups?: boolean;
+  readonly certificatesFolder?: string;
 }
 
 export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
@@ -39,6 +41,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
       sampleIntervalMs: flags.sampleInterval * 1000, metricsListen: flags.metricsListen,
       outputMaxBytes: flags.outputMax, outputKeep: flags.outputKeep,
       ...(flags.reportUrl ? { reportUrl: flags.reportUrl } : {}),
+      ...(flags.certificatesFolder ? { certificatesFolder: resolve(flags.certificatesFolder) } : {}),
       log: (level, message, fields) => logger.log(level, message, fields),
       serveControl: (handlers, where) => startControlServer({ ...where, handlers, log: (line) => logger.log('info', line) }),
     });

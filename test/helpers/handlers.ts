@@ -92,7 +92,7 @@ export class Workspace {
 
   /** A Device Update script-form package around test/fixtures/script-handlers/adu-script.sh. */
   async scriptPackage(spec: { name: string; version: string; arguments?: string; installedCriteria?: string;
-    behavior?: Record<string, string> }): Promise<BuiltPackage> {
+    behavior?: Record<string, string>; files?: Record<string, string> }): Promise<BuiltPackage> {
     const src = join(this.root, 'src', `${spec.name}-${spec.version}-${Math.random().toString(36).slice(2, 8)}`);
     await mkdir(join(src, 'behavior'), { recursive: true });
     await copyFile(FIXTURE_SCRIPT_HANDLER, join(src, 'adu-script.sh'));
@@ -101,6 +101,10 @@ export class Workspace {
       handlerManifest: { protocol: 'script', scriptFileName: 'adu-script.sh', arguments: spec.arguments ?? '',
         ...(spec.installedCriteria ? { installedCriteria: spec.installedCriteria } : {}) } }]));
     for (const [action, body] of Object.entries(spec.behavior ?? {})) await writeFile(join(src, 'behavior', `${action}.sh`), `${body}\n`);
+    for (const [rel, body] of Object.entries(spec.files ?? {})) {
+      await mkdir(join(src, rel, '..'), { recursive: true });
+      await writeFile(join(src, rel), body);
+    }
     const file = join(this.root, 'pkgs', `${spec.name}-${spec.version}.zip`);
     const packed = await packDirectory(src, file);
     return { version: spec.version, sha256: packed.sha256, uris: [`file://${file}`], file };

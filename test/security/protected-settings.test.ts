@@ -64,7 +64,7 @@ async function buildPackages(ws: Workspace): Promise<Pkgs> {
     ...chatty, enable: `echo "$ConfigSequenceNumber" > mrseq; ${chatty.enable}`, update: 'echo "updating from $AZURE_GUEST_AGENT_UPDATING_FROM_VERSION"' } });
   return {
     ok: await ws.package({ name: 'Sec.Ok', version: '1.0', behavior: chatty }),
-    multi: await ws.package({ name: 'Sec.Multi', version: '1.0', behavior: { enable: 'echo "enabling $ConfigExtensionName"' } }),
+    multi: await ws.package({ name: 'Sec.Multi', version: '1.0', manifest: { supportsMultipleExtensions: true }, behavior: { enable: 'echo "enabling $ConfigExtensionName"' } }),
     fail: await ws.package({ name: 'Sec.Fail', version: '1.0', behavior: { enable: 'echo "stdout before failing"; echo "cannot start the service" >&2; rc=3' } }),
     dep: await ws.package({ name: 'Sec.Dep', version: '1.0' }),
     slow: await ws.package({ name: 'Sec.Slow', version: '1.0', behavior: { enable: 'echo "starting slowly"; sleep 30' } }),

@@ -96,6 +96,35 @@ export function dependencyOrder<T extends GraphNode>(handlers: readonly T[]): T[
   return layers;
 }
 
+/** A node with the goal state it is being taken to: teardown (disabled, uninstall) runs dependents first. */
+export interface OrderNode extends GraphNode { readonly state: string }
+
+const tearsDown = (state: string): boolean => state === 'disabled' || state === 'uninstall';
+
+/**
+ * Whom each handler waits for in an apply: its dependencies, except that between two handlers both
+ * being disabled or uninstalled the edge turns round, so a dependent is torn down before what it
+ * depends on (the reverse of the order enable runs in). Should turning edges round close a cycle
+ * (a handler kept enabled between two torn down), the document's dependsOn order is kept.
+ */
+export function applyOrder<T extends OrderNode>(handlers: readonly T[]): { layers: T[][]; waitsFor: ReadonlyMap<string, readonly string[]> } {
+  const state = new Map(handlers.map((h) => [h.name, h.state]));
+  const waits = new Map<string, string[]>(handlers.map((h) => [h.name, []]));
+  for (const h of handlers) {
+    for (const d of new Set(h.dependsOn)) {
+      if (!state.has(d)) continue;
+      if (tearsDown(h.state) && tearsDown(state.get(d)!)) listAt(waits, d).push(h.name);
+      else listAt(waits, h.name).push(d);
+    }
+  }
+  const turned = handlers.map((h) => ({ node: h, name: h.name, dependsOn: waits.get(h.name) ?? [] }));
+  try {
+    return { layers: dependencyOrder(turned).map((layer) => layer.map((t) => t.node)), waitsFor: waits };
+  } catch {
+    return { layers: dependencyOrder(handlers), waitsFor: new Map(handlers.map((h) => [h.name, h.dependsOn])) };
+  }
+}
+
 /** Names of every handler that depends on `name`, directly or transitively, in document order. */
 export function dependentsOf(name: string, handlers: readonly GraphNode[]): string[] {
   const dependents = new Map<string, string[]>();

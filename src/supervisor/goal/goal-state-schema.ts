@@ -112,6 +112,8 @@ export const handlerSchema = z.object({
 
 export const goalStateSchema = z.object({
   etag: z.string().nullable().default(null),
+  /** Folder of `<thumbprint>.crt` and `.prv` files for protected settings (see lifecycle/certificates.ts). */
+  certificatesFolder: z.string().refine((p) => p.startsWith('/'), { error: 'must be an absolute path' }).nullable().default(null),
   handlers: z.array(handlerSchema),
 });
 

@@ -37,6 +37,8 @@ export interface HandlerGoal {
   readonly limits: { readonly memoryMB?: number; readonly cpuPercent?: number; readonly tasksMax?: number } | null;
   /** Device Update component for script handlers, values stringified, nested keys dotted. */
   readonly component: Readonly<Record<string, string>> | null;
+  /** The goal state's certificatesFolder (or the command line's): where this handler's certificates come from. */
+  readonly certificatesFolder?: string | null;
 }
 
 export interface PackageRef { readonly version: string; readonly sha256: string; readonly uris: readonly string[] }
@@ -220,7 +222,9 @@ export function parseGoalState(text: string, source: string): GoalState {
     source, path: jsonPath(k.path.map((p) => (typeof p === 'string' && p.length > KEY_SHOWN ? `${p.slice(0, KEY_SHOWN - 3)}...` : p))),
     reason: 'unknown key, ignored',
   }));
-  const goal: GoalState = { source, etag: result.data.etag, handlers: result.data.handlers, warnings };
+  const folder = result.data.certificatesFolder;
+  const handlers = folder === null ? result.data.handlers : result.data.handlers.map((h) => ({ ...h, certificatesFolder: folder }));
+  const goal: GoalState = { source, etag: result.data.etag, handlers, warnings };
   return deepFreeze(goal);
 }
 

@@ -18,19 +18,25 @@ import type { CommandName, PlanStep } from './steps.js';
 export type CommandStep = Extract<PlanStep, { kind: 'command' }>;
 const handlerLevel: ReadonlySet<CommandName> = new Set(['install', 'update', 'uninstall']);
 
-/** One run for handler-level ops and single-config handlers; one per extension for multi-config. */
+/**
+ * One run for handler-level ops and single-config handlers; one per extension for a multi-config
+ * enable or disable. A multi-config handler is told ConfigExtensionName on every command, as the
+ * agent does: a handler-level command names the first extension, whose settings it was started for.
+ */
 export function commandTargets(goal: ExecutionGoal, deps: Pick<ExecutorDeps, 'dirs'>, step: CommandStep, manifest: HandlerManifest,
   upgrade: UpgradeEnv | null): InvokeTarget[] {
   const exts = goal.extensions;
+  const multi = isMultiConfig(manifest);
   // Script handlers have no per-extension actions: one run per operation.
-  const multi = isMultiConfig(exts) && !handlerLevel.has(step.op) && manifest.form === 'command';
-  const list: Array<{ ext: ExtensionSettings | null; name: string | null }> = multi
-    ? exts.filter((e) => step.extensions.includes(e.name)).map((e) => ({ ext: e, name: e.name }))
-    : [{ ext: exts[0] ?? null, name: null }];
+  const perExtension = multi && !handlerLevel.has(step.op);
+  const list: Array<{ ext: ExtensionSettings | null; name: string | null }> = !perExtension ? [{ ext: exts[0] ?? null, name: null }]
+    // A dropped extension is no longer in the goal: its name and last sequence number are all it has.
+    : step.dropped ? step.dropped.map((d) => ({ ext: { ...d, publicSettings: null, protectedSettings: null, protectedSettingsCertThumbprint: null }, name: d.name }))
+      : exts.filter((e) => step.extensions.includes(e.name)).map((e) => ({ ext: e, name: e.name }));
   return list.map(({ ext, name }) => ({
     handler: goal.name, op: step.op, version: step.version, paths: handlerPaths(deps.dirs, goal.name, step.version), manifest, ext,
-    extName: name, timeoutMs: goal.timeouts[step.op] * 1000, upgrade, handlerProperties: goal.handlerProperties,
-    component: goal.component, dirs: deps.dirs, limits: goal.limits ?? null,
+    extName: name, configName: multi ? ext?.name ?? null : null, timeoutMs: goal.timeouts[step.op] * 1000, upgrade,
+    handlerProperties: goal.handlerProperties, component: goal.component, dirs: deps.dirs, limits: goal.limits ?? null,
   }));
 }
 

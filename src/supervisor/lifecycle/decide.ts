@@ -45,6 +45,8 @@ export type Effect =
   | { readonly type: 'upgradeExitCode'; readonly command: 'disable' | 'uninstall'; readonly exitCode: number }
   /** Delete a version's handler dir (the fetched new version of an aborted upgrade). */
   | { readonly type: 'removeDir'; readonly version: string }
+  /** Delete the settings and status files of extensions the goal dropped (multi-config naming only). */
+  | { readonly type: 'removeExtensionFiles'; readonly version: string; readonly extensions: readonly string[] }
   /** Checkpoint the step as complete, with the decision's event, in one record write. */
   | { readonly type: 'stepDone' };
 
@@ -72,8 +74,12 @@ export function isUpgrade(plan: Pick<HandlerPlan, 'action' | 'targetVersion' | '
   return plan.fromVersion !== null && plan.targetVersion !== null && (plan.action === 'upgrade' || plan.action === 'downgrade');
 }
 
-/** updateMode UpdateWithoutInstall: the new version's install is not run after its update. */
+/**
+ * updateMode UpdateWithoutInstall: the new version's install is not run after its update. A
+ * single-config handler has no per-extension disable: a dropped extension is only forgotten.
+ */
 export function commandSkipped(step: CommandStep, manifest: HandlerManifest): boolean {
+  if (step.dropped) return !(manifest.form === 'command' && manifest.supportsMultipleExtensions);
   return step.op === 'install' && step.role === 'new' && manifest.form === 'command' && manifest.updateMode === 'UpdateWithoutInstall';
 }
 
@@ -82,13 +88,13 @@ export function decide(input: DecisionInput): Decision {
   const { step, outcome } = input;
   switch (outcome.kind) {
     case 'stopping': return { event: null, effects: [], next: { kind: 'suspend', failure: outcome.failure } };
-    case 'error': return endPlan(outcome.failure, null);
+    case 'error': return endPlan(outcome.failure, installFailed(input));
     case 'done': return step.kind === 'removeDir' ? afterRemoveDir(input, step) : { event: null, effects: [], next: proceed };
   }
   if (step.kind !== 'command') throw new SupervisorError('E_INTERNAL', `a ${step.kind} step has no ${outcome.kind} outcome`, { step: step.kind });
   const form = input.manifest?.form ?? 'command';
   switch (outcome.kind) {
-    case 'skipped': return done({ type: 'upgraded', version: step.version, form });
+    case 'skipped': return step.dropped ? afterDropped(input, step) : done({ type: 'upgraded', version: step.version, form });
     case 'succeeded': return afterSuccess(input, step, form, outcome.exitCode ?? 0);
     case 'failed': return afterFailure(input, step, form, outcome.failure);
   }
@@ -121,10 +127,18 @@ function afterSuccess(input: DecisionInput, step: CommandStep, form: 'command' |
       const enabled = input.extensions.filter((e) => step.extensions.includes(e.name));
       return done({ type: 'enabled', extensions: { ...kept, ...enabledSnapshot(enabled) }, at: input.at });
     }
-    case 'disable': return done(record.state === 'Enabled' ? { type: 'disabled' } : null, ...codes);
+    case 'disable':
+      if (step.dropped) return afterDropped(input, step, { type: 'removeExtensionFiles', version: step.version, extensions: step.extensions });
+      return done(record.state === 'Enabled' ? { type: 'disabled' } : null, ...codes);
     case 'update': return done(null);
     case 'uninstall': return done(null, ...codes);
   }
+}
+
+/** Dropped extensions are forgotten; the handler stays enabled for the extensions it still has. */
+function afterDropped({ record, at }: DecisionInput, step: CommandStep, ...effects: Effect[]): Decision {
+  const kept = Object.fromEntries(Object.entries(record.enabledExtensions).filter(([n]) => !step.extensions.includes(n)));
+  return done(record.state === 'Enabled' ? { type: 'enabled', extensions: kept, at: record.enabledAt ?? at } : null, ...effects);
 }
 
 function afterFailure(input: DecisionInput, step: CommandStep, form: 'command' | 'script', failure: OperationResult): Decision {
@@ -148,5 +162,11 @@ function afterFailure(input: DecisionInput, step: CommandStep, form: 'command' |
   }
   // The old version is gone already; the new dir stays and is reused by the next attempt.
   if (step.op === 'install' && step.role === 'new' && record.state !== 'NotInstalled') return endPlan(failure, { type: 'uninstalled' });
-  return endPlan(failure, null);
+  return endPlan(failure, installFailed(input));
+}
+
+/** A fresh install that failed after its package was staged: the record keeps the dir's version, for uninstall to remove. */
+function installFailed({ record, plan, step, manifest }: DecisionInput): LifecycleEvent | null {
+  if (record.state !== 'NotInstalled' || plan.action !== 'install' || plan.targetVersion === null || step.kind === 'fetch') return null;
+  return { type: 'installFailed', version: plan.targetVersion, form: manifest?.form ?? null };
 }

@@ -19,6 +19,8 @@ export interface ExecutionGoal {
   readonly component: Readonly<Record<string, string>> | null;
   /** Enforced on the handler's group where cgroups are writable (process/cgroup). */
   readonly limits?: HandlerLimits | null;
+  /** Folder of `<thumbprint>.crt`/`.prv` to put where HandlerUtil reads them (lifecycle/certificates.ts). */
+  readonly certificatesFolder?: string | null;
 }
 
 export interface ExecutorDeps {

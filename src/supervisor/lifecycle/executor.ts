@@ -14,12 +14,13 @@ import type { OperationResult } from './events.js';
 import type { ExecutionGoal, ExecutorDeps, PlanOutcome } from './execution.js';
 import { fetchFailureCode, fetchHandlerPackage, readInstalledManifest } from './fetch-step.js';
 import { handlerPaths, scriptWorkFolder } from '../../storage/layout.js';
-import { copyHandlerState, prepareHandlerFiles } from './prepare.js';
+import { copyHandlerState, isMultiConfig, multiConfigProblem, prepareHandlerFiles, removeExtensionFiles } from './prepare.js';
 import { planEnded, planStarted, stepStarted, stepsDone, type RunningStep } from './progress.js';
 import { transition, type HandlerRecord } from './record.js';
 import type { HandlerPlan, PlanStep } from './steps.js';
 import { ErrorCodes } from './error-codes.js';
 import { protectedValues, scrubText } from '../../core/redact.js';
+import { placeCertificates, releaseCertificates } from './certificates.js';
 
 export type { ExecutionGoal, ExecutorDeps, PlanOutcome } from './execution.js';
 
@@ -84,6 +85,7 @@ class PlanRun {
             ? { ...this.upgrade, disableExitCode: effect.exitCode } : { ...this.upgrade, uninstallExitCode: effect.exitCode };
           break;
         case 'removeDir': await this.removeDir(effect.version); break;
+        case 'removeExtensionFiles': await removeExtensionFiles(this.paths(effect.version), effect.extensions); break;
         // A lifecycle event always completes its step: one write for both.
         case 'stepDone': await this.checkpoint(stepsDone(record, this.i + 1, this.upgradeCodes())); break;
       }
@@ -149,8 +151,17 @@ class PlanRun {
     switch (step.kind) {
       case 'fetch': return this.fetch(step);
       case 'prepare': {
-        const form = await this.manifestOf(step.version).then((m) => m.form, () => 'command');
-        await prepareHandlerFiles(this.paths(step.version), this.goal.name, step.version, this.goal.extensions, { settings: form !== 'script' });
+        const manifest = await this.manifestOf(step.version).catch(() => null);
+        const problem = manifest ? multiConfigProblem(this.goal.name, manifest, this.goal.extensions) : null;
+        // Named after the command it keeps from running.
+        const op = this.plan.steps.slice(this.i).find((s) => s.kind === 'command')?.op ?? 'enable';
+        if (problem) return { kind: 'error', failure: this.ended(this.synthetic(op, step, ErrorCodes.processing, problem)) };
+        await prepareHandlerFiles(this.paths(step.version), this.goal.name, step.version, this.goal.extensions,
+          { settings: manifest?.form !== 'script', multiConfig: isMultiConfig(manifest) });
+        const thumbprints = this.goal.extensions.flatMap((e) => (e.protectedSettingsCertThumbprint ? [e.protectedSettingsCertThumbprint] : []));
+        if (this.goal.certificatesFolder && thumbprints.length > 0) {
+          await placeCertificates({ dirs: this.deps.dirs, handler: this.goal.name, folder: this.goal.certificatesFolder, thumbprints });
+        }
         return DONE;
       }
       case 'copyState':
@@ -158,7 +169,10 @@ class PlanRun {
         return DONE;
       case 'removeDir':
         await this.removeDir(step.version);
-        if (step.uninstalled === true) await rm(scriptWorkFolder(this.deps.dirs, this.goal.name), { recursive: true, force: true });
+        if (step.uninstalled === true) {
+          await rm(scriptWorkFolder(this.deps.dirs, this.goal.name), { recursive: true, force: true });
+          await releaseCertificates(this.deps.dirs, this.goal.name);
+        }
         return DONE;
       case 'command': return this.command(step);
     }

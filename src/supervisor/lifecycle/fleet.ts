@@ -15,7 +15,7 @@ import { StateStore } from './record-store.js';
 import { ensureDir, libIdOf, type SupervisorDirs } from '../../storage/dirs.js';
 import { Gate } from './gate.js';
 import type { GoalState, HandlerGoal } from '../goal/goal-state.js';
-import { dependencyOrder } from '../goal/goal-state-graph.js';
+import { applyOrder } from '../goal/goal-state-graph.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import type { RestartRequest } from './events.js';
 
@@ -35,6 +35,8 @@ export interface FleetOptions {
   readonly system?: ActorSystem;
   /** Forks handler commands through this helper process (a big process forks slowly). */
   readonly spawner?: Spawner;
+  /** `--certificates-folder`: used for handlers whose goal state names no certificatesFolder. */
+  readonly certificatesFolder?: string;
   /** Told about a state file that did not parse: it was moved aside and rebuilt from disk. */
   readonly onCorruptState?: (message: string) => void;
 }
@@ -119,10 +121,17 @@ export class Fleet {
     this.prepared = ready.catch(() => {});
     await ready;
     const results = new Map<string, Promise<HandlerApplyResult>>();
-    for (const layer of dependencyOrder(goal.handlers)) {
+    // Enable runs dependencies first; disable and uninstall run dependents first.
+    const order = applyOrder(goal.handlers);
+    for (const layer of order.layers) {
       for (const h of layer) {
-        const dependencies: Dependency[] = h.dependsOn.map((d) => ({ name: d, result: results.get(d)! }));
-        results.set(h.name, this.handOut(h, goal, dependencies, onSettled));
+        const dependencies: Dependency[] = (order.waitsFor.get(h.name) ?? []).flatMap((d) => {
+          const result = results.get(d);
+          return result ? [{ name: d, result }] : [];
+        });
+        const certs = h.certificatesFolder ?? this.opts.certificatesFolder ?? null;
+        const g = certs === (h.certificatesFolder ?? null) ? h : { ...h, certificatesFolder: certs };
+        results.set(h.name, this.handOut(g, goal, dependencies, onSettled));
       }
     }
     const byName = new Map<string, HandlerApplyResult>();

@@ -83,8 +83,9 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
   async function announce(record: HandlerRecord): Promise<void> {
     deps.emit({ type: 'watch', handler: name, spec: await watchSpecFor(deps.dirs, record, lastGoal) });
   }
-  // A handler that is gone leaves no record, unless a plan is under way (a fresh install's checkpoint).
-  const saveRecord = (rec: HandlerRecord): Promise<void> => rec.state === 'NotInstalled' && !rec.pending ? deps.store.remove(name) : deps.store.save(rec);
+  // A handler that is gone leaves no record, unless a plan is under way (a fresh install's checkpoint) or a failed install left its dir.
+  const saveRecord = (rec: HandlerRecord): Promise<void> => rec.state === 'NotInstalled' && !rec.pending && rec.version === null
+    ? deps.store.remove(name) : deps.store.save(rec);
 
   async function restart(): Promise<{ ok: boolean; message: string }> {
     const record = await deps.store.load(name);

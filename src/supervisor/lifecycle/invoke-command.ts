@@ -25,8 +25,10 @@ export interface InvokeTarget {
   readonly paths: HandlerPaths;
   readonly manifest: HandlerManifest;
   readonly ext: ExtensionSettings | null;
-  /** Multi-config only: the extension this run is for (ConfigExtensionName). */
+  /** Multi-config enable/disable only: the extension this run is for (names its output files). */
   readonly extName: string | null;
+  /** Multi-config only, every command: ConfigExtensionName. */
+  readonly configName: string | null;
   readonly timeoutMs: number;
   readonly upgrade: UpgradeEnv | null;
   readonly handlerProperties: { readonly arguments?: string; readonly installedCriteria?: string };
@@ -41,7 +43,7 @@ function invocation(t: InvokeTarget, extra: Partial<CommandInvocation> = {}): Co
     handler: t.handler, op: t.op, version: t.version, extension: t.extName,
     command: { shell: commandLine(t.paths.dir, t.manifest[`${t.op}Command`]) }, cwd: t.paths.dir,
     env: commandEnv({ handler: t.handler, op: t.op, dir: t.paths.dir, version: t.version, sequenceNumber: t.ext?.sequenceNumber ?? 0,
-      extensionName: t.extName, upgrade: t.upgrade }),
+      extensionName: t.configName, upgrade: t.upgrade }),
     outputFolder: t.paths.outputFolder, timeoutMs: t.timeoutMs, ...extra,
   };
 }
@@ -63,7 +65,7 @@ export async function invokeCommand(t: InvokeTarget, run: RunningStep, ctx: RunC
       arguments: t.handlerProperties.arguments ?? m.arguments, installedCriteria: t.handlerProperties.installedCriteria ?? m.installedCriteria,
       component: t.component, timeoutMs: t.timeoutMs,
       env: commandEnv({ handler: t.handler, op: t.op, dir: t.paths.dir, version: t.version, sequenceNumber: t.ext?.sequenceNumber ?? 0,
-        extensionName: t.extName, upgrade: t.upgrade }) }, ctx);
+        extensionName: t.configName, upgrade: t.upgrade }) }, ctx);
     return { ...r, requests: { reboot: r.rebootRequested, agentRestart: r.agentRestartRequested } };
   }
   return runOperation(invocation(t, { runId: run.runId, ...(run.exitFile ? { exitFile: run.exitFile } : {}) }), ctx);

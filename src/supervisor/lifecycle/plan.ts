@@ -5,7 +5,7 @@
 import { SupervisorError } from '../../core/errors.js';
 import { chooseVersion, checkDowngrade } from './version-choice.js';
 import type { HandlerRecord } from './record.js';
-import type { HandlerPlan, PackageSpec, PlanStep } from './steps.js';
+import type { DroppedExtension, HandlerPlan, PackageSpec, PlanStep } from './steps.js';
 import { changedExtensions, type ExtensionSettings } from './settings-hash.js';
 
 export interface PlanGoal {
@@ -33,11 +33,14 @@ export function choosePackage(goal: PlanGoal): PackageSpec {
   return pkg;
 }
 
-function freshInstall(goal: PlanGoal, pkg: PackageSpec): HandlerPlan {
+function freshInstall(goal: PlanGoal, pkg: PackageSpec, rec: HandlerRecord): HandlerPlan {
   const v = pkg.version;
+  // The dir a failed install of another version left goes first: a handler's folders never outlive it.
+  const leftover: PlanStep[] = rec.version !== null && rec.version !== v ? [{ kind: 'removeDir', version: rec.version }] : [];
   return {
     action: 'install', targetVersion: v, fromVersion: null, reason: `install ${v}`,
     steps: [
+      ...leftover,
       { kind: 'fetch', version: v, pkg },
       { kind: 'prepare', version: v },
       { kind: 'command', op: 'install', version: v, role: 'current', extensions: [] },
@@ -64,7 +67,12 @@ function upgradeSteps(goal: PlanGoal, pkg: PackageSpec, from: string, oldEnabled
 }
 
 function planUninstall(rec: HandlerRecord, goal: PlanGoal): HandlerPlan {
-  if (rec.state === 'NotInstalled' || rec.version === null) return none('not installed', null);
+  if (rec.version === null) return none('not installed', null);
+  // As the agent's handle_uninstall: a handler that never installed runs nothing, but its folder goes.
+  if (rec.state === 'NotInstalled') {
+    return { action: 'uninstall', steps: [{ kind: 'removeDir', version: rec.version, uninstalled: true }], targetVersion: null,
+      fromVersion: rec.version, reason: 'uninstall: remove the folder of a failed install' };
+  }
   const steps: PlanStep[] = [];
   if (rec.state === 'FailedUpgrade' && rec.previousVersion) {
     // Both versions are on disk: the old one is the installed handler, the new one never finished.
@@ -92,7 +100,7 @@ export function planHandler(goal: PlanGoal, rec: HandlerRecord): HandlerPlan {
 
   const pkg = choosePackage(goal);
   const chosen = pkg.version;
-  if (rec.state === 'NotInstalled' || rec.version === null) return freshInstall(goal, pkg);
+  if (rec.state === 'NotInstalled' || rec.version === null) return freshInstall(goal, pkg, rec);
 
   if (rec.state === 'FailedUpgrade' && rec.previousVersion) {
     const old = rec.previousVersion;
@@ -124,9 +132,24 @@ export function planHandler(goal: PlanGoal, rec: HandlerRecord): HandlerPlan {
       steps: [{ kind: 'prepare', version: v }, { kind: 'command', op: 'enable', version: v, role: 'current', extensions: allExtensions(goal) }] };
   }
   const changed = goal.extensions.length === 0 ? [] : changedExtensions(goal.extensions, rec.enabledExtensions);
-  if (changed.length === 0) return none('enabled, settings unchanged', v);
-  return { action: 'enable', targetVersion: v, fromVersion: null, reason: `settings changed: ${changed.join(', ')}`,
-    steps: [{ kind: 'prepare', version: v }, { kind: 'command', op: 'enable', version: v, role: 'current', extensions: changed }] };
+  const dropped = droppedExtensions(goal, rec);
+  if (changed.length === 0 && dropped.length === 0) return none('enabled, settings unchanged', v);
+  const steps: PlanStep[] = [];
+  // As the agent: a deleted extension is disabled (with its own ConfigExtensionName) and its files removed.
+  if (dropped.length > 0) {
+    steps.push({ kind: 'command', op: 'disable', version: v, role: 'current', extensions: dropped.map((d) => d.name), dropped });
+  }
+  if (changed.length > 0) steps.push({ kind: 'prepare', version: v }, { kind: 'command', op: 'enable', version: v, role: 'current', extensions: changed });
+  const reasons = [...(changed.length > 0 ? [`settings changed: ${changed.join(', ')}`] : []),
+    ...(dropped.length > 0 ? [`extensions removed: ${dropped.map((d) => d.name).join(', ')}`] : [])];
+  return { action: changed.length > 0 ? 'enable' : 'disable', targetVersion: v, fromVersion: null, reason: reasons.join('; '), steps };
+}
+
+/** Extensions the last enable saw that the goal no longer has (only goals that still name some: a handler's own default is not dropped). */
+function droppedExtensions(goal: PlanGoal, rec: HandlerRecord): DroppedExtension[] {
+  if (goal.extensions.length === 0) return [];
+  const names = new Set(allExtensions(goal));
+  return Object.entries(rec.enabledExtensions).filter(([n]) => !names.has(n)).map(([name, e]) => ({ name, sequenceNumber: e.sequenceNumber }));
 }
 
 /** onUnresponsive "restart": disable then enable the installed version, settings rewritten in between. */

@@ -2,24 +2,36 @@
  * The files a handler reads before any command runs: its folders, HandlerEnvironment.json
  * and one settings file per extension (CONTRACT section 3).
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { atomicWrite } from '../../storage/atomic-write.js';
 import { ensureDir } from '../../storage/dirs.js';
 import { readRegularFile } from '../../storage/handler-file.js';
 import { formatHandlerEnvironment } from '../../protocol/handler-environment.js';
-import { emptySettings, formatSettings, settingsFileName, DEFAULT_SEQUENCE_NUMBER } from '../../protocol/settings.js';
+import { emptySettings, formatSettings, parseSeqFileName, settingsFileName, DEFAULT_SEQUENCE_NUMBER } from '../../protocol/settings.js';
+import type { HandlerManifest } from '../../protocol/manifest.js';
 import type { HandlerPaths } from '../../storage/layout.js';
 import type { ExtensionSettings } from './settings-hash.js';
 
-/** Several extensions switch the handler to the agent's multi-config file naming. */
-export function isMultiConfig(extensions: readonly ExtensionSettings[]): boolean {
-  return extensions.length > 1;
+/**
+ * Multi-config (the agent's `<ext>.<seq>` file naming, ConfigExtensionName) is the manifest's
+ * `supportsMultipleExtensions`, as the agent decides it: never the number of extensions, so a
+ * handler's file names do not change when an extension is added or dropped.
+ */
+export function isMultiConfig(manifest: HandlerManifest | null): boolean {
+  return manifest?.form === 'command' && manifest.supportsMultipleExtensions;
+}
+
+/** The agent refuses several extensions for a handler whose manifest is single-config; so do we (they would share `<seq>.settings`). */
+export function multiConfigProblem(name: string, manifest: HandlerManifest, extensions: readonly ExtensionSettings[]): string | null {
+  if (extensions.length <= 1 || isMultiConfig(manifest) || manifest.form !== 'command') return null;
+  return `handler ${name}: the goal state gives it ${extensions.length} extensions (${extensions.map((e) => e.name).join(', ')}) `
+    + 'but its HandlerManifest.json does not set supportsMultipleExtensions: a single-config handler takes one extension';
 }
 
 /** Creates every folder HandlerEnvironment.json names, then writes it and the settings files. */
 export async function prepareHandlerFiles(paths: HandlerPaths, name: string, version: string,
-  extensions: readonly ExtensionSettings[], opts: { readonly settings?: boolean } = {}): Promise<void> {
+  extensions: readonly ExtensionSettings[], opts: { readonly settings?: boolean; readonly multiConfig?: boolean } = {}): Promise<void> {
   for (const dir of [paths.dir, paths.configFolder, paths.statusFolder, paths.logFolder, paths.eventsFolder, paths.outputFolder]) {
     await ensureDir(dir, 0o700);
   }
@@ -34,10 +46,24 @@ export async function prepareHandlerFiles(paths: HandlerPaths, name: string, ver
     await atomicWrite(join(paths.configFolder, settingsFileName('default', DEFAULT_SEQUENCE_NUMBER, false)), emptySettings(), { mode: 0o600 });
     return;
   }
-  const multi = isMultiConfig(extensions);
+  const multi = opts.multiConfig ?? false;
   for (const ext of extensions) {
     await atomicWrite(join(paths.configFolder, settingsFileName(ext.name, ext.sequenceNumber, multi)), formatSettings(ext), { mode: 0o600 });
   }
+}
+
+/** A dropped extension of a multi-config handler: its `<ext>.<seq>.settings` and `.status` files, every sequence number. */
+export async function removeExtensionFiles(paths: HandlerPaths, extensions: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const folder of [paths.configFolder, paths.statusFolder]) {
+    for (const file of await readdir(folder).catch(() => [] as string[])) {
+      const parsed = parseSeqFileName(file);
+      if (parsed?.ext == null || !extensions.includes(parsed.ext)) continue;
+      await rm(join(folder, file), { force: true });
+      removed.push(join(folder, file));
+    }
+  }
+  return removed;
 }
 
 /**

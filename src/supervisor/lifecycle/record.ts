@@ -19,7 +19,10 @@ export interface HandlerRecord {
   readonly schema: 1;
   readonly name: string;
   readonly state: LifecycleState;
-  /** The installed version (its dir is <lib>/<name>-<version>), null when NotInstalled. */
+  /**
+   * The installed version (its dir is <lib>/<name>-<version>). NotInstalled: null, or the version
+   * whose first install failed, its dir still on disk until the handler is uninstalled.
+   */
   readonly version: string | null;
   /** FailedUpgrade only: the old version, still on disk beside the new one. */
   readonly previousVersion: string | null;
@@ -36,6 +39,8 @@ export type LifecycleEvent =
   | { readonly type: 'installed'; readonly version: string; readonly form: 'command' | 'script' }
   | { readonly type: 'enabled'; readonly extensions: Readonly<Record<string, EnabledExtension>>; readonly at: number }
   | { readonly type: 'disabled' }
+  /** A first install failed after its package was staged: still NotInstalled, the dir remembered so that uninstall removes it. */
+  | { readonly type: 'installFailed'; readonly version: string; readonly form: 'command' | 'script' | null }
   | { readonly type: 'upgraded'; readonly version: string; readonly form: 'command' | 'script' }
   | { readonly type: 'upgradeFailed'; readonly version: string; readonly previousVersion: string; readonly form: 'command' | 'script' }
   /** A failed upgrade is abandoned: its new dir is gone, the old version is the installed one again. */
@@ -49,6 +54,7 @@ export function emptyRecord(name: string): HandlerRecord {
 
 const allowed: Readonly<Record<LifecycleEvent['type'], readonly LifecycleState[]>> = {
   installed: ['NotInstalled'],
+  installFailed: ['NotInstalled'],
   enabled: ['Installed', 'Enabled'],
   disabled: ['Enabled'],
   // An upgrade starts from an installed (or half-upgraded) handler; the old side was disabled first.
@@ -69,6 +75,8 @@ export function transition(record: HandlerRecord, event: LifecycleEvent): Handle
     switch (event.type) {
       case 'installed':
         return { state: 'Installed', version: event.version, previousVersion: null, form: event.form, enabledExtensions: {}, enabledAt: null };
+      case 'installFailed':
+        return { state: 'NotInstalled', version: event.version, previousVersion: null, form: event.form, enabledExtensions: {}, enabledAt: null };
       case 'enabled':
         return { ...record, state: 'Enabled', enabledExtensions: event.extensions, enabledAt: event.at };
       case 'disabled':

@@ -21,7 +21,7 @@ export async function watchSpecFor(dirs: SupervisorDirs, record: HandlerRecord, 
     state: record.state, reportHeartbeat,
     heartbeatTimeoutSec: goal?.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT,
     onUnresponsive: goal?.onUnresponsive ?? 'report',
-    extensions, multiConfig: goal ? isMultiConfig(goal.extensions) : extensions.length > 1,
+    extensions, multiConfig: manifest ? isMultiConfig(manifest) : extensions.length > 1,
     enabledAt: record.state === 'Enabled' ? record.enabledAt : null,
   };
 }

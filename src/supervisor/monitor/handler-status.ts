@@ -8,6 +8,7 @@ import { heartbeatHandlerStatus } from '../../protocol/heartbeat.js';
 import type { LifecycleStatus, Work, WorkOutcome } from '../lifecycle/events.js';
 import type { HandlerRecord, LifecycleState } from '../lifecycle/record.js';
 import type { GaveUp, MonitorEvent } from './types.js';
+import { utcTimestamp } from './status-report.js';
 
 export type { GaveUp };
 
@@ -76,7 +77,7 @@ export interface StatusInputs {
  * 1. lifecycle Failed or Installing (an operation's outcome or work in progress);
  * 2. the handler is not Enabled: the lifecycle status (an old heartbeat of a disabled handler means nothing);
  * 3. the watchdog gave up restarting it: Failed, code -1;
- * 4. heartbeat 'stale': Unresponsive, code -1, 'no heartbeat for N s (timeout T s)';
+ * 4. heartbeat 'stale': Unresponsive, code -1, 'no heartbeat since <UTC time> (timeout T s)';
  * 5. heartbeat 'malformed': NotReady, code 1012, 'malformed heartbeat: …' (the handler runs; we cannot tell how it is);
  * 6. heartbeat 'fresh': its status mapped (ready → Ready, ...), its code and message; an unknown value → NotReady;
  * 7. otherwise ('missing', or no heartbeat watched): the lifecycle status.
@@ -88,9 +89,11 @@ export function shownStatus(i: StatusInputs): LifecycleStatus {
   if (!hb) return lifecycle;
   switch (hb.state) {
     case 'stale': {
+      // A timestamp, not an age: the message stays the same while nothing changes, so the report is not rewritten
+      // every few seconds; the age is heartbeatAgeSeconds in `ps`.
       const since = hb.mtimeMs ?? i.enabledAt;
-      const age = since === null ? '' : ` for ${ageSeconds(since, i.now)} s`;
-      return { status: 'Unresponsive', code: UNRESPONSIVE_CODE, message: `no heartbeat${age} (timeout ${i.heartbeatTimeoutSec} s)` };
+      const when = since === null ? '' : ` since ${utcTimestamp(since)}`;
+      return { status: 'Unresponsive', code: UNRESPONSIVE_CODE, message: `no heartbeat${when} (timeout ${i.heartbeatTimeoutSec} s)` };
     }
     case 'malformed':
       return { status: 'NotReady', code: MALFORMED_HEARTBEAT_CODE, message: `malformed heartbeat: ${hb.problem ?? 'unreadable heartbeat file'}` };

@@ -104,7 +104,8 @@ export class ReportPusher {
   submit(body: string): void {
     if (this.#stopped) return;
     if (this.#queued) this.#stats.superseded += 1;
-    this.#queued = { body, attempts: 0 };
+    // One retry policy: a newer report goes on the current streak of failures (attempt number and delay alike).
+    this.#queued = { body, attempts: this.#consecutiveFailures };
     if (!this.#sending && this.#timer === null) this.#sendNext();
   }
 
@@ -146,23 +147,29 @@ export class ReportPusher {
     if (this.#stopped) return; // aborted by stop: not a failure of the endpoint
     this.#stats.failures += 1;
     this.#consecutiveFailures += 1;
+    const attempt = this.#consecutiveFailures;
+    const delay = pushRetryDelay(attempt, this.#baseDelayMs, this.#maxDelayMs);
     let next: string;
     if (this.#queued) {
       this.#stats.superseded += 1;
       next = 'a newer report is queued';
-    } else if (job.attempts < this.#maxAttempts) {
+    } else if (attempt < this.#maxAttempts) {
       this.#queued = job;
       next = 'will retry';
     } else {
       this.#stats.dropped += 1;
       next = 'giving up on this report';
     }
-    const delay = pushRetryDelay(this.#consecutiveFailures, this.#baseDelayMs, this.#maxDelayMs);
-    if (this.#queued) this.#timer = this.#clock.setTimeout(() => { this.#timer = null; this.#sendNext(); }, delay);
+    // The streak ends after maxAttempts: attempt number and delay start again together.
+    if (attempt >= this.#maxAttempts) this.#consecutiveFailures = 0;
+    if (this.#queued) {
+      this.#queued.attempts = this.#consecutiveFailures;
+      this.#timer = this.#clock.setTimeout(() => { this.#timer = null; this.#sendNext(); }, delay);
+    }
     const reason = cause instanceof Error ? cause.message : String(cause);
     this.#report(new SupervisorError('E_REPORT_PUSH',
-      `PUT ${this.#shown} failed (attempt ${job.attempts} of ${this.#maxAttempts}): ${reason}; ${next}${this.#queued ? ` in ${delay} ms` : ''}`,
-      { url: this.#shown, attempt: job.attempts, maxAttempts: this.#maxAttempts, status: (cause as { details?: { status?: unknown } })?.details?.status ?? null },
+      `PUT ${this.#shown} failed (attempt ${attempt} of ${this.#maxAttempts}): ${reason}; ${next}${this.#queued ? ` in ${delay} ms` : ''}`,
+      { url: this.#shown, attempt, maxAttempts: this.#maxAttempts, status: (cause as { details?: { status?: unknown } })?.details?.status ?? null },
       { cause }));
   }
 

@@ -62,21 +62,16 @@ export class Snapshot {
    * Applies one event; an unknown event type is a programming error and throws. Returns false when
    * the event cannot have changed the status report: a process sample that shows and hides no
    * handler (the report has no pids or CPU; the sampler's event every 5 s need not rebuild it), or a
-   * heartbeat's new age, unless a row's message counts time ("no heartbeat for N s").
+   * heartbeat's new age (no message counts time: a stale heartbeat says since when).
    */
   fold(event: MonitorEvent): boolean {
     if (event.type === 'processSample') {
       const before = this.#visibleNames();
       this.#applyEvent(event);
-      return this.#visibleNames() !== before || this.#anyStale();
+      return this.#visibleNames() !== before;
     }
     this.#applyEvent(event);
-    return event.type !== 'heartbeatSeen' || this.#anyStale();
-  }
-
-  #anyStale(): boolean {
-    for (const e of this.#entries.values()) if (e.heartbeat?.state === 'stale') return true;
-    return false;
+    return event.type !== 'heartbeatSeen';
   }
 
   #visibleNames(): string {

@@ -12,7 +12,7 @@
  * with it; the operation's timeout bounds the whole sequence (each action gets what is left).
  * After a successful disable or uninstall, leftover processes of the handler are ended.
  */
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { ScriptManifest } from '../../protocol/manifest.js';
 import { SupervisorError } from '../../core/errors.js';
 import { ErrorCodes } from '../lifecycle/error-codes.js';
@@ -24,6 +24,7 @@ import { notRun, runScriptAction, type ActionRecord, type ActionRun } from './ru
 import { buildScriptArgs, scriptPath, type ScriptAction } from './script-args.js';
 import { scriptOperationMessage } from './script-message.js';
 import { ResultCodes, ScriptCodes, formatCode, setupFailure } from './script-result-map.js';
+import { stagePackage } from './work-folder.js';
 
 export interface ScriptOperationInput {
   readonly handler: string;
@@ -69,11 +70,6 @@ function describeOp(op: CommandName): string {
   return op === 'update' ? "update (the new version's install sequence)" : op;
 }
 
-/** Makes the work folder 0700 even when it already existed with a looser mode. */
-export async function ensureWorkFolder(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-}
 
 /** Finds what must hold before any action runs; returns the script path or the failure. */
 async function prepare(input: ScriptOperationInput): Promise<{ script: string } | { failure: ReturnType<typeof setupFailure> }> {
@@ -95,12 +91,13 @@ async function prepare(input: ScriptOperationInput): Promise<{ script: string } 
     return { failure: setupFailure(code, `script ${script} (scriptFileName ${JSON.stringify(input.manifest.scriptFileName)}) is missing or not a file (extendedResultCode ${formatCode(code)})`) };
   }
   try {
-    await ensureWorkFolder(input.workFolder);
+    await stagePackage(input.handlerDir, input.workFolder);
   } catch (err) {
     const code = ScriptCodes.sandbox;
-    return { failure: setupFailure(code, `cannot create the work folder ${input.workFolder}: ${(err as Error).message} (extendedResultCode ${formatCode(code)})`) };
+    return { failure: setupFailure(code, `cannot fill the work folder ${input.workFolder} with the package: ${(err as Error).message} (extendedResultCode ${formatCode(code)})`) };
   }
-  return { script };
+  // Device Update runs <work folder>/<scriptFileName>, beside the payload it downloaded.
+  return { script: scriptPath(input.workFolder, input.manifest.scriptFileName) };
 }
 
 /** Runs the operation's actions; never throws for a script failure, only reports it. */
@@ -152,7 +149,7 @@ async function runSequence(input: ScriptOperationInput, ctx: RunContext, script:
 async function runOne(input: ScriptOperationInput, ctx: RunContext, script: string, action: ScriptAction, deadline: number,
   onStart: (pid: number | null) => void): Promise<ActionRun> {
   const remaining = deadline - ctx.clock.now();
-  const inv = { handler: input.handler, op: input.op, action, script, cwd: input.handlerDir, env: input.env,
+  const inv = { handler: input.handler, op: input.op, action, script, cwd: input.workFolder, env: input.env,
     workFolder: input.workFolder, outputFolder: input.outputFolder, timeoutMs: remaining, operationTimeoutMs: input.timeoutMs,
     args: buildScriptArgs({ action, arguments: input.arguments, component: input.component, workFolder: input.workFolder, installedCriteria: input.installedCriteria }) };
   if (remaining <= 0) {

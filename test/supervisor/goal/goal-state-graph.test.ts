@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { SupervisorError } from '../../../src/core/errors.js';
 import {
-  dependencyOrder, dependentsOf, findCycles, formatCycle, type GraphNode,
+  applyOrder, dependencyOrder, dependentsOf, findCycles, formatCycle, type GraphNode,
 } from '../../../src/supervisor/goal/goal-state-graph.js';
 import { parseGoalState } from '../../../src/supervisor/goal/goal-state.js';
 
@@ -115,5 +115,31 @@ describe('long chains: the walks keep their own stack and stay linear', () => {
     const all = dependentsOf(`h${N - 1}`, chain(false));
     assert.equal(all.length, N - 1);
     assert.deepEqual([all[0], all[N - 2]], ['h0', `h${N - 2}`]);
+  });
+});
+
+describe('applyOrder: teardown runs dependents first', () => {
+  const at = (state: string, name: string, ...dependsOn: string[]) => ({ name, dependsOn, state });
+  const waits = (o: ReturnType<typeof applyOrder>) => Object.fromEntries([...o.waitsFor].map(([k, v]) => [k, [...v]]));
+  test('enabled: dependencies first', () => {
+    const o = applyOrder([at('enabled', 'Hello'), at('enabled', 'Service', 'Hello')]);
+    assert.deepEqual(names(o.layers), [['Hello'], ['Service']]);
+    assert.deepEqual(waits(o), { Hello: [], Service: ['Hello'] });
+  });
+  test('uninstall (and disable) of both: the dependent first, the dependency waits for it', () => {
+    for (const state of ['uninstall', 'disabled']) {
+      const o = applyOrder([at(state, 'Hello'), at(state, 'Service', 'Hello')]);
+      assert.deepEqual(names(o.layers), [['Service'], ['Hello']], state);
+      assert.deepEqual(waits(o), { Hello: ['Service'], Service: [] }, state);
+    }
+  });
+  test('a chain torn down runs from the top; a handler kept enabled keeps its order', () => {
+    const o = applyOrder([at('uninstall', 'Base'), at('uninstall', 'Mid', 'Base'), at('uninstall', 'App', 'Mid'), at('enabled', 'Other', 'Base')]);
+    assert.deepEqual(names(o.layers), [['App'], ['Mid'], ['Base'], ['Other']]);
+    assert.deepEqual(waits(o).Other, ['Base'], 'an enabled dependent still waits for its dependency');
+  });
+  test('turning edges round that would close a cycle keeps the document\'s order', () => {
+    const o = applyOrder([at('enabled', 'E', 'T1'), at('uninstall', 'T1'), at('uninstall', 'T2', 'T1', 'E')]);
+    assert.deepEqual(names(o.layers), [['T1'], ['E'], ['T2']]);
   });
 });

@@ -232,3 +232,16 @@ describe('loadGoalStateFile', () => {
     await assert.rejects(loadGoalStateFile(path), { code: 'E_GOAL_STATE_READ', message: `cannot read goal state ${path}: it is a directory` });
   });
 });
+
+describe('goal state: certificatesFolder', () => {
+  const doc = (extra: Record<string, unknown>) => JSON.stringify({ ...extra, handlers: [{ name: 'A', version: '1.0' }] });
+  test('an absolute folder is handed to every handler; absent, none is', () => {
+    assert.equal(parseGoalState(doc({ certificatesFolder: '/etc/certs' }), 'g.json').handlers[0]!.certificatesFolder, '/etc/certs');
+    assert.equal(parseGoalState(doc({}), 'g.json').handlers[0]!.certificatesFolder, undefined);
+    assert.deepEqual(parseGoalState(doc({ certificatesFolder: '/etc/certs' }), 'g.json').warnings, [], 'a known key');
+  });
+  test('a relative folder is refused, naming the field', () => {
+    assert.throws(() => parseGoalState(doc({ certificatesFolder: 'certs' }), 'g.json'),
+      (e: unknown) => /certificatesFolder/.test(JSON.stringify((e as { problems?: unknown }).problems ?? (e as Error).message)) && /absolute/.test(JSON.stringify((e as { problems?: unknown }).problems ?? (e as Error).message)));
+  });
+});

@@ -41,6 +41,8 @@ const ROLLBACK: Plan = { action: 'rollback', targetVersion: '1.0', fromVersion: 
 
 const command = (op: CommandName, version: string, role: 'current' | 'old' | 'new' = 'current', extensions: string[] = []): PlanStep =>
   ({ kind: 'command', op, version, role, extensions });
+const dropped = (names: string[]): PlanStep => ({ kind: 'command', op: 'disable', version: '1.0', role: 'current', extensions: names,
+  dropped: names.map((name) => ({ name, sequenceNumber: 1 })) });
 const failure = (op: CommandName | 'fetch', exitCode: number | null, code: number): OperationResult => ({ op, version: '1.0', extension: null,
   result: exitCode === null ? 'timedOut' : 'failed', exitCode, signal: null, code, message: `${op} failed`, startedAt: 1, endedAt: 2, pids: [], unkillable: [] });
 
@@ -90,16 +92,19 @@ const groups: Record<string, Row[]> = {
       { type: 'installed', version: '1.0', form: 'command' }, [stepDone], go),
     row('install of a script-form handler: Installed, form script', { record: rec('NotInstalled'), plan: INSTALL, step: command('install', '1.0'), outcome: ok(), manifest: script },
       { type: 'installed', version: '1.0', form: 'script' }, [stepDone], go),
-    row('install fails (1007): the plan ends, NotInstalled, enable not run', { record: rec('NotInstalled'), plan: INSTALL, step: command('install', '1.0'), outcome: failed(installFailed) },
-      null, [], ends(installFailed)),
+    row('install fails (1007): the plan ends, NotInstalled (its staged dir remembered for uninstall), enable not run',
+      { record: rec('NotInstalled'), plan: INSTALL, step: command('install', '1.0'), outcome: failed(installFailed) },
+      { type: 'installFailed', version: '1.0', form: 'command' }, [], ends(installFailed)),
     row('enable succeeds: Enabled with the settings it saw', { record: rec('Installed'), plan: INSTALL, step: command('enable', '1.0', 'current', ['default']), outcome: ok() },
       { type: 'enabled', extensions: enabledSnapshot([ext('default', 1)]), at: AT }, [stepDone], go),
     row('enable fails (1009): the plan ends, still Installed', { record: rec('Installed'), plan: ENABLE, step: command('enable', '1.0', 'current', ['default']), outcome: failed(enableFailed) },
       null, [], ends(enableFailed)),
     row('every uri fails (1001): the plan ends, nothing changes', { record: rec('NotInstalled'), plan: INSTALL, step: { kind: 'fetch', version: '1.0', pkg: { version: '1.0', sha256: '', uris: [] } },
       outcome: { kind: 'error', failure: fetchFailed } }, null, [], ends(fetchFailed)),
-    row('bad manifest (1002) before a command: the plan ends', { record: rec('NotInstalled'), plan: INSTALL, step: command('install', '1.0'), outcome: { kind: 'error', failure: manifestMissing } },
-      null, [], ends(manifestMissing)),
+    row('bad manifest (1002) before a command: the plan ends, the staged dir remembered', { record: rec('NotInstalled'), plan: INSTALL, step: command('install', '1.0'), outcome: { kind: 'error', failure: manifestMissing } },
+      { type: 'installFailed', version: '1.0', form: 'command' }, [], ends(manifestMissing)),
+    row('settings cannot be written (prepare): the plan ends, the staged dir remembered', { record: rec('NotInstalled'), plan: INSTALL, step: { kind: 'prepare', version: '1.0' },
+      outcome: { kind: 'error', failure: manifestMissing } }, { type: 'installFailed', version: '1.0', form: 'command' }, [], ends(manifestMissing)),
   ],
   'enabled: Enabled → enable again when a sequence number rose or settings changed (multi-config: per extension)': [
     row('enable of the changed extension: its snapshot replaced, the others kept, dropped ones forgotten',
@@ -108,6 +113,17 @@ const groups: Record<string, Row[]> = {
     row('one extension\'s enable fails: the plan ends, no snapshot changes',
       { record: rec('Enabled', '1.0', [ext('a', 1), ext('b', 1)]), plan: ENABLE, step: command('enable', '1.0', 'current', ['a', 'b']), outcome: failed(enableFailed), extensions: three },
       null, [], ends(enableFailed)),
+  ],
+  'enabled: an extension the goal dropped (multi-config) → its own disable, then its files removed': [
+    row('disable of the dropped extension succeeds: forgotten, files removed, the handler stays Enabled',
+      { record: rec('Enabled', '1.0', [ext('a', 1), ext('b', 1)]), plan: DISABLE, step: dropped(['b']), outcome: ok(), manifest: cmd({ supportsMultipleExtensions: true }), extensions: [ext('a', 1)] },
+      { type: 'enabled', extensions: enabledSnapshot([ext('a', 1)]), at: 1 }, [{ type: 'removeExtensionFiles', version: '1.0', extensions: ['b'] }, stepDone], go),
+    row('single-config: not run, the extension only forgotten',
+      { record: rec('Enabled', '1.0', [ext('a', 1)]), plan: DISABLE, step: dropped(['a']), outcome: { kind: 'skipped' }, extensions: [ext('z', 1)] },
+      { type: 'enabled', extensions: {}, at: 1 }, [stepDone], go),
+    row('its disable fails (1010): the plan ends, the extension kept for the next goal',
+      { record: rec('Enabled', '1.0', [ext('a', 1), ext('b', 1)]), plan: DISABLE, step: dropped(['b']), outcome: failed(disableFailed), manifest: cmd({ supportsMultipleExtensions: true }) },
+      null, [], ends(disableFailed)),
   ],
   'disabled: Enabled → disable': [
     row('disable succeeds: Installed', { record: rec('Enabled'), plan: DISABLE, step: command('disable', '1.0', 'current', ['default']), outcome: ok() }, { type: 'disabled' }, [stepDone], go),
@@ -227,6 +243,8 @@ describe('commandSkipped: updateMode', () => {
     ['UpdateWithoutInstall does not skip a fresh install', command('install', '2.0'), cmd({ updateMode: 'UpdateWithoutInstall' }), false],
     ['UpdateWithoutInstall does not skip the new update or enable', command('update', '2.0', 'new'), cmd({ updateMode: 'UpdateWithoutInstall' }), false],
     ['script form has no updateMode: its install runs', command('install', '2.0', 'new'), script, false],
+    ['a dropped extension of a multi-config handler: its disable runs', dropped(['b']), cmd({ supportsMultipleExtensions: true }), false],
+    ['a dropped extension of a single-config handler: no disable (the agent keeps no per-extension state)', dropped(['b']), cmd(), true],
   ];
   for (const [name, step, manifest, skipped] of cases) {
     test(name, () => assert.equal(commandSkipped(step as Extract<PlanStep, { kind: 'command' }>, manifest), skipped));

@@ -220,7 +220,7 @@ describe('handler actor', () => {
     assert.deepEqual(opsOf(await ws.log()), ['install 1.0.0', 'enable 1.0.0', 'enable 1.0.0'], 'install is not repeated; enable is');
   });
 
-  test('a failing fresh install leaves no record and says Failed with the install code', async () => {
+  test('a failing fresh install leaves a NotInstalled record naming its dir and says Failed with the install code', async () => {
     const pkg = await ws.package({ name: 'Contoso.C', version: '1.0.0', behavior: { install: 'rc=4' } });
     const res = await r.apply(goalOf('Contoso.C', [pkg]));
     assert.equal(res.reached, false);
@@ -228,7 +228,8 @@ describe('handler actor', () => {
     assert.equal(res.status.code, 1007);
     assert.match(res.status.message, /^install failed with exit code 4/);
     assert.deepEqual(opsOf(await ws.log()), ['install 1.0.0'], 'enable is not attempted');
-    assert.deepEqual(await r.store.names(), []);
+    assert.deepEqual(await r.store.names(), ['Contoso.C'], 'the record keeps the failure (issue 17 item 3)');
+    assert.equal((await r.store.load('Contoso.C')).version, '1.0.0', 'so that uninstall removes the staged dir');
     assert.equal(r.of('recordChanged', 'Contoso.C').at(-1)?.record.state, 'NotInstalled');
     assert.equal(r.lines('Contoso.C').at(-1), 'watch none');
   });

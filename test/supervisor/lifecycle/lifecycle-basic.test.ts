@@ -113,7 +113,7 @@ describe('lifecycle: settings files', () => {
   });
 
   test('several extensions: multi-config names, one enable per extension with ConfigExtensionName', async () => {
-    const pkg = await ws.package({ name: 'Multi', version: '1.0' });
+    const pkg = await ws.package({ name: 'Multi', version: '1.0', manifest: { supportsMultipleExtensions: true } });
     const s = await applyDoc(ws, { handlers: [handlerEntry('Multi', [pkg], { extensions: [
       { name: 'first', sequenceNumber: 3, publicSettings: { n: 1 }, protectedSettings: 'c2VjcmV0', protectedSettingsCertThumbprint: 'ABCD' },
       { name: 'second', sequenceNumber: 5, publicSettings: { n: 2 } },
@@ -126,6 +126,7 @@ describe('lifecycle: settings files', () => {
     const enables = (await ws.log()).filter((l) => l.handler === 'Multi' && l.op === 'enable' && l.phase === 'start');
     assert.deepEqual(enables.map((l) => `${l.fields['ext']}:${l.fields['seq']}`), ['first:3', 'second:5']);
     const install = (await ws.log()).find((l) => l.handler === 'Multi' && l.op === 'install')!;
-    assert.equal(install.fields['ext'], '-', 'handler-level commands run once, without an extension name');
+    assert.equal(install.fields['ext'], 'first', 'handler-level commands run once, named after the first extension (as the agent)');
+    assert.equal((await ws.log()).filter((l) => l.handler === 'Multi' && l.op === 'install' && l.phase === 'start').length, 1);
   });
 });

@@ -49,6 +49,17 @@ describe('planHandler: enabled', () => {
     const r = rec('Enabled', '1.0.2', [ext(1, { y: 2, x: 1 })]);
     assert.equal(planHandler(g, r).action, 'none');
   });
+  test('enabled: an extension the goal dropped is disabled first, with its last sequence number', () => {
+    const named = (name: string, seq: number) => ({ ...ext(seq), name });
+    const r = rec('Enabled', '1.0.2', [named('a', 1), named('b', 4)]);
+    const p = planHandler(goal({ extensions: [named('a', 2)] }), r);
+    assert.deepEqual(p.steps.map(describeStep), ['disable 1.0.2 (removed: b)', 'prepare 1.0.2', 'enable 1.0.2']);
+    assert.deepEqual(p.steps[0], { kind: 'command', op: 'disable', version: '1.0.2', role: 'current', extensions: ['b'], dropped: [{ name: 'b', sequenceNumber: 4 }] });
+    const only = planHandler(goal({ extensions: [named('a', 1)] }), r);
+    assert.equal(only.action, 'disable');
+    assert.equal(only.reason, 'extensions removed: b');
+    assert.equal(planHandler(goal({ extensions: [] }), r).action, 'none', 'a goal with no extensions drops none (the handler runs with 0.settings)');
+  });
   test('upgrade runs in the agent order', () => {
     assert.deepEqual(steps(goal({ version: '2.0' }), rec('Enabled', '1.0.2')), [
       'fetch 2.0.0', 'prepare 2.0.0', 'disable 1.0.2 (old)', 'copy state 1.0.2 -> 2.0.0', 'update 2.0.0 (new)',
@@ -79,6 +90,21 @@ describe('planHandler: enabled', () => {
     const p = planHandler(goal({ version: '1.0' }), rec('FailedUpgrade', '1.0.2'));
     assert.equal(p.action, 'rollback');
     assert.deepEqual(p.steps.map(describeStep), ['remove 2.0.0', 'prepare 1.0.2', 'enable 1.0.2']);
+  });
+});
+
+describe('planHandler: a failed first install (NotInstalled, its dir on disk)', () => {
+  const failed = transition(emptyRecord('H'), { type: 'installFailed', version: '1.0.2', form: 'command' });
+  test('uninstall runs no command and removes the dir, as the agent', () => {
+    const p = planHandler(goal({ state: 'uninstall' }), failed);
+    assert.equal(p.action, 'uninstall');
+    assert.deepEqual(p.steps, [{ kind: 'removeDir', version: '1.0.2', uninstalled: true }]);
+  });
+  test('enabled: installs again (the staged dir is reused by fetch)', () => {
+    assert.deepEqual(steps(goal(), failed), ['fetch 1.0.2', 'prepare 1.0.2', 'install 1.0.2', 'enable 1.0.2']);
+  });
+  test('enabled at another version: the leftover dir goes first', () => {
+    assert.deepEqual(steps(goal({ version: '2.0' }), failed), ['remove 1.0.2', 'fetch 2.0.0', 'prepare 2.0.0', 'install 2.0.0', 'enable 2.0.0']);
   });
 });
 

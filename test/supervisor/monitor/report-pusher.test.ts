@@ -189,6 +189,30 @@ describe('delivery', () => {
   });
 });
 
+describe('one retry policy', () => {
+  test('newer reports go on the streak of failures: attempt number and delay grow together, and restart together after maxAttempts', async () => {
+    const clock = new ManualClock(0);
+    const server = await startServer(status(503));
+    const errors: SupervisorError[] = [];
+    const p = pusher({ url: server.url, clock, timeoutMs: 60_000, maxAttempts: 3, baseDelayMs: 100, onError: (e) => errors.push(e) });
+    p.submit('r1');
+    await waitFor(() => p.stats.failures === 1, 'failure 1');
+    p.submit('r2');
+    await clock.advanceAsync(100);
+    await waitFor(() => p.stats.failures === 2, 'failure 2');
+    p.submit('r3');
+    await clock.advanceAsync(200);
+    await waitFor(() => p.stats.failures === 3, 'failure 3');
+    p.submit('r4');
+    await waitFor(() => server.arrived === 4, 'r4, at once: the streak is over');
+    await waitFor(() => p.stats.failures === 4, 'failure 4');
+    assert.deepEqual(errors.map((e) => e.details['attempt']), [1, 2, 3, 1]);
+    assert.deepEqual(errors.map((e) => /in (\d+) ms/.exec(e.message)?.[1] ?? null), ['100', '200', null, '100']);
+    assert.match(errors[2]!.message, /attempt 3 of 3.*giving up/);
+    await p.stop();
+  });
+});
+
 describe('failures that must not hang', () => {
   test('a server that never answers: the request times out, the failure is counted, no hang', async () => {
     const server = await startServer(() => { /* never answers */ });

@@ -156,8 +156,8 @@ describe('status precedence (shownStatus)', () => {
   const table: [string, Partial<StatusInputs>, LifecycleStatus][] = [
     ['no heartbeat watched: lifecycle', {}, ready],
     ['missing heartbeat: lifecycle', { heartbeat: hb('A', 'missing') }, ready],
-    ['stale: Unresponsive with age and timeout', { heartbeat: stale }, { status: 'Unresponsive', code: -1, message: 'no heartbeat for 670 s (timeout 600 s)' }],
-    ['stale, never written: age from enable', { heartbeat: hb('A', 'stale'), heartbeatTimeoutSec: 60 }, { status: 'Unresponsive', code: -1, message: 'no heartbeat for 700 s (timeout 60 s)' }],
+    ['stale: Unresponsive with the time of the last heartbeat and the timeout', { heartbeat: stale }, { status: 'Unresponsive', code: -1, message: 'no heartbeat since 2024-05-01T12:00:30Z (timeout 600 s)' }],
+    ['stale, never written: since the enable', { heartbeat: hb('A', 'stale'), heartbeatTimeoutSec: 60 }, { status: 'Unresponsive', code: -1, message: 'no heartbeat since 2024-05-01T12:00:00Z (timeout 60 s)' }],
     ['stale, never written, enable time unknown', { heartbeat: hb('A', 'stale'), enabledAt: null }, { status: 'Unresponsive', code: -1, message: 'no heartbeat (timeout 600 s)' }],
     ['lifecycle Failed beats stale', { heartbeat: stale, lifecycle: { status: 'Failed', code: 1009, message: 'x' } }, { status: 'Failed', code: 1009, message: 'x' }],
     ['lifecycle Installing beats stale', { heartbeat: stale, lifecycle: { status: 'Installing', code: 0, message: 'upgrading' } }, { status: 'Installing', code: 0, message: 'upgrading' }],
@@ -199,17 +199,17 @@ describe('heartbeat, watch and restarts through the snapshot', () => {
 
   test('stale then fresh again: Unresponsive, then recovered', () => {
     const s = fold(rec('A', 'Enabled'), { type: 'watch', handler: 'A', spec: spec('A', { heartbeatTimeoutSec: 30 }) }, hb('A', 'stale', { mtimeMs: T0 - 45_000 }));
-    assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code, rowOf(s, 'A').message], ['Unresponsive', -1, 'no heartbeat for 45 s (timeout 30 s)']);
+    assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').code, rowOf(s, 'A').message], ['Unresponsive', -1, 'no heartbeat since 2024-05-01T11:59:15Z (timeout 30 s)']);
     s.fold(hb('A', 'fresh', { heartbeat: { status: 'ready', code: 0, message: 'back' }, mtimeMs: T0 }));
     assert.deepEqual([rowOf(s, 'A').status, rowOf(s, 'A').message], ['Ready', 'back']);
   });
 
-  test('a heartbeat never written counts its age from the enable: the spec\'s, else the record\'s', () => {
+  test('a heartbeat never written is missed since the enable: the spec\'s, else the record\'s', () => {
     const s = fold(rec('A', 'Enabled'), hb('A', 'stale'));
-    assert.equal(rowOf(s, 'A', T0 + 9_000).message, 'no heartbeat for 10 s (timeout 600 s)', 'record enabledAt is T0 - 1 s');
+    assert.equal(rowOf(s, 'A', T0 + 9_000).message, 'no heartbeat since 2024-05-01T11:59:59Z (timeout 600 s)', 'record enabledAt is T0 - 1 s');
     s.fold({ type: 'watch', handler: 'A', spec: spec('A', { enabledAt: T0 - 60_000, heartbeatTimeoutSec: 30 }) });
     s.fold(hb('A', 'stale'));
-    assert.equal(rowOf(s, 'A').message, 'no heartbeat for 60 s (timeout 30 s)');
+    assert.equal(rowOf(s, 'A').message, 'no heartbeat since 2024-05-01T11:59:00Z (timeout 30 s)');
   });
 
   test('a watch spec without reportHeartbeat, or none, drops the heartbeat', () => {
@@ -336,7 +336,8 @@ describe('process samples', () => {
     assert.equal(s.fold(sample(T0 + 20_000, { A: pids([10]) })), true, 'B is gone');
     s.fold({ type: 'watch', handler: 'A', spec: spec('A') });
     s.fold(hb('A', 'stale', { mtimeMs: T0 }));
-    assert.equal(s.fold(sample(T0 + 25_000, { A: pids([10]) })), true, '"no heartbeat for N s" moves on with time');
+    assert.equal(s.fold(sample(T0 + 25_000, { A: pids([10]) })), false, 'a stale heartbeat names a time, not an age: time alone changes no report');
+    assert.equal(s.fold({ type: 'heartbeatSeen', handler: 'A', mtimeMs: T0 }), false);
   });
 });
 
