@@ -22,6 +22,9 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
   const dirs = dirsOf(flags);
   await ensureDir(dirs.logDir, 0o700);
   const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) });
+  // Any listener keeps Node from opening its inspector on 127.0.0.1:9229, in a root daemon; from start-up on.
+  const onUsr1 = (): void => { logger.log('info', 'SIGUSR1 received: ignored (no debugger is opened)'); };
+  process.on('SIGUSR1', onUsr1);
   let daemon;
   try {
     daemon = await Daemon.start({
@@ -35,6 +38,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
   } catch (err) {
     const e = err as { code?: string; message?: string };
     io.stderr(`supervisor run: ${e.message ?? String(err)}\n`);
+    process.off('SIGUSR1', onUsr1);
     await logger.close();
     return ['E_LOCKED', 'E_SOCKET_IN_USE', 'E_USAGE', 'E_METRICS_LISTEN', 'E_INVALID_REPORT_URL'].includes(e.code ?? '') ? EXIT.usage : EXIT.notReached;
   }
@@ -46,6 +50,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
   await daemon.done;
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
+  process.off('SIGUSR1', onUsr1);
   await logger.close();
   return EXIT.ok;
 }

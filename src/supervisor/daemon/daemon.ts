@@ -21,6 +21,7 @@ import { releaseMemory } from '../../core/memory.js';
 import { SupervisorMetrics } from '../metrics/metrics.js';
 import { parseListen, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { supervisorVersion } from '../../core/version-info.js';
+import { systemdNotifier } from './sd-notify.js';
 
 export interface DaemonOptions extends RuntimeOptions {
   readonly goalSource: string;
@@ -64,6 +65,8 @@ export class Daemon {
   private metricsServer: MetricsServer | null = null;
   private readonly goalWatch = chokidarFolderWatch((err) => this.opts.log('warn', `goal-state watch: ${(err as Error)?.message ?? String(err)}`));
   private readonly metrics: SupervisorMetrics;
+  /** systemd's notify protocol (Type=notify, watchdog); does nothing outside systemd. */
+  private readonly sd = systemdNotifier({ onError: (message) => this.opts.log('warn', message) });
 
   private constructor(private readonly opts: DaemonOptions) {
     this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
@@ -127,6 +130,7 @@ export class Daemon {
       },
     }));
     this.source.tell({ type: 'check', reason: 'start' });
+    this.sd.ready(`serving ${join(dirs.libDir, 'supervisor.sock')}`);
     log('info', `supervisor running on ${dirs.libDir} (pid ${process.pid}), goal state ${this.opts.goalSource}`);
   }
 
@@ -225,6 +229,7 @@ export class Daemon {
     this.stopPromise ??= (async () => {
       const { log } = this.opts;
       log('info', `stopping: ${reason}`);
+      this.sd.stopping(`stopping: ${reason}`);
       this.pending = null;
       await this.source?.stop();
       await this.system.stop();
@@ -243,6 +248,7 @@ export class Daemon {
       await this.metricsServer?.close();
       await this.server?.close();
       await this.release?.();
+      this.sd.close();
       log('info', 'stopped');
       this.resolveDone();
     })();
