@@ -33,6 +33,9 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
   configureIsolation({ mode: flags.cgroups === false || process.env['EXT_SUPERVISOR_ISOLATION'] === 'marks' ? 'marks' : 'auto', moveSelf: true,
     ...(flags.cgroupRoot !== undefined ? { root: flags.cgroupRoot } : {}) });
   const logger = createLogger({ logDir: dirs.logDir, level: flags.logLevel, console: true, tty: Boolean(process.stderr.isTTY) && !process.env['NO_COLOR'] });
+  // Any listener keeps Node from opening its inspector on 127.0.0.1:9229, in a root daemon; from start-up on.
+  const onUsr1 = (): void => { logger.log('info', 'SIGUSR1 received: ignored (no debugger is opened)'); };
+  process.on('SIGUSR1', onUsr1);
   let daemon;
   try {
     daemon = await Daemon.start({
@@ -48,6 +51,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
   } catch (err) {
     const e = err as { code?: string; message?: string };
     io.stderr(`supervisor run: ${e.message ?? String(err)}\n`);
+    process.off('SIGUSR1', onUsr1);
     await logger.close();
     return ['E_LOCKED', 'E_SOCKET_IN_USE', 'E_USAGE', 'E_METRICS_LISTEN', 'E_INVALID_REPORT_URL'].includes(e.code ?? '') ? EXIT.usage : EXIT.notReached;
   }
@@ -65,6 +69,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
   process.off('SIGHUP', onHup);
+  process.off('SIGUSR1', onUsr1);
   await logger.close();
   return EXIT.ok;
 }

@@ -27,6 +27,7 @@ import { SupervisorMetrics } from '../metrics/metrics.js';
 import { parseListen, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
 import { supervisorVersion } from '../../core/version-info.js';
 import { redactUrl } from '../../core/redact.js';
+import { systemdNotifier } from './sd-notify.js';
 
 export interface DaemonOptions extends RuntimeOptions {
   readonly goalSource: string;
@@ -70,6 +71,8 @@ export class Daemon {
   private metricsServer: MetricsServer | null = null;
   private readonly goalWatch = chokidarFolderWatch((err) => this.opts.log('warn', `goal-state watch: ${(err as Error)?.message ?? String(err)}`));
   private readonly metrics: SupervisorMetrics;
+  /** systemd's notify protocol (Type=notify, watchdog); does nothing outside systemd. */
+  private readonly sd = systemdNotifier({ onError: (message) => this.opts.log('warn', message) });
 
   private constructor(private readonly opts: DaemonOptions) {
     this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
@@ -160,6 +163,7 @@ export class Daemon {
       },
     }));
     this.source.tell({ type: 'check', reason: 'start' });
+    this.sd.ready(`serving ${join(dirs.libDir, 'supervisor.sock')}`);
     log('info', `supervisor running on ${dirs.libDir} (pid ${process.pid}), goal state ${shownSource}`);
   }
 
@@ -278,6 +282,7 @@ export class Daemon {
       log('info', `stopping: ${reason}`);
       // Nothing new starts: goals handed to handlers that have not started them are dropped.
       this.runtime.fleet.withdraw();
+      this.sd.stopping(`stopping: ${reason}`);
       await this.source?.stop();
       await this.system.stop();
       await this.goalWatch.close();
@@ -295,6 +300,7 @@ export class Daemon {
       await this.metricsServer?.close();
       await this.server?.close();
       await this.release?.();
+      this.sd.close();
       log('info', 'stopped');
       this.resolveDone();
     })();

@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { HandlerStatusValue } from '../lifecycle/events.js';
 import type { LifecycleState } from '../lifecycle/record.js';
 import type { HandlerRow, MonitorEvent } from '../monitor/types.js';
+import { supervisorVersion } from '../../core/version-info.js';
 
 export const METRIC_PREFIX = 'ext_supervisor_';
 
@@ -15,6 +16,9 @@ const STATES: readonly LifecycleState[] = ['NotInstalled', 'Installed', 'Enabled
 const STATUSES: readonly HandlerStatusValue[] = ['Ready', 'NotReady', 'Installing', 'Unresponsive', 'Failed'];
 const OPERATIONS = ['fetch', 'install', 'enable', 'disable', 'update', 'uninstall'] as const;
 const RESULTS = ['succeeded', 'failed', 'timedOut'] as const;
+
+/** prom-client default metrics that break Prometheus' naming rules (gauges with a `_total` suffix). */
+const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /** Seconds: a quick enable (10 ms) up to the longest default timeout (install, 900 s). */
 export const OPERATION_DURATION_BUCKETS: readonly number[] = Object.freeze(
@@ -41,6 +45,8 @@ export class SupervisorMetrics {
   private readonly durations: Histogram<'operation'>;
   private readonly goalApplications: Counter;
   private pendingRows: Promise<readonly HandlerRow[]> | null = null;
+  /** CPU seconds per handler, summed from the process samples; a scrape drops handlers no longer listed. */
+  private readonly cpuSeconds = new Map<string, number>();
 
   constructor(private readonly opts: SupervisorMetricsOptions) {
     const registers = [this.registry];
@@ -66,6 +72,44 @@ export class SupervisorMetrics {
       labelNames: ['status'], registers,
       async collect() { setCounts(this, 'status', STATUSES, (await rows()).map((r) => r.status)); },
     });
+    // One series per handler and status (1 = its current one), so an alert can name the failed handler.
+    new Gauge({
+      name: `${METRIC_PREFIX}handler_status`, help: 'Status of each handler: 1 for its current status, 0 for the others.',
+      labelNames: ['handler', 'status'], registers,
+      async collect() {
+        const current = await rows();
+        this.reset();
+        for (const r of current) {
+          for (const status of STATUSES) this.set({ handler: r.name, status }, r.status === status ? 1 : 0);
+          if (!STATUSES.includes(r.status)) this.set({ handler: r.name, status: r.status }, 1);
+        }
+      },
+    });
+    // The watchdog's restart count as a counter (rate() and increase() work on it); it falls back to 0 when an enable lifts a give-up.
+    new Counter({
+      name: `${METRIC_PREFIX}handler_restarts_total`, help: 'Restarts by the heartbeat watchdog.', labelNames: ['handler'], registers,
+      async collect() {
+        const current = await rows();
+        this.reset();
+        for (const r of current) this.inc({ handler: r.name }, r.restarts);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}build_info`, help: 'Always 1; the labels name the supervisor and Node versions.',
+      labelNames: ['version', 'nodejs_version'], registers,
+    }).set({ version: supervisorVersion(), nodejs_version: process.versions.node }, 1);
+    const cpuSeconds = this.cpuSeconds;
+    new Counter({
+      name: `${METRIC_PREFIX}handler_cpu_seconds_total`, help: 'CPU time used by the handler\'s processes (user and system).',
+      labelNames: ['handler'], registers,
+      async collect() {
+        const current = await rows();
+        this.reset();
+        const live = new Set(current.map((r) => r.name));
+        for (const name of cpuSeconds.keys()) if (!live.has(name)) cpuSeconds.delete(name);
+        for (const r of current) this.inc({ handler: r.name }, cpuSeconds.get(r.name) ?? 0);
+      },
+    });
     perHandlerGauge(registers, 'heartbeat_age_seconds', 'Seconds since the handler last wrote its heartbeat file.', rows,
       (r) => r.heartbeatAgeSeconds);
     perHandlerGauge(registers, 'handler_cpu_percent', 'CPU use of the handler\'s processes, percent of one core.', rows,
@@ -82,7 +126,11 @@ export class SupervisorMetrics {
         this.inc(pushFailures);
       },
     });
-    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters: promtool rejects them, and a handle count is no alert input.
+      for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
   }
 
   /** Folds one runtime event into the event-driven metrics (the runtime's onEvent); other event types are ignored. */
@@ -96,6 +144,12 @@ export class SupervisorMetrics {
         if (Number.isFinite(ms)) this.durations.observe({ operation: op }, Math.max(0, ms) / 1000);
         return;
       }
+      case 'processSample':
+        for (const [name, sample] of event.handlers) {
+          const used = sample.cpuSecondsUsed ?? 0;
+          if (used > 0 || !this.cpuSeconds.has(name)) this.cpuSeconds.set(name, (this.cpuSeconds.get(name) ?? 0) + Math.max(0, used));
+        }
+        return;
       case 'goalApplied':
         this.goalApplications.inc();
         return;

@@ -26,6 +26,8 @@ export interface ProcUsage {
   readonly pid: number;
   /** Share of one core (100 = one core busy) since the previous sample, or over its life when first seen. */
   readonly cpuPercent: number;
+  /** CPU seconds used since the previous sample, or over its life when first seen (feeds a counter). */
+  readonly cpuSecondsUsed: number;
   readonly memoryBytes: number;
   readonly startMs: number;
 }
@@ -146,9 +148,11 @@ export class ProcUsageTracker {
       const used = same ? cpuSec - prev.cpuSec : cpuSec;
       const seconds = same ? uptimeSec - prev.uptimeSec : uptimeSec - startSec;
       const cpuPercent = seconds > 0 ? Math.max(0, (used / seconds) * 100) : 0;
+      // Only a new process counts its whole life; a switch between tick and exact accounting counts nothing once.
+      const cpuSecondsUsed = same ? used : prev !== undefined && prev.startTicks === p.startTicks ? 0 : cpuSec;
       next.set(p.pid, { startTicks: p.startTicks, cpuSec, precise, uptimeSec, ticks });
       out.set(p.pid, {
-        pid: p.pid, cpuPercent, memoryBytes: Math.max(0, p.rssPages) * pageSize, startMs: Math.round(bootTimeMs + startSec * 1000),
+        pid: p.pid, cpuPercent, cpuSecondsUsed, memoryBytes: Math.max(0, p.rssPages) * pageSize, startMs: Math.round(bootTimeMs + startSec * 1000),
       });
     }
     this.#previous = next;
@@ -161,6 +165,7 @@ export function summarizeHandlers(groups: ReadonlyMap<string, readonly ProcInfo[
   const out = new Map<string, ProcessSample>();
   for (const [handler, procs] of groups) {
     let cpu = 0;
+    let cpuSeconds = 0;
     let memory = 0;
     let oldest: number | null = null;
     const pids: number[] = [];
@@ -169,11 +174,12 @@ export function summarizeHandlers(groups: ReadonlyMap<string, readonly ProcInfo[
       if (!u) continue;
       pids.push(p.pid);
       cpu += u.cpuPercent;
+      cpuSeconds += u.cpuSecondsUsed;
       memory += u.memoryBytes;
       if (oldest === null || u.startMs < oldest) oldest = u.startMs;
     }
     pids.sort((a, b) => a - b);
-    out.set(handler, Object.freeze({ pids: Object.freeze(pids), cpuPercent: Math.round(cpu * 10) / 10, memoryBytes: memory, oldestStartMs: oldest }));
+    out.set(handler, Object.freeze({ pids: Object.freeze(pids), cpuPercent: Math.round(cpu * 10) / 10, cpuSecondsUsed: cpuSeconds, memoryBytes: memory, oldestStartMs: oldest }));
   }
   return out;
 }

@@ -69,6 +69,8 @@ export interface ProcessSample {
   readonly pids: readonly number[];
   /** Share of one core over the last interval, summed over the handler's processes. */
   readonly cpuPercent: number;
+  /** CPU seconds the handler's processes used since the previous sample (a process seen first: its whole life so far). */
+  readonly cpuSecondsUsed?: number;
   readonly memoryBytes: number;
   /** Start time (ms since epoch) of the handler's oldest live process; null when none. */
   readonly oldestStartMs: number | null;

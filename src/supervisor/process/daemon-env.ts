@@ -21,6 +21,9 @@ export const DAEMON_MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze
   MALLOC_ARENA_MAX: '2',
 });
 
+/** Set by systemd for a Type=notify service (sd_notify(3), sd_watchdog_enabled(3)). */
+export const SYSTEMD_NOTIFY_ENV: readonly string[] = Object.freeze(['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']);
+
 /** What the starter of a daemon adds to its environment: the malloc settings and the list naming them. */
 export function daemonStartEnv(): Record<string, string> {
   return { ...DAEMON_MALLOC_ENV, [DAEMON_ONLY_ENV_VAR]: Object.keys(DAEMON_MALLOC_ENV).join(',') };
@@ -31,6 +34,8 @@ export function handlerBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<str
   const drop = new Set((env[DAEMON_ONLY_ENV_VAR] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''));
   drop.add(DAEMON_ONLY_ENV_VAR);
   drop.add(GOAL_STATE_ENV);
+  // systemd's notify socket and watchdog are the daemon's: a handler must not report readiness or keep it alive.
+  for (const name of SYSTEMD_NOTIFY_ENV) drop.add(name);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !drop.has(k)) out[k] = v;
   return out;

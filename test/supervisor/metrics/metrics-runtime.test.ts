@@ -123,6 +123,9 @@ describe('metrics of a real apply, scraped over HTTP', () => {
       assert.ok((after1.get(perHandler('handler_memory_bytes', 'Contoso.Slow')) ?? 0) > 0, 'the live service uses memory');
       assert.ok((after1.get(perHandler('handler_cpu_percent', 'Contoso.Slow')) ?? -1) >= 0);
       assert.equal(after1.get(perHandler('handler_restarts', 'Contoso.Slow')), 0);
+      assert.equal(after1.get(perHandler('handler_restarts_total', 'Contoso.Slow')), 0);
+      assert.ok((after1.get(perHandler('handler_cpu_seconds_total', 'Contoso.Slow')) ?? -1) >= 0, 'a CPU counter for the live service');
+      assert.equal(after1.get('ext_supervisor_handler_status{handler="Contoso.Broken",status="Failed"}'), 1, 'the alert names the failed handler');
       assert.ok((after1.get(perHandler('heartbeat_age_seconds', 'Contoso.Slow')) ?? -1) >= 0);
       assert.equal(after1.get(perHandler('handler_memory_bytes', 'Contoso.Broken')), 0, 'no process, no memory');
       assert.equal(after1.has(perHandler('heartbeat_age_seconds', 'Contoso.Broken')), false, 'no heartbeat watched');

@@ -54,11 +54,19 @@ describe('ProcUsageTracker', () => {
     const t = new ProcUsageTracker(CONSTANTS, { runSeconds: () => null });
     // Started 10 s after boot, 5 s of CPU by uptime 20 s: 50 %.
     const first = t.sample([proc(42, 1000, 500)], 20).get(42)!;
-    assert.deepEqual(first, { pid: 42, cpuPercent: 50, memoryBytes: 40960, startMs: CONSTANTS.bootTimeMs + 10_000 });
+    assert.deepEqual(first, { pid: 42, cpuPercent: 50, cpuSecondsUsed: 5, memoryBytes: 40960, startMs: CONSTANTS.bootTimeMs + 10_000 });
     // 1.5 s more CPU in 2 s: 75 %.
     assert.equal(t.sample([proc(42, 1000, 650)], 22).get(42)!.cpuPercent, 75);
     // A multi-threaded process can use more than one core.
     assert.equal(t.sample([proc(42, 1000, 850)], 23).get(42)!.cpuPercent, 200);
+  });
+
+  test('CPU seconds used: the whole life at first sight, then each delta, so their sum is the CPU time (a counter)', () => {
+    const t = new ProcUsageTracker(CONSTANTS, { runSeconds: () => null });
+    assert.equal(t.sample([proc(42, 1000, 500)], 20).get(42)!.cpuSecondsUsed, 5);
+    assert.equal(t.sample([proc(42, 1000, 650)], 22).get(42)!.cpuSecondsUsed, 1.5);
+    assert.equal(t.sample([proc(42, 1000, 650)], 23).get(42)!.cpuSecondsUsed, 0);
+    assert.equal(t.sample([proc(42, 9000, 10)], 100).get(42)!.cpuSecondsUsed, 0.1, 'a reused pid is a new process');
   });
 
   test('a reused pid (same pid, new start time) starts afresh instead of a delta against the old process', () => {
@@ -109,9 +117,9 @@ describe('ProcUsageTracker', () => {
     const usage = t.sample([...a, ...b], 10);
     const out = summarizeHandlers(new Map([['A', a], ['B', b], ['C', []]]), usage);
     const sumA = usage.get(30)!.cpuPercent + usage.get(10)!.cpuPercent;
-    assert.deepEqual(out.get('A'), { pids: [10, 30], cpuPercent: Math.round(sumA * 10) / 10, memoryBytes: 2 * 40960, oldestStartMs: CONSTANTS.bootTimeMs + 3000 });
-    assert.deepEqual(out.get('B'), { pids: [20], cpuPercent: 0, memoryBytes: 0, oldestStartMs: CONSTANTS.bootTimeMs + 1000 });
-    assert.deepEqual(out.get('C'), { pids: [], cpuPercent: 0, memoryBytes: 0, oldestStartMs: null });
+    assert.deepEqual(out.get('A'), { pids: [10, 30], cpuPercent: Math.round(sumA * 10) / 10, cpuSecondsUsed: 2, memoryBytes: 2 * 40960, oldestStartMs: CONSTANTS.bootTimeMs + 3000 });
+    assert.deepEqual(out.get('B'), { pids: [20], cpuPercent: 0, cpuSecondsUsed: 0, memoryBytes: 0, oldestStartMs: CONSTANTS.bootTimeMs + 1000 });
+    assert.deepEqual(out.get('C'), { pids: [], cpuPercent: 0, cpuSecondsUsed: 0, memoryBytes: 0, oldestStartMs: null });
   });
 });
 
