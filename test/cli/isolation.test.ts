@@ -1,5 +1,6 @@
 // Kernel isolation through the real daemon, on this machine's cgroups: each test has its own
 // --cgroup-root subtree, removed (with everything in it) after the test.
+import { exitForRows } from '../../src/cli/health.js';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -16,8 +17,9 @@ after(() => closePackagePool());
 
 async function psJson(ws: Workspace): Promise<Array<Record<string, any>>> {
   const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  const rows = JSON.parse(r.stdout);
+  assert.equal(r.code, exitForRows(rows), `the exit code follows the rows' health: ${r.stderr}`);
+  return rows;
 }
 const row = async (ws: Workspace, name: string) => (await psJson(ws)).find((r) => r.name === name);
 const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };

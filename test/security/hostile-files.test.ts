@@ -139,7 +139,7 @@ describe('FIFOs and links a handler plants in its folders', () => {
       // The CLI answers about every handler, the hostile ones included.
       for (const name of NAMES) {
         const s = await cli(ws, ['status', name, '--json']);
-        assert.equal(s.code, 0, `status ${name}: ${s.stderr}`);
+        assert.ok([0, 1, 3].includes(s.code ?? -1), `status ${name} answers (systemctl's codes): exit ${s.code} ${s.stderr}`);
         assert.equal(JSON.parse(s.stdout).name, name);
       }
       const logs = await cli(ws, ['logs', 'Hf.Ok', '--lines', '5']);
@@ -153,7 +153,7 @@ describe('FIFOs and links a handler plants in its folders', () => {
 
       // Offline ps reads the same folders without a daemon and answers.
       const offline = await cli(ws, ['ps', '--json']);
-      assert.equal(offline.code, 0, offline.stderr);
+      assert.ok([0, 1, 3].includes(offline.code ?? -1), `offline ps answers: exit ${offline.code} ${offline.stderr}`);
       assert.match(offline.stderr, /no daemon is running/);
       const offRows = new Map((JSON.parse(offline.stdout) as Array<Record<string, any>>).map((r) => [r.name as string, r]));
       assert.deepEqual([...offRows.keys()].sort(), [...NAMES].sort());
