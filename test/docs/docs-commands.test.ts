@@ -230,7 +230,7 @@ describe('docs', { concurrency: true }, () => {
         assert.match(ps.stdout, /Example\.Hello +1\.0\.0 +Enabled +Ready/);
         assert.equal(status.code, 0, status.stderr);
         assert.match(status.stdout, /default \(sequence 1\): success code 0: Hello, operator!/);
-        assert.equal(unknown.code, 2);
+        assert.equal(unknown.code, 4, 'status of no such handler exits 4, as systemctl status does');
         assert.equal(logs.code, 0, logs.stderr);
         assert.match(logs.stdout, /Example\.Hello enable 1\.0\.0 succeeded exit=0/);
         assert.equal(logs.stdout.trimEnd().split('\n').length, 2);

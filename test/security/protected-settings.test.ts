@@ -137,7 +137,8 @@ describe('protected settings never leak', () => {
   const facts: { apply1?: Record<string, any>; socket?: Array<Record<string, any>>; files: TreeEntry[]; validate: CliResult[] } = { files: [], validate: [] };
 
   const cli = async (channel: string, args: string[]): Promise<CliResult> => {
-    const r = await runCli([...args, ...dirFlags(ws)]);
+    // validate and pack read no lib or log dir, and list no such flags.
+    const r = await runCli(['validate', 'pack'].includes(args[0]!) ? args : [...args, ...dirFlags(ws)]);
     const where = `${channel} \`supervisor ${args.join(' ')}\` (exit ${r.code})`;
     captures.push({ where: `${where} stdout`, text: r.stdout }, { where: `${where} stderr`, text: r.stderr });
     return r;
