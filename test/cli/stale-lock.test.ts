@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace } from '../helpers/handlers.js';
 import { runCli } from '../helpers/cli.js';
-import { dirFlags, startDaemon } from '../helpers/daemon.js';
+import { dirFlags, startDaemon, waitFor } from '../helpers/daemon.js';
 import { bootId, ownerAlive, processStartTime } from '../../src/storage/lock.js';
 
 const children: ChildProcess[] = [];
@@ -24,6 +24,12 @@ async function bystander(): Promise<number> {
 async function writeLock(ws: Workspace, lock: Record<string, unknown>): Promise<void> {
   await mkdir(ws.libDir, { recursive: true });
   await writeFile(join(ws.libDir, 'supervisor.lock'), JSON.stringify({ command: 'run', startedAt: '2026-01-01T00:00:00.000Z', ...lock }));
+}
+
+/** Past start-up (the daemon's signal handlers are set once it logs this), so SIGTERM stops it gracefully. */
+async function running(ws: Workspace): Promise<void> {
+  await waitFor(async () => (await readFile(join(ws.logDir, 'supervisor.log'), 'utf8').catch(() => '')).includes('supervisor running on'),
+    30_000, 'the daemon to finish starting');
 }
 
 describe('supervisor.lock: a reused pid is not the owner', () => {
@@ -46,6 +52,7 @@ describe('supervisor.lock: a reused pid is not the owner', () => {
       await writeLock(ws, { pid, procStart: String(Number(processStartTime(pid)) + 1), bootId: bootId() });
       const goal = await ws.goalState({ handlers: [] });
       daemon = await startDaemon(ws, goal);
+      await running(ws);
       const lock = JSON.parse(await readFile(join(ws.libDir, 'supervisor.lock'), 'utf8'));
       assert.equal(lock.pid, daemon.child.pid, 'the daemon holds the lock now');
       assert.equal(lock.procStart, processStartTime(daemon.child.pid!));
@@ -70,6 +77,7 @@ describe('supervisor.lock: a reused pid is not the owner', () => {
       await writeLock(ws, { pid, procStart: processStartTime(pid), bootId: 'd0d0d0d0-0000-4000-8000-000000000000' });
       const goal = await ws.goalState({ handlers: [] });
       const daemon = await startDaemon(ws, goal);
+      await running(ws);
       const lock = JSON.parse(await readFile(join(ws.libDir, 'supervisor.lock'), 'utf8'));
       assert.equal(lock.pid, daemon.child.pid, 'the daemon holds the lock now');
       assert.equal((await daemon.stop()).code, 0);
