@@ -86,7 +86,8 @@ export async function applyCommand(flags: ApplyFlags, io: CliIO): Promise<number
     io.stderr(`supervisor apply: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
-  const runtime = new Runtime({ dirs, concurrency: flags.concurrency, installConcurrency: flags.installConcurrency,
+  // One shot: work that fails on a full disk is reported, not retried after apply has exited.
+  const runtime = new Runtime({ dirs, concurrency: flags.concurrency, installConcurrency: flags.installConcurrency, transientRetry: null,
     graceMs: flags.grace !== undefined ? flags.grace * 1000 : undefined,
     ...(flags.certificatesFolder ? { certificatesFolder: resolve(flags.certificatesFolder) } : {}),
     onCorruptState: (message) => io.stderr(`supervisor apply: ${message}\n`),

@@ -68,3 +68,20 @@ export function restartsFolder(libDir: string): string {
 export function logDirRecordFile(libDir: string): string {
   return join(libDir, 'log-dir');
 }
+
+/** The daemon's own log in the log dir (logging/logger.ts), beside the handlers' `<log>/<name>/` folders. */
+export const DAEMON_LOG_FILE = 'supervisor.log';
+
+// The log and its rotated copies (winston names them supervisor1.log, supervisor2.log, ...); any case,
+// for a log dir on a case-insensitive file system.
+const DAEMON_LOG_NAMES = /^supervisor\d*\.log$/i;
+
+/**
+ * Why `name` cannot be a handler's, or null. A handler's log folder is `<log>/<name>/`, so a handler
+ * named like the daemon's log would collide with it. The lib dir needs no such rule: a handler dir is
+ * `<name>-<version>` and none of the daemon's entries there ends with a version.
+ */
+export function reservedHandlerName(name: string): string | null {
+  if (!DAEMON_LOG_NAMES.test(name)) return null;
+  return `is reserved: <log dir>/${name} is the supervisor's own log (${DAEMON_LOG_FILE} and its rotated copies), where this handler's log folder would be`;
+}

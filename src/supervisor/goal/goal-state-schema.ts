@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { isVersion } from '../lifecycle/version.js';
+import { reservedHandlerName } from '../../storage/layout.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const NAME_RULE = `must match ${NAME_PATTERN.source} (letters, digits, '.', '_', '-'; at most 128; never a path)`;
@@ -92,8 +93,14 @@ export const limitsSchema = z.object({
   tasksMax: z.number().int({ error: 'must be a whole number' }).min(1, { error: 'must be >= 1' }).max(4194304, { error: 'must be <= 4194304' }).optional(),
 });
 
+// A handler's log folder is <log>/<name>/: the daemon's own log file names are not handler names.
+const handlerNameField = nameField.superRefine((name, ctx) => {
+  const reserved = reservedHandlerName(name);
+  if (reserved) ctx.addIssue({ code: 'custom', message: reserved, input: name });
+});
+
 export const handlerSchema = z.object({
-  name: nameField,
+  name: handlerNameField,
   version: versionField,
   upgradePolicy: z.enum(['manual', 'auto']).default('manual'),
   state: z.enum(['enabled', 'disabled', 'uninstall']).default('enabled'),

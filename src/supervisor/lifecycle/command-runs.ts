@@ -69,12 +69,17 @@ export async function runTarget(step: CommandStep, t: InvokeTarget, place: RunPl
   if (interrupted && interrupted.step === place.step && interrupted.op === step.op) {
     const got = await recoverCommand(interrupted, { libId: deps.libId, handler: t.handler, timeoutMs: t.timeoutMs,
       graceMs: deps.graceMs, clock: deps.clock, signal: deps.signal });
+    const by = deps.interruptedBy ?? 'a supervisor restart';
     if (got.kind !== 'unknown') {
-      recovery = `${step.op} ${got.kind === 'exited' ? 'completed' : 'timed out'} while the supervisor was down`;
-      return { result: await recoveredResult(t, interrupted, got, ctx), recovery };
+      const how = got.kind === 'exited' ? 'completed' : 'timed out';
+      // Cut short in this process (a failed write), the supervisor was never down.
+      const when = deps.interruptedBy === undefined ? 'while the supervisor was down' : `before ${by}`;
+      recovery = `${step.op} ${how} ${when}`;
+      const note = deps.interruptedBy === undefined ? 'it ran on while the supervisor was down' : `its end was not recorded: ${by}`;
+      return { result: await recoveredResult(t, interrupted, got, ctx, note), recovery };
     }
-    recovery = `${step.op} was interrupted by a supervisor restart and ran again`;
-    note = ' (run again: it was interrupted by a supervisor restart)';
+    recovery = `${step.op} was interrupted by ${by} and ran again`;
+    note = ` (run again: it was interrupted by ${by})`;
   }
   const run = await prepareRun(t, place.step, deps.clock.now());
   await place.started(run);

@@ -23,6 +23,8 @@ export type StepOutcome =
   | { readonly kind: 'skipped' }
   /** The step could not be carried out (every uri failed, the manifest is unreadable): no command ran. */
   | { readonly kind: 'error'; readonly failure: OperationResult }
+  /** The command could not run because its handler dir or manifest is gone (the handler deleted it). */
+  | { readonly kind: 'gone'; readonly failure: OperationResult }
   /** The supervisor is stopping before this step. */
   | { readonly kind: 'stopping'; readonly failure: OperationResult };
 
@@ -83,12 +85,22 @@ export function commandSkipped(step: CommandStep, manifest: HandlerManifest): bo
   return step.op === 'install' && step.role === 'new' && manifest.form === 'command' && manifest.updateMode === 'UpdateWithoutInstall';
 }
 
+/**
+ * Uninstall of a handler whose dir or manifest is gone: its disable and uninstall cannot run, so they are
+ * skipped and the rest is removed (the Azure agent treats such an uninstall as done). Anywhere else a
+ * missing manifest fails the plan (1002).
+ */
+export function goneSkipped(plan: Pick<HandlerPlan, 'action'>, step: PlanStep): boolean {
+  return plan.action === 'uninstall' && step.kind === 'command' && (step.op === 'disable' || step.op === 'uninstall');
+}
+
 /** What a step's outcome means for the lifecycle, and whether the plan goes on. */
 export function decide(input: DecisionInput): Decision {
   const { step, outcome } = input;
   switch (outcome.kind) {
     case 'stopping': return { event: null, effects: [], next: { kind: 'suspend', failure: outcome.failure } };
     case 'error': return endPlan(outcome.failure, installFailed(input));
+    case 'gone': return afterGone(input, outcome.failure);
     case 'done': return step.kind === 'removeDir' ? afterRemoveDir(input, step) : { event: null, effects: [], next: proceed };
   }
   if (step.kind !== 'command') throw new SupervisorError('E_INTERNAL', `a ${step.kind} step has no ${outcome.kind} outcome`, { step: step.kind });
@@ -98,6 +110,11 @@ export function decide(input: DecisionInput): Decision {
     case 'succeeded': return afterSuccess(input, step, form, outcome.exitCode ?? 0);
     case 'failed': return afterFailure(input, step, form, outcome.failure);
   }
+}
+
+function afterGone({ record, plan, step }: DecisionInput, failure: OperationResult): Decision {
+  if (!goneSkipped(plan, step) || step.kind !== 'command') return endPlan(failure, null);
+  return done(step.op === 'disable' && record.state === 'Enabled' ? { type: 'disabled' } : null);
 }
 
 function afterRemoveDir({ record, plan }: DecisionInput, step: Extract<PlanStep, { kind: 'removeDir' }>): Decision {

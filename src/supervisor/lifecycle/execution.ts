@@ -34,6 +34,8 @@ export interface ExecutorDeps {
   readonly spawner?: Spawner;
   readonly saveRecord: (record: HandlerRecord) => Promise<void>;
   readonly emit: (event: HandlerEvent) => void;
+  /** What cut short the checkpointed plan being resumed, for its messages (default: a supervisor restart). */
+  readonly interruptedBy?: string;
 }
 
 export interface PlanOutcome {
@@ -41,6 +43,6 @@ export interface PlanOutcome {
   readonly record: HandlerRecord;
   readonly operations: readonly OperationResult[];
   readonly failure: OperationResult | null;
-  /** Set when the plan was resumed after a supervisor restart: what happened to the interrupted command. */
+  /** What happened to a command a supervisor restart interrupted, or one that could not run (an uninstalled handler's dir was gone). */
   readonly recovery: string | null;
 }

@@ -9,10 +9,11 @@ import { rm } from 'node:fs/promises';
 import type { HandlerManifest } from '../../protocol/manifest.js';
 import type { UpgradeEnv } from './command-line.js';
 import { commandTargets, runTarget, type CommandStep } from './command-runs.js';
-import { commandSkipped, decide, isUpgrade, type Decision, type StepOutcome } from './decide.js';
+import { commandSkipped, decide, goneSkipped, isUpgrade, type Decision, type StepOutcome } from './decide.js';
+import { terminateHandler } from '../process/terminate.js';
 import type { OperationResult } from './events.js';
 import type { ExecutionGoal, ExecutorDeps, PlanOutcome } from './execution.js';
-import { fetchFailureCode, fetchHandlerPackage, readInstalledManifest } from './fetch-step.js';
+import { fetchFailureCode, fetchHandlerPackage, manifestGone, readInstalledManifest } from './fetch-step.js';
 import { handlerPaths, scriptWorkFolder } from '../../storage/layout.js';
 import { copyHandlerState, isMultiConfig, multiConfigProblem, prepareHandlerFiles, removeExtensionFiles } from './prepare.js';
 import { planEnded, planStarted, stepStarted, stepsDone, type RunningStep } from './progress.js';
@@ -216,9 +217,21 @@ class PlanRun {
     try {
       manifest = await this.manifestOf(step.version);
     } catch (err) {
+      if (manifestGone(err) && goneSkipped(this.plan, step)) return this.gone(step, err as Error);
       return { kind: 'error', failure: this.ended(this.synthetic(step.op, step, fetchFailureCode(err), (err as Error).message)) };
     }
     return commandSkipped(step, manifest) ? { kind: 'skipped' } : this.runCommand(step, manifest);
+  }
+
+  /** Uninstall of a handler that deleted its own dir: the command is not run, what it left running is ended. */
+  private async gone(step: CommandStep, err: Error): Promise<StepOutcome> {
+    const cleanup = await terminateHandler({ libId: this.deps.libId, handler: this.goal.name, graceMs: this.deps.graceMs, reason: 'cleanup',
+      clock: this.deps.clock });
+    const ended = cleanup.termed.length + cleanup.killed.length;
+    const message = `${step.op} not run: ${err.message}; the handler is uninstalled without it and what is left is removed`
+      + (ended > 0 ? `; ended ${ended} leftover process${ended === 1 ? '' : 'es'}` : '');
+    this.recovery = `${this.paths(step.version).dir} was gone: ${step.op} not run, the rest removed`;
+    return { kind: 'gone', failure: this.ended({ ...this.synthetic(step.op, step, fetchFailureCode(err), message), unkillable: cleanup.unkillable }) };
   }
 
   private async runCommand(step: CommandStep, manifest: HandlerManifest): Promise<StepOutcome> {

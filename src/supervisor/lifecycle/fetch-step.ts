@@ -29,6 +29,12 @@ export async function readInstalledManifest(paths: HandlerPaths): Promise<Handle
   return parseManifest(data.toString('utf8'), paths.manifestFile);
 }
 
+/** The manifest could not be read because it, or the handler dir, does not exist (not: unreadable, malformed). */
+export function manifestGone(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  return e?.code === 'E_MANIFEST_MISSING' && (e.cause?.code === 'ENOENT' || e.cause?.code === 'ENOTDIR');
+}
+
 /** The agent's code for a package that could not be had: download, extraction, or manifest. */
 export function fetchFailureCode(err: unknown): number {
   const code = (err as { code?: unknown })?.code;

@@ -8,6 +8,7 @@ import type { Spawner } from '../process/spawner.js';
 import { setMaxListeners } from 'node:events';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { systemClock, type Clock } from '../../core/clock.js';
+import type { BackoffPolicy } from '../../core/backoff.js';
 import { handlerBehavior, supersededResult, type Dependency, type HandlerApplyResult, type HandlerMessage } from './handler-actor.js';
 import { GoalTicket } from './goal-ticket.js';
 import { emptyRecord } from './record.js';
@@ -39,6 +40,8 @@ export interface FleetOptions {
   readonly certificatesFolder?: string;
   /** Told about a state file that did not parse: it was moved aside and rebuilt from disk. */
   readonly onCorruptState?: (message: string) => void;
+  /** Backoff for a handler's work that failed on a resource (ENOSPC...); null: never retried. Default: handler-actor's. */
+  readonly transientRetry?: BackoffPolicy | null;
 }
 
 export interface ApplySummary {
@@ -99,6 +102,7 @@ export class Fleet {
         dirs: this.dirs, libId: this.libId, gates: this.gates, graceMs: this.graceMs, clock: this.clock,
         signal: this.abort.signal, store: this.store, emit: (e) => this.opts.onEvent?.(e),
         ...(this.opts.spawner ? { spawner: this.opts.spawner } : {}),
+        ...(this.opts.transientRetry !== undefined ? { transientRetry: this.opts.transientRetry } : {}),
       }));
       this.actors.set(name, ref);
     }

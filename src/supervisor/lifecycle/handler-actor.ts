@@ -19,6 +19,9 @@ import { lifecycleStatus } from '../monitor/handler-status.js';
 import { ErrorCodes } from './error-codes.js';
 import type { StateStore } from './record-store.js';
 import { goalName, type GoalRef, type GoalTicket } from './goal-ticket.js';
+import type { BackoffPolicy } from '../../core/backoff.js';
+import type { ActorRef } from '../../actors/types.js';
+import { TRANSIENT_RETRY, TransientRetry, transientFailure, transientMessage } from './transient-retry.js';
 
 export interface HandlerApplyResult {
   readonly name: string;
@@ -45,11 +48,15 @@ export type HandlerMessage =
   /** Heartbeat watchdog: disable + enable the installed version (onUnresponsive "restart"). */
   | { readonly type: 'restart'; readonly reply: Reply<{ ok: boolean; message: string }> }
   /** Start-up: announce the handler as it is on disk (record, watch spec, status) without running anything. */
-  | { readonly type: 'describe'; readonly goal: HandlerGoal | null; readonly reply: Reply<HandlerRecord> };
+  | { readonly type: 'describe'; readonly goal: HandlerGoal | null; readonly reply: Reply<HandlerRecord> }
+  /** The last goal again, after work failed on a resource of the machine (disk full...); stale when a new goal came. */
+  | { readonly type: 'retry'; readonly generation: number };
 
 export interface HandlerActorDeps extends Omit<ExecutorDeps, 'emit' | 'saveRecord'> {
   readonly store: StateStore;
   readonly emit: (event: MonitorEvent) => void;
+  /** Backoff for work that failed on a resource (ENOSPC...); null: never retried (one-shot apply). Default TRANSIENT_RETRY. */
+  readonly transientRetry?: BackoffPolicy | null;
 }
 
 function firstLine(text: string): string {
@@ -79,6 +86,11 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
   };
   /** The goal this handler was last applied with: restarts and watch specs use it. */
   let lastGoal: HandlerGoal | null = null;
+  const retry = new TransientRetry(deps.clock, deps.transientRetry === undefined ? TRANSIENT_RETRY : deps.transientRetry);
+  deps.signal.addEventListener('abort', () => retry.cancel(), { once: true });
+  let self: ActorRef<HandlerMessage> | null = null;
+  /** Why a checkpointed plan was cut short in this process (a failed write), for the resume's message. */
+  let interruptedBy: string | null = null;
 
   async function announce(record: HandlerRecord): Promise<void> {
     deps.emit({ type: 'watch', handler: name, spec: await watchSpecFor(deps.dirs, record, lastGoal) });
@@ -117,9 +129,12 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
     if (record.pending && blockers.length === 0) {
       // A plan a supervisor restart interrupted is finished first, from its checkpoint.
       const pendingAction = record.pending.action;
-      const resumed = await executePlan(goal, planOf(record.pending), resumedRecord(record), { ...deps, saveRecord });
+      const cause = interruptedBy;
+      interruptedBy = null;
+      const resumed = await executePlan(goal, planOf(record.pending), resumedRecord(record),
+        { ...deps, saveRecord, ...(cause !== null ? { interruptedBy: cause } : {}) });
       earlier.push(...resumed.operations);
-      recovery = resumed.recovery ?? 'resumed a plan interrupted by a supervisor restart';
+      recovery = resumed.recovery ?? `resumed a plan interrupted by ${cause ?? 'a supervisor restart'}`;
       record = resumed.record;
       if (!resumed.ok) {
         const status = settled(record, resumed.failure, recovery);
@@ -153,6 +168,7 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
     if (plan.steps.length === 0) return finishAndAnnounce('none', record, null, [], goalReached(goal.state, record, plan.targetVersion));
     started({ action: plan.action, targetVersion: plan.targetVersion, fromVersion: plan.fromVersion });
     const outcome = await executePlan(goal, plan, record, { ...deps, saveRecord });
+    if (outcome.recovery) recovery = outcome.recovery;
     const reached = outcome.ok && goalReached(goal.state, outcome.record, plan.targetVersion);
     return finishAndAnnounce(plan.action, outcome.record, outcome.failure, outcome.operations, reached);
   }
@@ -160,15 +176,31 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
   /** An I/O error of our own (state dir unwritable...) fails this handler alone, as a result. */
   async function unexpected(goal: HandlerGoal, err: unknown): Promise<HandlerApplyResult> {
     const record = await deps.store.load(name).catch(() => emptyRecord(name));
-    const failure = syntheticFailure(goal, ErrorCodes.processing, `supervisor error: ${(err as Error)?.message ?? String(err)}`, deps.clock.now());
+    const transient = transientFailure(err);
+    let message = `supervisor error: ${(err as Error)?.message ?? String(err)}`;
+    if (transient && !deps.signal.aborted) {
+      const delay = retry.schedule((generation) => self?.tell({ type: 'retry', generation }));
+      message = transientMessage(transient, delay);
+      interruptedBy = `a failed write (${transientMessage(transient, null)})`;
+    }
+    const failure = syntheticFailure(goal, ErrorCodes.processing, message, deps.clock.now());
     const status = settled(record, failure, null);
     return { name, goal, reached: false, action: 'error', record, status, operations: [], failure };
   }
 
   return {
-    async receive(msg) {
+    async receive(msg, ctx) {
+      self = ctx.self;
       switch (msg.type) {
+        case 'retry': {
+          if (!retry.current(msg.generation) || !lastGoal || deps.signal.aborted) return;
+          const goal = lastGoal;
+          const failed = await apply(goal, [], null).then(() => false, async (err: unknown) => { await unexpected(goal, err); return transientFailure(err) !== null; });
+          if (!failed) retry.reset();
+          return;
+        }
         case 'apply': {
+          retry.reset();
           let result: HandlerApplyResult;
           try {
             result = await apply(msg.goal, msg.dependencies, msg.ticket ?? null);

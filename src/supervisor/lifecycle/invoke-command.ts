@@ -73,7 +73,7 @@ export async function invokeCommand(t: InvokeTarget, run: RunningStep, ctx: RunC
 
 /** The result of a command that finished (or timed out) while the supervisor was down. */
 export async function recoveredResult(t: InvokeTarget, run: RunningStep, got: Exclude<Recovered, { kind: 'unknown' }>,
-  ctx: Pick<RunContext, 'libId' | 'graceMs' | 'clock'>): Promise<OperationResult> {
+  ctx: Pick<RunContext, 'libId' | 'graceMs' | 'clock'>, why = 'it ran on while the supervisor was down'): Promise<OperationResult> {
   const inv = invocation(t);
   const base = `${t.op}${t.extName ? `.${t.extName}` : ''}`;
   // A tail that cannot be read (a FIFO planted there) is named in the message instead of failing the recovery.
@@ -83,5 +83,5 @@ export async function recoveredResult(t: InvokeTarget, run: RunningStep, got: Ex
     pid: null, outcome: got.kind === 'exited' ? 'exited' : 'timedOut', exitCode: got.kind === 'exited' ? got.exitCode : null, signal: null,
     startedAt: run.startedAt, endedAt: got.endedAt, durationMs: got.endedAt - run.startedAt, stdoutTail, stderrTail, error: null, termination: null,
   }, ctx);
-  return { ...r, message: `${r.message} (it ran on while the supervisor was down; recovered from its exit status)` };
+  return { ...r, message: `${r.message} (${why}; recovered from its exit status)` };
 }

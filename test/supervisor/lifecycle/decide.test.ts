@@ -83,6 +83,7 @@ const uninstallFailed = failure('uninstall', 5, 1000);
 const fetchFailed = failure('fetch', null, 1001);
 const manifestMissing = failure('install', null, 1002);
 const stopping = failure('fetch', null, 1000);
+const gone = (op: CommandName): StepOutcome => ({ kind: 'gone', failure: failure(op, null, 1002) });
 const three = [ext('a', 2), ext('b', 1)];
 
 const groups: Record<string, Row[]> = {
@@ -144,6 +145,16 @@ const groups: Record<string, Row[]> = {
       outcome: failed(uninstallFailed), newManifest: continueOnUpdateFailure }, null, [], ends(uninstallFailed)),
     row('after a failed upgrade: the old dir removed, no event', { record: rec('FailedUpgrade', '2.0'), plan: UNINSTALL_FAILED, step: { kind: 'removeDir', version: '1.0' }, outcome: DONE },
       null, [], go),
+    row('the handler deleted its dir: disable not run, Installed, goes on', { record: rec('Enabled'), plan: UNINSTALL, step: command('disable', '1.0', 'current', ['default']),
+      outcome: gone('disable') }, { type: 'disabled' }, [stepDone], go),
+    row('the handler deleted its dir: uninstall not run, goes on to remove what is left', { record: rec('Installed'), plan: UNINSTALL, step: command('uninstall', '1.0'),
+      outcome: gone('uninstall') }, null, [stepDone], go),
+    row('after a failed upgrade, the old dir gone: its uninstall not run, goes on', { record: rec('FailedUpgrade', '2.0'), plan: UNINSTALL_FAILED,
+      step: command('uninstall', '1.0', 'old'), outcome: gone('uninstall') }, null, [stepDone], go),
+    row('the dir gone outside an uninstall (disable): the plan ends (1002), still Enabled', { record: rec('Enabled'), plan: DISABLE,
+      step: command('disable', '1.0', 'current', ['default']), outcome: gone('disable') }, null, [], ends(failure('disable', null, 1002))),
+    row('the dir gone outside an uninstall (enable): the plan ends (1002)', { record: rec('Installed'), plan: ENABLE,
+      step: command('enable', '1.0', 'current', ['default']), outcome: gone('enable') }, null, [], ends(failure('enable', null, 1002))),
     row('after a failed upgrade: the new dir removed is the uninstall, not a rollback', { record: rec('FailedUpgrade', '2.0'), plan: UNINSTALL_FAILED,
       step: { kind: 'removeDir', version: '2.0', uninstalled: true }, outcome: DONE }, { type: 'uninstalled' }, [stepDone], go),
   ],
