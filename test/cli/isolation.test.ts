@@ -4,7 +4,8 @@ import { exitForRows } from '../../src/cli/health.js';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers } from '../helpers/fleet.js';
 import { runCli } from '../helpers/cli.js';
@@ -82,7 +83,12 @@ describe('isolation by cgroups, through the daemon', () => {
       const goalFile = await t.ws.goalState({ etag: 'one', handlers: [handlerEntry('Hang', [pkg], { timeouts: { enable: 2 } })] });
       await t.start(goalFile);
       await waitFor(async () => (await row(t.ws, 'Hang'))?.lastOperation?.result === 'timedOut', 60_000, 'the enable to time out');
-      assert.deepEqual((await row(t.ws, 'Hang'))!.pids, []);
+      // The result is recorded when the run's group is killed; the row's pids follow at the next sample.
+      await waitFor(async () => (await row(t.ws, 'Hang'))!.pids.length === 0, 60_000, 'no process of Hang left in ps');
+      const pidFile = (await readdir(t.ws.libDir, { recursive: true })).find((f) => f.endsWith('escaped.pid'));
+      const escaped = pidFile ? Number((await readFile(join(t.ws.libDir, pidFile), 'utf8')).trim()) : NaN;
+      assert.ok(Number.isInteger(escaped) && escaped > 0, 'the escaped child wrote its pid');
+      assert.equal(alive(escaped), false, `the escaped child ${escaped} is gone (/proc)`);
     } finally {
       await t.end();
     }
