@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node:test through tsx. Node 20's --test does not
 // expand globs or pick up .ts files itself, so the list is built here.
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -26,4 +26,23 @@ if (files.length === 0) {
 const args = ['--import', 'tsx', '--test', '--test-reporter=spec',
   `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files];
 const child = spawn(process.execPath, args, { stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+/**
+ * Tests without --cgroup-root use the supervisor's default subtree, `<cgroup mount>/ext-supervisor`,
+ * as a daemon outside systemd does. Each test removes its own `<libId>` groups; the shared parent
+ * goes once the run is over, if empty (rmdir refuses a group with members or children, so a real
+ * supervisor's subtree on this host is never touched).
+ */
+function removeEmptyDefaultRoots() {
+  let mounts = [];
+  try {
+    mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '))
+      .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2').map((f) => f[1]);
+  } catch { /* no /proc: nothing to clean */ }
+  for (const m of mounts) {
+    try { rmdirSync(join(m, 'ext-supervisor')); } catch { /* absent, or in use */ }
+  }
+}
+child.on('exit', (code, signal) => {
+  removeEmptyDefaultRoots();
+  process.exit(code ?? (signal ? 1 : 0));
+});
