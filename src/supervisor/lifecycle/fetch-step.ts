@@ -32,7 +32,8 @@ export async function readInstalledManifest(paths: HandlerPaths): Promise<Handle
 /** The manifest could not be read because it, or the handler dir, does not exist (not: unreadable, malformed). */
 export function manifestGone(err: unknown): boolean {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
-  return e?.code === 'E_MANIFEST_MISSING' && (e.cause?.code === 'ENOENT' || e.cause?.code === 'ENOTDIR');
+  // readRegularFile answers null (E_MANIFEST_MISSING, no cause) for exactly ENOENT and ENOTDIR.
+  return e?.code === 'E_MANIFEST_MISSING' && (e.cause === undefined || e.cause?.code === 'ENOENT' || e.cause?.code === 'ENOTDIR');
 }
 
 /** The agent's code for a package that could not be had: download, extraction, or manifest. */
