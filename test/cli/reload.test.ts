@@ -73,8 +73,10 @@ describe('reload', () => {
       const goal = await ws.goalState(doc);
       daemon = await startDaemon(ws, goal);
       await waitFor(async () => (await stateOf(ws, 'R.F')) === 'Enabled', 60_000, 'R.F enabled');
+      // An edit before the watch is live makes no event (the daemon then looks once, quietly).
+      await waitFor(async () => /watching \S+ for changes/.test(await logText(ws)), 60_000, 'the goal-state watch live');
       await writeFile(goal, `${JSON.stringify(doc, null, 4)}\n`);
-      await waitFor(async () => /file changed \(.*\), etag unchanged \(same\): nothing to do/.test(await logText(ws)), 30_000, 'the unchanged-etag line');
+      await waitFor(async () => /file changed \(.*\), etag unchanged \(same\): nothing to do/.test(await logText(ws)), 60_000, 'the unchanged-etag line');
     } finally {
       await daemon?.stop();
       await killLeftovers(ws);

@@ -156,6 +156,7 @@ export class Daemon {
     this.source = this.system.spawn('goal-source', goalSourceBehavior({
       source: this.opts.goalSource, pollIntervalSec: this.opts.pollIntervalSec ?? 60, watcher: this.goalWatch,
       onGoal: (goal) => this.offer(goal),
+      onWatching: (file) => log('info', `watching ${file} for changes`),
       onUnchanged: (reason, etag) => log('info', `goal state ${reason === 'reload' ? 're-read' : `file changed (${reason})`}, etag unchanged${etag ? ` (${etag})` : ''}: nothing to do`),
       onError: (err) => {
         log('error', `goal state: ${(err as Error).message}`);

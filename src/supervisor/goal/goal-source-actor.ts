@@ -27,11 +27,13 @@ export interface GoalSourceDeps {
   readonly source: string;
   /** Seconds between polls of a URL (CONTRACT default 60). */
   readonly pollIntervalSec: number;
-  readonly watcher: { add(folder: string, listener: (e: { kind: string; path: string }) => void): () => void };
+  readonly watcher: { add(folder: string, listener: (e: { kind: string; path: string }) => void, onReady?: () => void): () => void };
   readonly onGoal: (goal: GoalState) => void;
   readonly onError: (err: unknown) => void;
   /** A file event (or reload) found the document's etag unchanged: said once, not ignored in silence. */
   readonly onUnchanged?: (reason: string, etag: string | null) => void;
+  /** The file's watch is live: edits from now on are seen (said once). */
+  readonly onWatching?: (file: string) => void;
 }
 
 export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMessage> {
@@ -56,6 +58,10 @@ export function goalSourceBehavior(deps: GoalSourceDeps): Behavior<GoalSourceMes
       const file = resolve(deps.source);
       unwatch = deps.watcher.add(dirname(file), (e) => {
         if (basename(e.path) === basename(file)) ctx.self.tell({ type: 'check', reason: `${e.kind} ${file}` });
+      }, () => {
+        deps.onWatching?.(file);
+        // An edit made while the watch was being set up made no event: one quiet look catches it.
+        ctx.self.tell({ type: 'recheckDue' });
       });
     }
     try {

@@ -7,17 +7,19 @@ import { watch, type FSWatcher } from 'chokidar';
 import path from 'node:path';
 
 export interface SingleFolderWatch {
-  add(folder: string, listener: (event: { kind: string; path: string }) => void): () => void;
+  /** `onReady`: the watch is live (events before it are not seen: the caller looks once more then). */
+  add(folder: string, listener: (event: { kind: string; path: string }) => void, onReady?: () => void): () => void;
   close(): Promise<void>;
 }
 
 export function chokidarFolderWatch(onError: (err: unknown) => void): SingleFolderWatch {
   const watchers: FSWatcher[] = [];
   return {
-    add(folder, listener) {
+    add(folder, listener, onReady) {
       const w = watch(folder, { depth: 0, ignoreInitial: true, atomic: true, awaitWriteFinish: false, persistent: true });
       w.on('all', (event, p) => { if (event === 'add' || event === 'change' || event === 'unlink') listener({ kind: event, path: path.resolve(p) }); });
       w.on('error', onError);
+      if (onReady) w.once('ready', onReady);
       watchers.push(w);
       return () => { void w.close(); };
     },
