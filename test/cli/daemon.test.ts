@@ -39,7 +39,7 @@ describe('supervisor run: the daemon', () => {
       } });
       const goalFile = await ws.goalState({ etag: 'one', handlers: [handlerEntry('D.Svc', [svc])] });
       daemon = await startDaemon(ws, goalFile);
-      await waitFor(async () => (await psJson(ws)).some((r) => r.name === 'D.Svc' && r.status === 'Ready' && r.pids.length === 1), 15_000, 'D.Svc Ready with its daemon');
+      await waitFor(async () => (await psJson(ws)).some((r) => r.name === 'D.Svc' && r.status === 'Ready' && r.pids.length === 1), 60_000, 'D.Svc Ready with its daemon');
 
       const rows = await psJson(ws);
       const row = rows[0]!;
@@ -80,11 +80,11 @@ describe('supervisor run: the daemon', () => {
       const before = (await ws.log()).length;
       await writeFile(goalFile, JSON.stringify({ etag: 'two', handlers: [handlerEntry('D.Svc', [svc], {
         extensions: [{ name: 'default', sequenceNumber: 2, publicSettings: { greeting: 'again' } }] })] }));
-      await waitFor(async () => opsOf((await ws.log()).slice(before)).includes('enable 1.0'), 15_000, 're-apply after the file changed');
+      await waitFor(async () => opsOf((await ws.log()).slice(before)).includes('enable 1.0'), 60_000, 're-apply after the file changed');
       await waitFor(async () => {
         const s = JSON.parse((await runCli(['sessions', '--json', ...dirFlags(ws)])).stdout);
         return s.length === 2 && s[0].etag === 'two' && s[0].result === 'succeeded';
-      }, 10_000, 'the second session');
+      }, 60_000, 'the second session');
       const sessions = await runCli(['sessions', ...dirFlags(ws)]);
       assert.match(sessions.stdout, /^ID\s+KIND\s+STARTED\s+ENDED\s+ETAG\s+RESULT\s+HANDLERS\s+REACHED\s+FAILED$/m);
       assert.match(sessions.stdout, /\srun\s.*\stwo\s+succeeded\s+1\s+1\s+0$/m);
@@ -134,10 +134,10 @@ describe('supervisor run: the daemon', () => {
       const before2 = (await ws.log()).length;
       daemon = await startDaemon(ws, goalFile);
       await waitFor(async () => (await runCli(['sessions', '--json', ...dirFlags(ws)])).stdout.includes('"kind": "run"') &&
-        JSON.parse((await runCli(['sessions', '--json', ...dirFlags(ws)])).stdout).length === 3, 10_000, 'the restarted daemon applied');
+        JSON.parse((await runCli(['sessions', '--json', ...dirFlags(ws)])).stdout).length === 3, 60_000, 'the restarted daemon applied');
       assert.deepEqual(opsOf((await ws.log()).slice(before2)), [], 'nothing ran again');
       const adopted = (await psJson(ws)).find((r) => r.name === 'D.Svc')!;
-      await waitFor(async () => ((await psJson(ws)).find((r) => r.name === 'D.Svc')!.pids as number[]).length === 1, 10_000, 'sampled pids');
+      await waitFor(async () => ((await psJson(ws)).find((r) => r.name === 'D.Svc')!.pids as number[]).length === 1, 60_000, 'sampled pids');
       assert.deepEqual((await psJson(ws)).find((r) => r.name === 'D.Svc')!.pids, pidsBefore);
       assert.equal(adopted.state, 'Enabled');
     } finally {
@@ -165,14 +165,14 @@ describe('supervisor run: the daemon', () => {
     let daemon;
     try {
       daemon = await startDaemon(ws, url, ['--poll-interval', '0.3']);
-      await waitFor(async () => (await psJson(ws)).some((r) => r.name === 'U.A' && r.state === 'Enabled'), 15_000, 'U.A enabled');
-      await waitFor(() => notModified >= 2, 10_000, 'two 304 answers');
+      await waitFor(async () => (await psJson(ws)).some((r) => r.name === 'U.A' && r.state === 'Enabled'), 60_000, 'U.A enabled');
+      await waitFor(() => notModified >= 2, 60_000, 'two 304 answers');
       assert.equal(seen[0], undefined, 'the first request has no If-None-Match');
       assert.ok(seen.includes('"1"'));
       assert.equal(opsOf(await ws.log()).filter((o) => o.startsWith('enable')).length, 1, '304 applies nothing');
       body = JSON.stringify({ etag: 'v2', handlers: [handlerEntry('U.A', [a], { state: 'disabled' })] });
       etag = '"2"';
-      await waitFor(async () => (await psJson(ws)).some((r) => r.name === 'U.A' && r.state === 'Installed'), 15_000, 'U.A disabled');
+      await waitFor(async () => (await psJson(ws)).some((r) => r.name === 'U.A' && r.state === 'Installed'), 60_000, 'U.A disabled');
     } finally {
       await daemon?.stop();
       await new Promise((r) => server.close(r));

@@ -147,7 +147,7 @@ describe('ps --json with a daemon and after it stops', () => {
       const secondLog = async (): Promise<string> => (await readFile(logFile, 'utf8')).slice(logFrom);
       // The watchdog decides in the same step that finds the heartbeat stale, and logs both: once the
       // stale line is there, a restart it scheduled would be logged too.
-      await waitFor(async () => (await secondLog()).includes('P.Budget: heartbeat stale'), 15_000, 'the second daemon to find P.Budget stale');
+      await waitFor(async () => (await secondLog()).includes('P.Budget: heartbeat stale'), 60_000, 'the second daemon to find P.Budget stale');
       const again = byName(await psJson(ws)).get('P.Budget')!;
       assert.deepEqual([again.status, again.code, again.message, again.restarts],
         ['Failed', -1, 'restart budget exhausted: 1 restart within 1 h; left alone', 1]);

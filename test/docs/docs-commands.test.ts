@@ -175,7 +175,7 @@ describe('docs', { concurrency: true }, () => {
       await chmod(join(bin, 'supervisor'), 0o755);
       const env = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, TMPDIR: tmp, DOCS_TEST_ROOT: root };
 
-      const first = await sh(flow.body, { cwd: ROOT, env, timeoutMs: 20_000 });
+      const first = await sh(flow.body, { cwd: ROOT, env, timeoutMs: 60_000 });
       assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
       assert.match(first.stdout, /hello-1\.0\.0\.zip: valid package Example\.Hello 1\.0\.0 \(command form\)/);
       assert.match(first.stdout, /goal\.json: valid, 1 handler \(1 enabled\)/);
@@ -191,7 +191,7 @@ describe('docs', { concurrency: true }, () => {
       assert.equal(status[0]?.status.status, 'success');
       assert.equal(status[0]?.status.formattedMessage.message, 'Hello, you!');
 
-      const second = await sh(uninstall.body, { cwd: ROOT, env: { ...env, work }, timeoutMs: 20_000 });
+      const second = await sh(uninstall.body, { cwd: ROOT, env: { ...env, work }, timeoutMs: 60_000 });
       assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
       assert.match(second.stdout, /Example\.Hello +- +NotInstalled +NotReady +uninstall +succeeded/);
       // What the doc's `ls` shows (no dot entries): the handler dir is gone.

@@ -162,7 +162,7 @@ describe('crash recovery by fault injection', () => {
   after(async () => { await ref?.dispose(); });
 
   for (const seed of SEEDS) {
-    test(`SIGKILL at random moments (seed ${seed}): same final state, no completed install/update/uninstall ran again`, { timeout: 120_000 }, async () => {
+    test(`SIGKILL at random moments (seed ${seed}): same final state, no completed install/update/uninstall ran again`, { timeout: 400_000 }, async () => {
       await crashSeed(seed, pk, expected);
     });
   }
@@ -180,15 +180,15 @@ describe('crash recovery by fault injection', () => {
       await writeFile(goal, JSON.stringify({ etag: 'b', handlers: [handlerEntry('Up', [v1, v2], { version: '2.0' })] }));
       const before = (await ws.log()).length;
       d = await startDaemon(ws, goal);
-      await waitFor(async () => (await ws.log()).slice(before).some((l) => l.op === 'update' && l.phase === 'start'), 15_000, 'update to start');
+      await waitFor(async () => (await ws.log()).slice(before).some((l) => l.op === 'update' && l.phase === 'start'), 60_000, 'update to start');
       d.child.kill('SIGKILL');
       await d.done;
       // The update command outlives the daemon (own session) and finishes while it is down.
-      await waitFor(async () => (await ws.log()).slice(before).some((l) => l.op === 'update' && l.phase === 'end'), 10_000, 'update to end');
+      await waitFor(async () => (await ws.log()).slice(before).some((l) => l.op === 'update' && l.phase === 'end'), 60_000, 'update to end');
       const state = JSON.parse(await readFile(join(ws.libDir, 'state', 'Up.json'), 'utf8'));
       assert.equal(state.pending.steps[state.pending.running.step].op, 'update', 'the checkpoint names the running update');
       d = await startDaemon(ws, goal);
-      await waitFor(() => sessionDone(ws, 'b'), 20_000, 'the upgrade to finish');
+      await waitFor(() => sessionDone(ws, 'b'), 60_000, 'the upgrade to finish');
       assert.deepEqual(opsOf((await ws.log()).slice(before)), ['disable 1.0', 'update 2.0', 'uninstall 1.0', 'install 2.0', 'enable 2.0']);
       const row = JSON.parse((await runCli(['ps', '--json', ...dirFlags(ws)])).stdout)[0];
       assert.equal(row.version, '2.0');
@@ -214,7 +214,7 @@ describe('crash recovery by fault injection', () => {
       const pkg = await ws.package({ name: 'Re', version: '1.0', behavior: { install: `if [ ! -f ${flag} ]; then touch ${flag}; sleep 300; fi` } });
       const goal = await ws.goalState({ handlers: [handlerEntry('Re', [pkg])] });
       const { child, done } = startCli(['apply', '--goal-state', goal, ...dirFlags(ws)]);
-      await waitFor(async () => (await ws.log()).some((l) => l.op === 'install' && l.phase === 'start'), 15_000, 'install to start');
+      await waitFor(async () => (await ws.log()).some((l) => l.op === 'install' && l.phase === 'start'), 60_000, 'install to start');
       child.kill('SIGKILL');
       await done;
       // The machine "rebooted": the install that was running is gone, its status never written.

@@ -210,9 +210,9 @@ describe('protected settings never leak', () => {
     await sessionDone('g2');
     await swapGoal(live, JSON.parse(await readFile(badFiles[0]!, 'utf8')));
     const daemonLog = () => readFile(join(ws.logDir, 'supervisor.log'), 'utf8').catch(() => '');
-    await waitFor(async () => (await daemonLog()).includes('1.x'), 10_000, 'the daemon to log the invalid goal state');
+    await waitFor(async () => (await daemonLog()).includes('1.x'), 60_000, 'the daemon to log the invalid goal state');
     await swapGoal(live, null, await readFile(compact, 'utf8'));
-    await waitFor(async () => (await daemonLog()).includes('not valid JSON'), 10_000, 'the daemon to log the goal state that is not JSON');
+    await waitFor(async () => (await daemonLog()).includes('not valid JSON'), 60_000, 'the daemon to log the goal state that is not JSON');
     await swapGoal(live, goalDoc(p, 3));
     await sessionDone('g3');
     await suite('daemon(stage 3)');
@@ -220,7 +220,7 @@ describe('protected settings never leak', () => {
     const sock = await rawSocketSession(join(ws.libDir, 'supervisor.sock'));
     captures.push({ where: 'raw control socket (status, ps, report, sessions, watchPs, followLogs, errors)', text: sock.text });
     facts.socket = sock.messages;
-    await waitFor(async () => opsOf(await ws.log(), 'Sec.Beat').includes('disable 1.0'), 20_000, 'the heartbeat restart of Sec.Beat');
+    await waitFor(async () => opsOf(await ws.log(), 'Sec.Beat').includes('disable 1.0'), 60_000, 'the heartbeat restart of Sec.Beat');
     await swapGoal(live, goalDoc(p, 4));
     await sessionDone('g4');
     await suite('daemon(stage 4)');
