@@ -110,7 +110,7 @@ async function crashSeed(seed: number, pk: Packages, expected: FinalState): Prom
         const d = await startDaemon(lib, base, FAST);
         if (kills >= upto) {
           try {
-            await waitFor(() => sessionDone(lib, 'upgrade'), 60_000, `seed ${seed}: the last session to finish`);
+            await waitFor(() => sessionDone(lib, 'upgrade'), 180_000, `seed ${seed}: the last session to finish`);
           } catch (err) {
             // A daemon left running would keep this test file, and so the whole run, from ever ending.
             d.child.kill('SIGKILL');
