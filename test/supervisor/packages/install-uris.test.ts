@@ -89,17 +89,18 @@ describe('installPackage: uris in order', () => {
 
   test('a stalled server times out and the next uri is used', async () => {
     server.route('/stall.zip', (_req, res) => { res.writeHead(200, { 'content-length': zip.length }); res.write(zip.subarray(0, 10)); });
-    const installed = await installPackage({ libDir, name: NAME, pkg: pkg('/stall.zip', '/good.zip'), limits: { downloadTimeoutMs: 200 } });
+    // 2 s of silence: long enough for the good uri on a loaded machine, and the stalled one never sends more.
+    const installed = await installPackage({ libDir, name: NAME, pkg: pkg('/stall.zip', '/good.zip'), limits: { downloadTimeoutMs: 2000 } });
     assert.equal(installed.uri, `${server.base}/good.zip`);
     await rm(installed.dir, { recursive: true });
     await rejects(pkg('/stall.zip'), 'E_PACKAGE_DOWNLOAD', [/stall\.zip: timed out after 200 ms/], { limits: { downloadTimeoutMs: 200 } });
   });
 
   test('aborting stops at once, without trying the next uri', async () => {
-    server.route('/hang.zip', () => { /* never answers */ });
     const ac = new AbortController();
+    // Aborted once the request has reached the server (never answered): no race with a slow start.
+    server.route('/hang.zip', () => { ac.abort(); });
     const start = server.hits.length;
-    setTimeout(() => ac.abort(), 100);
     await rejects(pkg('/hang.zip', '/good.zip'), 'E_PACKAGE_ABORTED', [/hang\.zip: download aborted/], { signal: ac.signal });
     assert.deepEqual(hitsOf(start), ['/hang.zip']);
   });
