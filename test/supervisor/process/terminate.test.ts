@@ -101,8 +101,9 @@ describe('terminateHandler', () => {
       // A forker outside the group that ignores TERM and keeps starting setsid children.
       const started = join(dir, 'forker.started');
       const r = await (await runCommand(spec(libId, 'Forker',
-        `setsid sh -c 'trap "" TERM; touch ${JSON.stringify(started)}; while :; do setsid sleep 1000 & sleep 0.03; done' & trap '' TERM; sleep 1000`,
-        { timeoutMs: 300, graceMs: 300 }))).done;
+        // The command waits until the forker runs, so the timeout always finds it forking (a loaded machine starts it late).
+        `setsid sh -c 'trap "" TERM; touch ${JSON.stringify(started)}; while :; do setsid sleep 1000 & sleep 0.03; done' & while [ ! -e ${JSON.stringify(started)} ]; do sleep 0.01; done; trap '' TERM; sleep 1000`,
+        { timeoutMs: 2000, graceMs: 300 }))).done;
       assert.equal(r.outcome, 'timedOut');
       assert.ok(await exists(started)());
       assert.ok((r.termination?.killed.length ?? 0) > 3, 'the children forked during the grace got SIGKILL too');
