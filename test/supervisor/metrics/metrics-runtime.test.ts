@@ -1,4 +1,5 @@
 /** Scrapes the metrics endpoint over real HTTP while a real Runtime applies a goal state of real handler packages. */
+import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -59,6 +60,8 @@ describe('metrics of a real apply, scraped over HTTP', () => {
       enable: [
         'sleep 300 >/dev/null 2>&1 &',
         `printf '%s' '[{"heartbeat":{"status":"ready","code":0,"formattedMessage":{"lang":"en-US","message":"up"}}}]' > heartbeat.log`,
+        // held until the test has scraped (a loaded machine may scrape late), then at least 1 s long
+        `while [ ! -e ${JSON.stringify(join(ws.root, 'release-slow'))} ]; do sleep 0.02; done`,
         'sleep 1',
       ].join('\n'),
     } });
@@ -98,6 +101,7 @@ describe('metrics of a real apply, scraped over HTTP', () => {
       assert.ok((during.get('ext_supervisor_handlers{state="Installed"}') ?? 0) >= 1);
       assert.ok((during.get('ext_supervisor_operation_duration_seconds_count{operation="install"}') ?? 0) >= 1);
 
+      await writeFile(join(ws.root, 'release-slow'), '');
       const summary = await applying;
       assert.equal(summary.ok, false, 'Contoso.Broken fails its enable');
       await runtime.settle();
