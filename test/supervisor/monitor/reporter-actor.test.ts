@@ -46,7 +46,7 @@ const readReport = async (lib: string): Promise<{ handlers: { name: string; mess
   JSON.parse(await readFile(reportFile(lib), 'utf8'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitStats(ref: ActorRef<ReporterMessage>, cond: (s: ReporterStats) => boolean, what: string, ms = 10_000): Promise<ReporterStats> {
+async function waitStats(ref: ActorRef<ReporterMessage>, cond: (s: ReporterStats) => boolean, what: string, ms = 60_000): Promise<ReporterStats> {
   const deadline = Date.now() + ms;
   for (;;) {
     const s = await askReporterStats(ref);
@@ -203,7 +203,8 @@ describe('atomicity', () => {
       // Pace the batches on real rewrites, so the readers race ~50 of them whatever the disk speed.
       if (i % 100 === 99) writes = (await waitStats(ref, (s) => s.writes > writes, 'a rewrite')).writes;
     }
-    await flushReport(ref);
+    // Two readers spin on the file meanwhile: on a loaded machine the last write may take a while.
+    await flushReport(ref, 180_000);
     done = true;
     await reader;
     await writeFile(stopFile, '');
