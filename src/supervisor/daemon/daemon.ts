@@ -253,6 +253,16 @@ export class Daemon {
       report: async () => rt.report(),
       sessions: async () => (await rt.sessions.list()).reverse(),
       reload: async () => this.reload('reload requested over the control socket'),
+      restart: async ({ name }: { name: string }) => {
+        await known(name);
+        this.opts.log('info', `${name}: restart requested over the control socket`);
+        return rt.restartHandler(name);
+      },
+      retry: async ({ name }: { name: string }) => {
+        await known(name);
+        this.opts.log('info', `${name}: retry requested over the control socket`);
+        return rt.retryHandler(name);
+      },
       stop: async () => {
         setImmediate(() => { void this.stop('stop requested over the control socket'); });
         return { stopping: true as const };

@@ -11,7 +11,7 @@ import { askFacts, askReport, askReporterStats, askRow, askRows, flushReport, re
 import { isolationFor, isolationSummary, type HandlerLimits } from '../process/cgroup/index.js';
 import { spawnSampler, type SamplerMessage } from '../monitor/sampler-actor.js';
 import { statusCollectorBehavior, type StatusMessage } from '../monitor/status-actor.js';
-import { Fleet, type ApplySummary, type FleetOptions } from '../lifecycle/fleet.js';
+import { Fleet, type ApplySummary, type ControlReport, type FleetOptions } from '../lifecycle/fleet.js';
 import type { GoalState } from '../goal/goal-state.js';
 import { FolderWatcher } from '../monitor/folder-watcher.js';
 import { restartPolicy, type RestartPolicy } from '../monitor/restart-policy.js';
@@ -309,6 +309,18 @@ export class Runtime {
       await new Promise((r) => setTimeout(r, 25));
     }
     await this.sampleNow();
+  }
+
+  /** `supervisor restart NAME`: disable then enable it, its dependents disabled before it and enabled after. */
+  restartHandler(name: string): Promise<ControlReport> {
+    return this.fleet.restartWithDependents(name);
+  }
+
+  /** `supervisor retry NAME`: its restart budget reset, then its goal re-attempted now. */
+  async retryHandler(name: string): Promise<ControlReport> {
+    await this.heartbeat.ask<void>((reply) => ({ type: 'resetBudget', handler: name, reply }));
+    const r = await this.fleet.retry(name);
+    return { ok: r.ok, steps: [`${name}: restart budget reset`, ...r.steps] };
   }
 
   setSupervisorStatus(status: string, message: string): void {
