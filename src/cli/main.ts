@@ -146,6 +146,19 @@ withDirs(program.command('reload').description('make the running daemon re-read 
     exitCode = await reloadCommand(opts, processIO);
   });
 
+withDirs(program.command('restart <name...>')
+  .description('make the running daemon disable then enable these handlers (dependents disabled before, enabled after)'))
+  .action(async (names: string[], opts) => {
+    const { controlCommand } = await import('./control.js');
+    exitCode = await controlCommand('restart', names, opts, processIO);
+  });
+
+withDirs(program.command('retry <name...>').description("reset these handlers' restart budget and re-attempt their goal now (daemon)"))
+  .action(async (names: string[], opts) => {
+    const { controlCommand } = await import('./control.js');
+    exitCode = await controlCommand('retry', names, opts, processIO);
+  });
+
 withDirs(program.command('stop').description('ask the daemon to stop gracefully (handlers keep running)')
   .addOption(new Option('--timeout <seconds>', 'how long to wait for it to stop').argParser(positiveNumber('--timeout')).default(60)))
   .action(async (opts) => {

@@ -18,6 +18,10 @@ export interface ControlCalls {
   stop: { params: NoParams; result: { stopping: true } };
   /** Re-reads the goal-state file (or polls its URL) now. */
   reload: { params: NoParams; result: { outcome: 'new' | 'unchanged' | 'error'; etag: string | null; message: string } };
+  /** Disables then enables a handler, its dependents disabled before it and enabled after; one line per step. */
+  restart: { params: { name: string }; result: { ok: boolean; steps: readonly string[] } };
+  /** Resets a handler's restart budget and re-attempts its goal now. */
+  retry: { params: { name: string }; result: { ok: boolean; steps: readonly string[] } };
 }
 
 /** Methods that answer with a stream of items until cancelled. */
@@ -57,6 +61,8 @@ export const METHODS = {
   sessions: { kind: 'call', fields: {} },
   stop: { kind: 'call', fields: {} },
   reload: { kind: 'call', fields: {} },
+  restart: { kind: 'call', fields: { name: HANDLER_NAME } },
+  retry: { kind: 'call', fields: { name: HANDLER_NAME } },
   watchPs: { kind: 'stream', fields: { intervalMs: { type: 'integer', min: 100, max: 3_600_000 } } },
   followLogs: { kind: 'stream', fields: { name: HANDLER_NAME, lines: { type: 'integer', min: 0, max: 1_000_000 } } },
 } as const satisfies { readonly [M in CallMethod]: MethodSpec<'call'> } & { readonly [S in StreamMethod]: MethodSpec<'stream'> };

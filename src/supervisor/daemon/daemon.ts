@@ -179,8 +179,14 @@ export class Daemon {
     this.runtime.setSupervisorStatus('Ready', `applying ${goal.source}`);
     const applying: Promise<void> = this.runtime.apply(goal, 'run').then((summary) => {
       const superseded = summary.results.filter((r) => r.action === 'superseded').map((r) => r.name);
-      const failed = summary.results.filter((r) => !r.reached && r.action !== 'superseded').map((r) => r.name);
+      const notReached = summary.results.filter((r) => !r.reached && r.action !== 'superseded');
+      const failed = notReached.map((r) => r.name);
       const reached = summary.results.length - failed.length - superseded.length;
+      // Each with its reason (a refused downgrade, a failed command...): the summary line names them only.
+      for (const r of notReached) {
+        const why = (r.failure?.message ?? r.status.message).split('\n', 1)[0]!.slice(0, 500);
+        this.opts.log('warn', `${r.name}: not reached (${r.action}): ${why}`, { handler: r.name });
+      }
       this.opts.log(failed.length ? 'warn' : 'info', `goal state${goal.etag ? ` etag ${goal.etag}` : ''} applied: ${reached}/${summary.results.length} reached their goal`
         + (failed.length ? `; not reached: ${failed.join(', ')}` : '') + (superseded.length ? `; superseded by a newer goal: ${superseded.join(', ')}` : ''));
       // An older goal ending after a newer one came says nothing about the newest.
@@ -254,6 +260,16 @@ export class Daemon {
       report: async () => rt.report(),
       sessions: async () => (await rt.sessions.list()).reverse(),
       reload: async () => this.reload('reload requested over the control socket'),
+      restart: async ({ name }: { name: string }) => {
+        await known(name);
+        this.opts.log('info', `${name}: restart requested over the control socket`);
+        return rt.restartHandler(name);
+      },
+      retry: async ({ name }: { name: string }) => {
+        await known(name);
+        this.opts.log('info', `${name}: retry requested over the control socket`);
+        return rt.retryHandler(name);
+      },
       stop: async () => {
         setImmediate(() => { void this.stop('stop requested over the control socket'); });
         return { stopping: true as const };

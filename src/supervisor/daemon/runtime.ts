@@ -11,12 +11,13 @@ import { askFacts, askReport, askReporterStats, askRow, askRows, flushReport, re
 import { isolationFor, isolationSummary, type HandlerLimits } from '../process/cgroup/index.js';
 import { spawnSampler, type SamplerMessage } from '../monitor/sampler-actor.js';
 import { statusCollectorBehavior, type StatusMessage } from '../monitor/status-actor.js';
-import { Fleet, type ApplySummary, type FleetOptions } from '../lifecycle/fleet.js';
+import { Fleet, type ApplySummary, type ControlReport, type FleetOptions } from '../lifecycle/fleet.js';
 import type { GoalState } from '../goal/goal-state.js';
 import { FolderWatcher } from '../monitor/folder-watcher.js';
 import { restartPolicy, type RestartPolicy } from '../monitor/restart-policy.js';
 import { loadPersisted, restartBookFiles } from '../monitor/persisted.js';
 import { buildDetail, type HandlerDetail } from '../monitor/handler-detail.js';
+import { withHeartbeatAgeNow } from '../monitor/heartbeat-age.js';
 import type { StatusReport } from '../monitor/status-report.js';
 import type { HandlerRow, MonitorEvent, WatchSpec } from '../monitor/types.js';
 import { supervisorVersion } from '../../core/version-info.js';
@@ -271,13 +272,18 @@ export class Runtime {
     }
   }
 
-  /** The ps rows: the reporter's snapshot alone answers. */
-  rows(): Promise<readonly HandlerRow[]> {
-    return askRows(this.reporter);
+  /** The ps rows: the reporter's snapshot answers; each heartbeat's age is the file's now. */
+  async rows(): Promise<readonly HandlerRow[]> {
+    return Promise.all((await askRows(this.reporter)).map((r) => this.heartbeatNow(r)));
   }
 
-  row(name: string): Promise<HandlerRow | null> {
-    return askRow(this.reporter, name);
+  async row(name: string): Promise<HandlerRow | null> {
+    const r = await askRow(this.reporter, name);
+    return r && this.heartbeatNow(r);
+  }
+
+  private heartbeatNow(row: HandlerRow): Promise<HandlerRow> {
+    return withHeartbeatAgeNow(row, this.specs.get(row.name)?.heartbeatFile, this.clock.now());
   }
 
   /** `status NAME`: the snapshot's row, record, operations and watch spec, plus the handler's processes and paths. */
@@ -285,7 +291,7 @@ export class Runtime {
     const facts = await askFacts(this.reporter, name);
     if (!facts) return null;
     const { description } = isolationSummary(this.fleet.libId);
-    return buildDetail(this.opts.dirs, facts.row, facts.record, facts.operations, facts.spec,
+    return buildDetail(this.opts.dirs, await this.heartbeatNow(facts.row), facts.record, facts.operations, facts.spec,
       { groups: isolationFor(this.fleet.libId), description, limits: this.limits.get(name) ?? null });
   }
 
@@ -309,6 +315,18 @@ export class Runtime {
       await new Promise((r) => setTimeout(r, 25));
     }
     await this.sampleNow();
+  }
+
+  /** `supervisor restart NAME`: disable then enable it, its dependents disabled before it and enabled after. */
+  restartHandler(name: string): Promise<ControlReport> {
+    return this.fleet.restartWithDependents(name);
+  }
+
+  /** `supervisor retry NAME`: its restart budget reset, then its goal re-attempted now. */
+  async retryHandler(name: string): Promise<ControlReport> {
+    await this.heartbeat.ask<void>((reply) => ({ type: 'resetBudget', handler: name, reply }));
+    const r = await this.fleet.retry(name);
+    return { ok: r.ok, steps: [`${name}: restart budget reset`, ...r.steps] };
   }
 
   setSupervisorStatus(status: string, message: string): void {

@@ -9,14 +9,14 @@ import { setMaxListeners } from 'node:events';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { BackoffPolicy } from '../../core/backoff.js';
-import { handlerBehavior, supersededResult, type Dependency, type HandlerApplyResult, type HandlerMessage } from './handler-actor.js';
+import { handlerBehavior, supersededResult, type ControlOutcome, type Dependency, type HandlerApplyResult, type HandlerMessage } from './handler-actor.js';
 import { GoalTicket } from './goal-ticket.js';
 import { emptyRecord } from './record.js';
 import { StateStore } from './record-store.js';
 import { ensureDir, libIdOf, type SupervisorDirs } from '../../storage/dirs.js';
 import { Gate } from './gate.js';
 import type { GoalState, HandlerGoal } from '../goal/goal-state.js';
-import { applyOrder } from '../goal/goal-state-graph.js';
+import { applyOrder, dependentsOf } from '../goal/goal-state-graph.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import type { RestartRequest } from './events.js';
 
@@ -54,6 +54,9 @@ export interface ApplySummary {
   readonly ok: boolean;
 }
 
+/** What `restart` or `retry` did, one line per step, in order. */
+export interface ControlReport { readonly ok: boolean; readonly steps: readonly string[] }
+
 export class Fleet {
   readonly dirs: SupervisorDirs;
   readonly libId: string;
@@ -72,6 +75,8 @@ export class Fleet {
   /** Goals are handed out in the order reconcile was called, whatever the file system's timing. */
   private prepared: Promise<void> = Promise.resolve();
   private withdrawn = false;
+  /** The newest goal state handed out: `restart` finds a handler's dependents in it. */
+  private lastGoal: GoalState | null = null;
 
   constructor(private readonly opts: FleetOptions) {
     this.dirs = opts.dirs;
@@ -124,6 +129,7 @@ export class Fleet {
     });
     this.prepared = ready.catch(() => {});
     await ready;
+    this.lastGoal = goal;
     const results = new Map<string, Promise<HandlerApplyResult>>();
     // Enable runs dependencies first; disable and uninstall run dependents first.
     const order = applyOrder(goal.handlers);
@@ -193,6 +199,48 @@ export class Fleet {
   /** Disable + enable one handler through its own mailbox. */
   restart(name: string): Promise<{ ok: boolean; message: string }> {
     return this.actor(name).ask((reply) => ({ type: 'restart', reply }), Infinity);
+  }
+
+  /**
+   * `supervisor restart NAME`: its dependents (those the goal has enabled) are disabled first, last
+   * dependent first, then it; then it is enabled, then they, in dependency order. Stops at the first failure.
+   */
+  async restartWithDependents(name: string): Promise<ControlReport> {
+    const goal = this.lastGoal;
+    const handlers = goal?.handlers ?? [];
+    const own = handlers.find((h) => h.name === name);
+    if (!own) return { ok: false, steps: [`${name}: not restarted: not in the goal state`] };
+    const dependents = dependentsOf(name, handlers);
+    const order = applyOrder(handlers.filter((h) => h.name === name || dependents.includes(h.name)).map((h) => ({ ...h, state: 'enabled' })));
+    const up = order.layers.flat().map((h) => h.name);
+    const steps: string[] = [];
+    const run = async (n: string, op: 'disable' | 'reapply'): Promise<boolean> => {
+      const r = await this.control(n, op);
+      steps.push(`${n}: ${op === 'disable' ? 'disable' : 'enable'}: ${r.message}`);
+      return r.ok;
+    };
+    for (const n of [...up].reverse()) if (!(await run(n, 'disable'))) return { ok: false, steps };
+    for (const n of up) if (!(await run(n, 'reapply'))) return { ok: false, steps };
+    return { ok: true, steps };
+  }
+
+  /** `supervisor retry NAME`: its goal again now (an enabled handler is disabled first, so its enable runs again). */
+  async retry(name: string): Promise<ControlReport> {
+    if (!this.lastGoal?.handlers.some((h) => h.name === name)) return { ok: false, steps: [`${name}: not retried: not in the goal state`] };
+    const steps: string[] = [];
+    const record = await this.store.load(name);
+    if (record.state === 'Enabled') {
+      const d = await this.control(name, 'disable');
+      steps.push(`${name}: disable: ${d.message}`);
+      if (!d.ok) return { ok: false, steps };
+    }
+    const r = await this.control(name, 'reapply');
+    steps.push(`${name}: goal applied again: ${r.message}`);
+    return { ok: r.ok, steps };
+  }
+
+  private control(name: string, op: 'disable' | 'reapply'): Promise<ControlOutcome> {
+    return this.actor(name).ask<ControlOutcome>((reply) => ({ type: 'control', op, reply }), Infinity);
   }
 
   /**

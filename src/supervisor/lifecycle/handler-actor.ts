@@ -6,7 +6,7 @@
  */
 import type { Behavior, Reply } from '../../actors/actor.js';
 import type { HandlerGoal } from '../goal/goal-state.js';
-import { planHandler, restartPlan } from './plan.js';
+import { disablePlan, planHandler, restartPlan } from './plan.js';
 import { watchSpecFor } from './watch-spec.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import { executePlan, type ExecutorDeps } from './executor.js';
@@ -47,6 +47,8 @@ export type HandlerMessage =
       readonly ticket?: GoalTicket }
   /** Heartbeat watchdog: disable + enable the installed version (onUnresponsive "restart"). */
   | { readonly type: 'restart'; readonly reply: Reply<{ ok: boolean; message: string }> }
+  /** `supervisor restart` / `retry`, by hand: disable an enabled handler, or apply its last goal again now. */
+  | { readonly type: 'control'; readonly op: 'disable' | 'reapply'; readonly reply: Reply<ControlOutcome> }
   /** Start-up: announce the handler as it is on disk (record, watch spec, status) without running anything. */
   | { readonly type: 'describe'; readonly goal: HandlerGoal | null; readonly reply: Reply<HandlerRecord> }
   /** The last goal again, after work failed on a resource of the machine (disk full...); stale when a new goal came. */
@@ -75,6 +77,9 @@ export function supersededResult(goal: HandlerGoal, record: HandlerRecord, by: G
   return { name: goal.name, goal, reached: false, action: 'superseded', record, status: { ...lifecycleStatus(record, null), message },
     operations: [], failure: null, supersededBy: by };
 }
+
+/** What a by-hand disable or re-apply did: ok false when it failed (or nothing could be done). */
+export interface ControlOutcome { readonly ok: boolean; readonly message: string; readonly state: string }
 
 export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<HandlerMessage> {
   const started = (work: Work): void => deps.emit({ type: 'workStarted', handler: name, work });
@@ -108,6 +113,25 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
     settled(outcome.record, outcome.failure, null);
     await announce(outcome.record);
     return outcome.ok ? { ok: true, message: 'restarted (disable + enable)' } : { ok: false, message: outcome.failure?.message ?? 'restart failed' };
+  }
+
+  async function control(op: 'disable' | 'reapply'): Promise<ControlOutcome> {
+    if (!lastGoal) {
+      const record = await deps.store.load(name);
+      return { ok: false, message: `${name} has no goal in this daemon yet`, state: record.state };
+    }
+    if (op === 'reapply') {
+      const r = await apply(lastGoal, [], null);
+      return { ok: r.reached, message: r.status.message, state: r.record.state };
+    }
+    const record = await deps.store.load(name);
+    const plan = disablePlan(lastGoal, record);
+    if (!plan) return { ok: true, message: `not enabled (${record.state}): nothing to disable`, state: record.state };
+    started({ action: 'disable', targetVersion: record.version, fromVersion: null });
+    const outcome = await executePlan(lastGoal, plan, record, { ...deps, saveRecord });
+    settled(outcome.record, outcome.failure, null);
+    await announce(outcome.record);
+    return { ok: outcome.ok, message: outcome.ok ? 'disabled' : outcome.failure?.message ?? 'disable failed', state: outcome.record.state };
   }
 
   async function apply(goal: HandlerGoal, dependencies: readonly Dependency[], ticket: GoalTicket | null): Promise<HandlerApplyResult> {
@@ -212,6 +236,13 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
         }
         case 'restart':
           msg.reply.resolve(await restart().catch((err: unknown) => ({ ok: false, message: `restart failed: ${(err as Error).message}` })));
+          return;
+        case 'control':
+          retry.reset();
+          msg.reply.resolve(await control(msg.op).catch(async (err: unknown) => {
+            if (lastGoal) await unexpected(lastGoal, err);
+            return { ok: false, message: `${msg.op} failed: ${(err as Error)?.message ?? String(err)}`, state: 'unknown' };
+          }));
           return;
         case 'describe': {
           if (msg.goal) lastGoal = msg.goal;

@@ -164,3 +164,11 @@ export function restartPlan(goal: PlanGoal, rec: HandlerRecord): HandlerPlan | n
       { kind: 'command', op: 'enable', version: v, role: 'current', extensions: exts },
     ] };
 }
+
+/** `supervisor restart`'s first half: disable the installed, enabled version; its goal is re-applied after. */
+export function disablePlan(goal: PlanGoal, rec: HandlerRecord): HandlerPlan | null {
+  if (rec.state !== 'Enabled' || rec.version === null) return null;
+  const v = rec.version;
+  return { action: 'disable', targetVersion: v, fromVersion: null, reason: 'restart requested: disable',
+    steps: [{ kind: 'command', op: 'disable', version: v, role: 'current', extensions: allExtensions(goal) }] };
+}

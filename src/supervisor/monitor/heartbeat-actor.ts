@@ -27,6 +27,8 @@ export type HeartbeatMessage =
   | RestartDone
   /** Start-up: the restart books a previous daemon left (before any watch). */
   | { readonly type: 'restoreBooks'; readonly books: ReadonlyMap<string, RestartBookState> }
+  /** `supervisor retry`: the handler's restart budget starts afresh; answered once the book is on disk. */
+  | { readonly type: 'resetBudget'; readonly handler: string; readonly reply: Reply<void> }
   /** The latest view of every watched handler, with the newest mtime (a look inside, for tests; `ps` asks the reporter). */
   | { readonly type: 'inspect'; readonly reply: Reply<ReadonlyMap<string, HeartbeatView>> }
   /** Internal, from this actor's listener, timers and file reads; `gen` drops messages from a superseded one. */
@@ -107,6 +109,11 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
         return;
       case 'heartbeatDue': if (w?.timerGen === msg.gen) this.#look(handler, w, 'stat', ctx.self); return;
       case 'restartDue': return this.#onRestartDue(handler, msg.gen, ctx.self);
+      case 'resetBudget': {
+        const r = this.#restarts.get(handler);
+        if (r) { r.book.reset(); void this.#writeBook(handler, r.book).then(() => msg.reply.resolve()); } else msg.reply.resolve();
+        return;
+      }
       case 'restartDone': return this.#onRestartDone(handler, msg.ok, msg.message, ctx.self);
     }
   }

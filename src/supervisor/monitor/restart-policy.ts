@@ -187,6 +187,13 @@ export class RestartBook {
     if (this.#phase === 'scheduled') this.#phase = 'idle';
   }
 
+  /** `supervisor retry`: the budget starts afresh and a give-up is lifted (a restart under way keeps running). */
+  reset(): void {
+    this.#history = [];
+    this.#gaveUp = null;
+    if (this.#phase === 'gaveUp') this.#phase = 'idle';
+  }
+
   /** A new enable (another enabledAt than the one given up on) lifts a give-up with a fresh budget; true when it did. */
   enabled(enabledAt: number | null): boolean {
     if (this.#phase !== 'gaveUp' || enabledAt === this.#gaveUp?.enabledAt) return false;

@@ -82,4 +82,20 @@ describe('runtime: heartbeat and status reach ps', () => {
     assert.equal(r.restarts, 2);
     assert.match(r.message, /restart budget exhausted/);
   }, { maxRestarts: 2, initialDelayMs: 100, maxDelayMs: 200, windowMs: 3_600_000 }));
+
+  test('a give-up holds when a later goal state leaves the handler as it is (issue 18)', () => withRuntime(async (ws, rt) => {
+    const pkg = await ws.package({ name: 'Flaky', version: '1.0', manifest: { reportHeartbeat: true }, behavior: {
+      enable: `printf '%s' '${HEARTBEAT}' > "$here/heartbeat.log"` } });
+    const other = await ws.package({ name: 'Other', version: '1.0' });
+    const flaky = handlerEntry('Flaky', [pkg], { heartbeatTimeout: 1, onUnresponsive: 'restart' });
+    assert.ok((await rt.apply(parseGoalState(JSON.stringify({ handlers: [flaky] }), 'goal'))).ok);
+    await waitFor(async () => (await row(rt, 'Flaky')).status === 'Failed', 15_000, 'give-up');
+    const later = await rt.apply(parseGoalState(JSON.stringify({ handlers: [flaky, handlerEntry('Other', [other])] }), 'goal'));
+    assert.ok(later.ok);
+    await rt.settle();
+    const r = await row(rt, 'Flaky');
+    assert.equal(r.status, 'Failed', 'still Failed after a later goal state');
+    assert.match(r.message, /restart budget exhausted/);
+    assert.deepEqual(opsOf(await ws.log(), 'Flaky'), ['install 1.0', 'enable 1.0', 'disable 1.0', 'enable 1.0'], 'no fresh budget');
+  }, { maxRestarts: 1, initialDelayMs: 100, maxDelayMs: 200, windowMs: 3_600_000 }));
 });

@@ -124,3 +124,18 @@ describe('RestartBook: the per-handler state machine over the policy', () => {
 test('formatDuration', () => {
   assert.deepEqual([H, 2 * H, 5 * MIN, 90 * MIN, 10 * S, 1500, 250].map(formatDuration), ['1 h', '2 h', '5 min', '90 min', '10 s', '1.5 s', '250 ms']);
 });
+
+test('reset (supervisor retry): a give-up is lifted for the same enable and the budget starts afresh; RESTARTS keeps counting', () => {
+  const book = new RestartBook(restartPolicy({ maxRestarts: 1 }));
+  assert.equal(book.unresponsive(0, 7)?.action, 'restart');
+  assert.equal(book.start(10 * S, true), true);
+  book.finish();
+  assert.equal(book.unresponsive(20 * S, 7)?.action, 'giveUp');
+  assert.equal(book.enabled(7), false, 'the same enable does not lift it');
+  book.reset();
+  assert.equal(book.phase, 'idle');
+  assert.equal(book.state.gaveUp, null);
+  assert.deepEqual(book.state.history, []);
+  assert.equal(book.total, 1);
+  assert.equal(book.unresponsive(30 * S, 7)?.action, 'restart', 'a fresh budget');
+});

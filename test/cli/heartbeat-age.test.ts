@@ -1,0 +1,61 @@
+/** HEARTBEAT in ps and status is the heartbeat file's age when the question is answered, after a disable too (issue 18). */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Workspace, handlerEntry } from '../helpers/handlers.js';
+import { killLeftovers } from '../helpers/fleet.js';
+import { runCli } from '../helpers/cli.js';
+import { dirFlags, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
+import { closePackagePool } from '../../src/supervisor/packages/pool.js';
+
+after(() => closePackagePool());
+
+const HEARTBEAT = '[{"version":"1.0","heartbeat":{"status":"ready","code":0,"formattedMessage":{"lang":"en-US","message":"beating"}}}]';
+
+interface Row { name: string; state: string; heartbeatAgeSeconds: number | null }
+async function psRow(ws: Workspace, name: string): Promise<Row | undefined> {
+  return (JSON.parse((await runCli(['ps', '--json', ...dirFlags(ws)])).stdout || '[]') as Row[]).find((r) => r.name === name);
+}
+async function statusAge(ws: Workspace, name: string): Promise<number | null> {
+  const r = await runCli(['status', name, '--json', ...dirFlags(ws)]);
+  return (JSON.parse(r.stdout) as { row: Row }).row.heartbeatAgeSeconds;
+}
+
+describe('heartbeat age', () => {
+  test("heartbeat age within 1 s of the file's mtime, enabled and after a disable", async () => {
+    const ws = await Workspace.create('exts-hbage-');
+    const pkg = await ws.package({ name: 'H.Age', version: '1.0', manifest: { reportHeartbeat: true },
+      behavior: { enable: `printf '%s' '${HEARTBEAT}' > "$here/heartbeat.log"` } });
+    const file = join(ws.libDir, 'H.Age-1.0', 'heartbeat.log');
+    let daemon: RunningDaemon | undefined;
+    try {
+      const goal = await ws.goalState({ etag: 'g1', handlers: [handlerEntry('H.Age', [pkg])] });
+      daemon = await startDaemon(ws, goal);
+      await waitFor(async () => (await psRow(ws, 'H.Age'))?.heartbeatAgeSeconds != null, 60_000, 'a heartbeat age');
+
+      const check = async (pastSeconds: number, what: string): Promise<void> => {
+        const mtime = Date.now() - pastSeconds * 1000;
+        await utimes(file, mtime / 1000, mtime / 1000);
+        // ps answers from a cache at most 1 s old: wait until it shows the new mtime at all, then compare.
+        await waitFor(async () => ((await psRow(ws, 'H.Age'))?.heartbeatAgeSeconds ?? 0) >= pastSeconds - 2, 30_000, `${what}: ps follows the file`);
+        const psAge = (await psRow(ws, 'H.Age'))!.heartbeatAgeSeconds!;
+        const psExpected = (Date.now() - mtime) / 1000;
+        assert.ok(psAge <= psExpected && psAge > psExpected - 2, `${what}: ps ${psAge} s, file ${psExpected.toFixed(1)} s old (answers up to 1 s old)`);
+        const age = await statusAge(ws, 'H.Age');
+        const expected = (Date.now() - mtime) / 1000;
+        assert.ok(age !== null && Math.abs(age - expected) <= 1, `${what}: status ${age} s, file ${expected.toFixed(1)} s old`);
+      };
+      await check(40, 'enabled');
+
+      await ws.goalState({ etag: 'g2', handlers: [handlerEntry('H.Age', [pkg], { state: 'disabled' })] });
+      await waitFor(async () => (await psRow(ws, 'H.Age'))?.state === 'Installed', 60_000, 'disabled');
+      await check(13, 'after a disable');
+      await check(151, 'after a disable, older');
+    } finally {
+      await daemon?.stop();
+      await killLeftovers(ws);
+      await ws.dispose();
+    }
+  });
+});
