@@ -3,10 +3,11 @@
 // runs the daemon on it in the foreground with a lib dir inside the project (no root, no
 // setup). Ctrl-C stops it gracefully. Extra arguments go to `supervisor run`, e.g.
 // `npm start -- --concurrency 4`.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { writeExampleGoal } from './example-goal.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const libDir = join(root, '.example-lib');
@@ -33,7 +34,10 @@ for (const handler of template.handlers) {
   });
 }
 const goalFile = join(libDir, 'goal-state.json');
-writeFileSync(goalFile, `${JSON.stringify(template, null, 2)}\n`);
+// An edited goal state is kept (the packages are packed again all the same: same files, same sha256).
+if (writeExampleGoal(goalFile, `${JSON.stringify(template, null, 2)}\n`) === 'kept') {
+  console.log(`keeping your edited ${goalFile} (delete it to get the template's again)`);
+}
 const rel = (p) => p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p;
 console.log(`example goal state: ${rel(goalFile)} (edit it and change its "etag": the daemon re-applies it)
 lib dir:            ${rel(libDir)}   logs: ${rel(logDir)}

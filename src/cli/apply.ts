@@ -5,12 +5,13 @@ import type { ApplySummary } from '../supervisor/lifecycle/fleet.js';
 import { Runtime } from '../supervisor/daemon/runtime.js';
 import { closePackagePool } from '../supervisor/packages/pool.js';
 import type { HandlerRow } from '../supervisor/monitor/types.js';
-import { colorStatus, formatDuration } from './format.js';
+import { renderPs } from './ps.js';
+import { ApplyProgress } from './apply-progress.js';
 import { resolveDirs } from '../storage/dirs.js';
 import { acquireLock } from '../storage/lock.js';
 import { SupervisorError, ValidationError } from '../core/errors.js';
 import { EXIT, type CliIO } from './io.js';
-import { cell, renderTable } from './table.js';
+import { cell } from './table.js';
 
 export interface ApplyFlags {
   readonly goalState: string;
@@ -24,29 +25,38 @@ export interface ApplyFlags {
   readonly certificatesFolder?: string;
 }
 
-/** The apply table: one line per handler, then its extensions' status lines (from their status files). */
+/**
+ * The apply table: `ps`'s columns for the goal's handlers, then why each one that failed failed
+ * and its extensions' status lines (from their status files).
+ */
 export function renderApplySummary(summary: ApplySummary, rows: readonly HandlerRow[] = [], tty = false): string {
   const byName = new Map(rows.map((r) => [r.name, r]));
-  const lines = summary.results.map((r) => {
-    const last = r.failure ?? r.operations.at(-1) ?? null;
-    const row = byName.get(r.name);
-    // A failure of this apply is what the operator needs to see; otherwise the live status (heartbeat included).
-    const status = r.failure || !row ? r.status : row;
-    const heartbeat = row?.heartbeatAgeSeconds != null ? `${formatDuration(row.heartbeatAgeSeconds)} ago` : '-';
-    return [r.name, r.record.version ?? '-', r.record.state, status.status,
-      last ? `${last.op}${last.extension ? `(${last.extension})` : ''}` : '-', last ? last.result : '-', heartbeat, cell(status.message, 80)];
-  });
-  const table = renderTable(['NAME', 'VERSION', 'STATE', 'STATUS', 'LAST-OP', 'RESULT', 'HEARTBEAT', 'MESSAGE'], lines,
-    (padded, col, i) => (col === 3 ? colorStatus(padded, lines[i]![3]!, tty) : padded));
-  const extLines: string[] = [];
+  // A handler the snapshot no longer shows (uninstalled) gets its line from this apply's result.
+  const shown = summary.results.map((r) => byName.get(r.name) ?? rowOfResult(r));
+  const notes: string[] = [];
   for (const r of summary.results) {
-    for (const e of byName.get(r.name)?.extensions ?? []) {
-      extLines.push(`  ${r.name} extension ${e.name} (sequence ${e.sequenceNumber}): ${e.status}${e.code ? ` (code ${e.code})` : ''}${e.message ? `: ${cell(e.message, 100)}` : ''}`);
+    const row = byName.get(r.name);
+    // A failure of this apply is what the operator needs to see; otherwise the live status.
+    const status = r.failure || !row ? r.status : row;
+    if (!r.reached || status.status === 'Failed') notes.push(`  ${r.name}: ${cell(status.message, 100)}`);
+    for (const e of row?.extensions ?? []) {
+      notes.push(`  ${r.name} extension ${e.name} (sequence ${e.sequenceNumber}): ${e.status}${e.code ? ` (code ${e.code})` : ''}${e.message ? `: ${cell(e.message, 100)}` : ''}`);
     }
   }
   const reached = summary.results.filter((r) => r.reached).length;
-  return table + (extLines.length ? `${extLines.join('\n')}\n` : '')
+  return renderPs(shown, tty) + (notes.length ? `${notes.join('\n')}\n` : '')
     + `${reached}/${summary.results.length} handlers reached their goal in ${((summary.endedAt - summary.startedAt) / 1000).toFixed(1)} s\n`;
+}
+
+function rowOfResult(r: ApplySummary['results'][number]): HandlerRow {
+  const last = r.failure ?? r.operations.at(-1) ?? null;
+  return {
+    name: r.name, version: r.record.version, desiredState: r.goal.state, state: r.record.state, status: r.status.status,
+    code: r.status.code, message: r.status.message, pids: [], cpuPercent: 0, memoryBytes: 0, uptimeSeconds: null,
+    heartbeatAgeSeconds: null, heartbeat: null, restarts: 0, extensions: [],
+    lastOperation: last ? { name: last.op, result: last.result, exitCode: last.exitCode,
+      startedAt: new Date(last.startedAt).toISOString(), endedAt: new Date(last.endedAt).toISOString() } : null,
+  };
 }
 
 function summaryJson(summary: ApplySummary, rows: readonly HandlerRow[]): unknown {
@@ -100,7 +110,10 @@ export async function applyCommand(flags: ApplyFlags, io: CliIO): Promise<number
   process.on('SIGTERM', onSignal);
   try {
     for (const leftover of await runtime.cleanLeftovers()) io.stderr(`supervisor apply: removed ${leftover}, left by an interrupted write\n`);
-    const summary = await runtime.apply(goal);
+    // --json prints one document and nothing else.
+    const progress = flags.json ? null : new ApplyProgress(goal.handlers.length, io, (name) => runtime.row(name));
+    const summary = await runtime.apply(goal, 'apply', progress ? (name) => progress.settled(name) : undefined);
+    await progress?.finish();
     await runtime.settle();
     const rows = await runtime.rows();
     io.stdout(flags.json ? `${JSON.stringify(summaryJson(summary, rows), null, 2)}\n` : renderApplySummary(summary, rows, io.isTTY));

@@ -118,11 +118,15 @@ withDirs(program.command('status <name>')
     exitCode = await statusCommand(name, opts, processIO);
   });
 
-withDirs(program.command('logs <name>')
-  .description("that handler's command log (CommandExecution.log)")
-  .option('-f, --follow', 'keep printing new lines (needs the daemon)')
-  .addOption(new Option('-n, --lines <n>', 'how many of the last lines').argParser(positiveInt('--lines')).default(50)))
-  .action(async (name: string, opts) => {
+withDirs(program.command('logs [name]')
+  .description("a handler's lifecycle lines (CommandExecution.log) with what its commands printed; without NAME every handler's, prefixed NAME |")
+  .option('-f, --follow', 'keep printing new lines, new operations and handlers included (needs the daemon)')
+  .addOption(new Option('-n, --lines <n>', 'how many of the last lines (default 50; every line with --since)').argParser(positiveInt('--lines')))
+  .option('--since <time>', 'only lines written since an ISO time or a duration ago (30s, 10m, 2h, 1d); an output line counts from its file\'s last write')
+  .option('--output', "only the commands' stdout and stderr")
+  .option('--no-output', 'only the lifecycle lines (CommandExecution.log)')
+  .option('--op <op>', "only the output of that operation (install, enable, ...)"))
+  .action(async (name: string | undefined, opts) => {
     const { logsCommand } = await import('./logs.js');
     exitCode = await logsCommand(name, opts, processIO);
   });

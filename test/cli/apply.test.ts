@@ -20,8 +20,14 @@ describe('supervisor apply', () => {
     const goal = await ws.goalState({ handlers: [handlerEntry('Cli.A', [a], { version: '1.0' }), handlerEntry('Cli.B', [b], { version: '2.1', dependsOn: ['Cli.A'] })] });
     const r = await runCli(['apply', '--goal-state', goal, '--lib-dir', ws.libDir, '--log-dir', ws.logDir]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /^NAME\s+VERSION\s+STATE\s+STATUS\s+LAST-OP\s+RESULT\s+HEARTBEAT\s+MESSAGE$/m);
-    assert.match(r.stdout, /^Cli\.A\s+1\.0\.0\s+Enabled\s+Ready\s+enable\s+succeeded\s+-\s+Plugin enabled$/m);
+    // Not a TTY: one line per handler as it settles (dependencies first), then the table with ps's columns.
+    const lines = r.stdout.split('\n');
+    const progress = lines.filter((l) => l.startsWith('['));
+    assert.deepEqual(progress.map((l) => l.split(' ').slice(0, 2).join(' ')), ['[1/2] Cli.A', '[2/2] Cli.B'], r.stdout);
+    assert.match(progress[0]!, /^\[1\/2\] Cli\.A 1\.0\.0 Enabled \w+ enable:succeeded$/);
+    const header = lines.findIndex((l) => /^NAME\s+VERSION\s+STATE\s+STATUS\s+PIDS\s+CPU%\s+MEM\s+UPTIME\s+HEARTBEAT\s+RESTARTS\s+LAST-OP$/.test(l));
+    assert.ok(header > lines.indexOf(progress[1]!), `the table follows the progress lines:\n${r.stdout}`);
+    assert.match(r.stdout, /^Cli\.A\s+1\.0\.0\s+Enabled\s+Ready\s+.*\senable:succeeded$/m);
     assert.match(r.stdout, /^ {2}Cli\.A extension default \(sequence 1\): transitioning/m, 'extension status is shown');
     assert.match(r.stdout, /^Cli\.B\s+2\.1\.0\s+Enabled\s+Ready/m);
     assert.match(r.stdout, /2\/2 handlers reached their goal/);
@@ -45,7 +51,9 @@ describe('supervisor apply', () => {
     const goal = await ws.goalState({ handlers: [handlerEntry('Cli.Bad', [bad])] }, 'bad.json');
     const r = await runCli(['apply', '--goal-state', goal, '--lib-dir', ws.libDir, '--log-dir', ws.logDir]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /^Cli\.Bad\s+1\.0\s+Installed\s+Failed\s+enable\s+failed\s+-\s+enable failed with exit code 2$/m);
+    assert.match(r.stdout, /^\[1\/1\] Cli\.Bad 1\.0 Installed Failed enable:failed$/m);
+    assert.match(r.stdout, /^Cli\.Bad\s+1\.0\s+Installed\s+Failed\s+.*\senable:failed$/m);
+    assert.match(r.stdout, /^ {2}Cli\.Bad: enable failed with exit code 2$/m);
   });
 
   test('exits 2 on an invalid goal state, listing every problem with path and value', async () => {
@@ -93,7 +101,8 @@ describe('supervisor apply', () => {
     const r = await done;
     assert.equal(r.code, 1, r.stderr + r.stdout);
     assert.match(r.stderr, /stopping/);
-    assert.match(r.stdout, /^Cli\.Hung\s+1\.0\s+Installed\s+Failed\s+enable\s+failed\s+-\s+enable canceled/m);
+    assert.match(r.stdout, /^Cli\.Hung\s+1\.0\s+Installed\s+Failed\s+.*\senable:failed$/m);
+    assert.match(r.stdout, /^ {2}Cli\.Hung: enable canceled/m);
     assert.equal((await liveProcesses(ws)).get('Cli.Hung'), undefined, 'nothing of the handler survives');
   });
 });

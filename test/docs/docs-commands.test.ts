@@ -193,7 +193,7 @@ describe('docs', { concurrency: true }, () => {
 
       const second = await sh(uninstall.body, { cwd: ROOT, env: { ...env, work }, timeoutMs: 60_000 });
       assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
-      assert.match(second.stdout, /Example\.Hello +- +NotInstalled +NotReady +uninstall +succeeded/);
+      assert.match(second.stdout, /^Example\.Hello +- +NotInstalled +NotReady +.* uninstall:succeeded$/m);
       // What the doc's `ls` shows (no dot entries): the handler dir is gone.
       assert.deepEqual((await readdir(join(work, 'lib'))).filter((n) => !n.startsWith('.')).sort(), ['history', 'sessions', 'state', 'status-report.json']);
       assert.deepEqual(await readdir(join(work, 'lib', 'state')), []);

@@ -253,13 +253,14 @@ export class Runtime {
   /**
    * Applies a goal state as one session (recorded under <lib>/sessions). Applies overlap: a newer
    * goal is handed out at once; the session ends when each of its handlers settled or was superseded.
+   * `onSettled` hears each handler as it settles (`apply`'s progress).
    */
-  async apply(goal: GoalState, kind: 'apply' | 'run' = 'apply'): Promise<ApplySummary> {
+  async apply(goal: GoalState, kind: 'apply' | 'run' = 'apply', onSettled?: (name: string) => void): Promise<ApplySummary> {
     await this.restore();
     this.announceGoal(goal);
     const recorder = await this.openSession(goal, kind);
     try {
-      const summary = await this.fleet.reconcile(goal, (name) => recorder.settled(name));
+      const summary = await this.fleet.reconcile(goal, (name) => { recorder.settled(name); onSettled?.(name); });
       // A stop withdrew some of it (superseded by nothing), or cancelled what ran.
       const withdrawn = summary.results.some((r) => r.action === 'superseded' && !r.supersededBy);
       await recorder.finish(summary, this.fleet.signal.aborted || withdrawn);

@@ -31,9 +31,10 @@ export async function lastLines(file: string, n: number): Promise<string[]> {
 /**
  * Calls onLine for every line appended to the file until the signal aborts. A file that
  * shrinks (rotated) is read again from its start; one that does not exist yet is waited for.
+ * `fromStart`: a file found after following began is read from its first line.
  */
-export async function followFile(file: string, onLine: (line: string) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
-  let offset = await stat(file).then((s) => s.size, () => 0);
+export async function followFile(file: string, onLine: (line: string) => void, signal: AbortSignal, pollMs = 250, fromStart = false): Promise<void> {
+  let offset = fromStart ? 0 : await stat(file).then((s) => s.size, () => 0);
   let partial = '';
   while (!signal.aborted) {
     const size = await stat(file).then((s) => s.size, () => 0);

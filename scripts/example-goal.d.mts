@@ -1,0 +1,1 @@
+export function writeExampleGoal(goalFile: string, text: string): 'written' | 'kept' | 'unchanged';
