@@ -39,6 +39,8 @@ export function renderApplySummary(summary: ApplySummary, rows: readonly Handler
     // A failure of this apply is what the operator needs to see; otherwise the live status.
     const status = r.failure || !row ? r.status : row;
     if (!r.reached || status.status === 'Failed') notes.push(`  ${r.name}: ${cell(status.message, 100)}`);
+    // What this apply recovered from (an interrupted install run again...) is said even when it succeeded.
+    else if (r.recovery) notes.push(`  ${r.name}: ${cell(r.recovery, 100)}`);
     for (const e of row?.extensions ?? []) {
       notes.push(`  ${r.name} extension ${e.name} (sequence ${e.sequenceNumber}): ${e.status}${e.code ? ` (code ${e.code})` : ''}${e.message ? `: ${cell(e.message, 100)}` : ''}`);
     }

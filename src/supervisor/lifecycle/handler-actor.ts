@@ -34,6 +34,8 @@ export interface HandlerApplyResult {
   readonly failure: OperationResult | null;
   /** Set when a newer goal took this one's place before it started (null: a stop withdrew it). */
   readonly supersededBy?: GoalRef | null;
+  /** What this apply recovered from (a plan or command a restart interrupted), for `apply`'s notes. */
+  readonly recovery?: string | null;
 }
 
 export interface Dependency {
@@ -163,13 +165,13 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
       if (!resumed.ok) {
         const status = settled(record, resumed.failure, recovery);
         await announce(record);
-        return { name, goal, reached: false, action: pendingAction, record, status, operations: earlier, failure: resumed.failure };
+        return { name, goal, reached: false, action: pendingAction, record, status, operations: earlier, failure: resumed.failure, recovery };
       }
     }
     const finish = (action: HandlerApplyResult['action'], rec: HandlerRecord, failure: OperationResult | null,
       operations: readonly OperationResult[], reached: boolean): HandlerApplyResult => {
       const status = settled(rec, failure, recovery);
-      return { name, goal, reached, action, record: rec, status, operations: [...earlier, ...operations], failure };
+      return { name, goal, reached, action, record: rec, status, operations: [...earlier, ...operations], failure, recovery };
     };
     const finishAndAnnounce = async (...args: Parameters<typeof finish>): Promise<HandlerApplyResult> => {
       const result = finish(...args);
