@@ -4,6 +4,7 @@
  * the fixture log must show that no install/update/uninstall that had completed ran again.
  * Each seed is one test; replay one with CRASH_SEED=<seed>.
  */
+import { mulberry32 } from '../helpers/prng.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -16,16 +17,6 @@ import { closePackagePool } from '../../src/supervisor/packages/pool.js';
 
 after(() => closePackagePool());
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SLOW = 'sleep 0.05';
 

@@ -9,17 +9,7 @@ import { makeSecret, type Secret } from './secrets.js';
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonPath = ReadonlyArray<string | number>;
 
-/** mulberry32: a tiny 32-bit PRNG, enough to pick cases reproducibly. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from './prng.js';
 
 export const DEFAULT_FUZZ_SEED = 20_261_204;
 
