@@ -6,7 +6,7 @@ import { runCommand } from '../../../src/supervisor/process/run-command.js';
 import type { RunSpec } from '../../../src/supervisor/process/run-command.js';
 import { scanAttributed } from '../../../src/supervisor/process/attribution.js';
 import { ManualClock, type TimerId } from '../../../src/core/clock.js';
-import { killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
+import { HeldClock, killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
 
 let dir: string;
 before(async () => { dir = await makeTempDir('ext-sup-run-'); });
@@ -31,9 +31,12 @@ function spec(command: RunSpec['command'], extra: Partial<RunSpec> = {}): RunSpe
 }
 
 /** Runs a spec to the end, then proves by /proc that nothing of it is left running. */
-async function runClean(s: RunSpec) {
+/** Runs a command to its end (`started` runs once it is spawned) and checks that no marked process survives it. */
+async function runClean(s: RunSpec, started?: () => Promise<void>) {
   try {
-    const result = await (await runCommand(s)).done;
+    const running = await runCommand(s);
+    await started?.();
+    const result = await running.done;
     assert.deepEqual(await liveMarked(s.libId), [], 'no process with the mark survives');
     return result;
   } finally {
@@ -162,35 +165,54 @@ describe('spawn failures', () => {
 
 describe('timeouts and cancellation', () => {
   test('a command that ends on SIGTERM needs no SIGKILL', async () => {
-    const s = spec({ shell: 'sleep 1000' }, { timeoutMs: 200, graceMs: 5000 });
-    const r = await runClean(s);
+    // The timeout counts once the command runs (HeldClock): a loaded machine may not have run it 200 ms after the spawn.
+    const ready = join(dir, 'term-only.ready');
+    const clock = new HeldClock();
+    const s = spec({ shell: `: > ${JSON.stringify(ready)}; sleep 1000` }, { timeoutMs: 200, graceMs: 60_000, clock });
+    const r = await runClean(s, async () => {
+      await waitFor('the command to run', async () => (await readFile(ready).then(() => true, () => undefined)));
+      clock.release();
+    });
     assert.equal(r.outcome, 'timedOut');
     assert.ok(r.termination);
     assert.equal(r.termination.reason, 'timeout');
     assert.ok(r.termination.termed.includes(r.pid!));
     assert.deepEqual(r.termination.killed, []);
     assert.deepEqual(r.termination.unkillable, []);
-    assert.ok(r.termination.durationMs < 5000, 'ended before the grace ran out');
+    assert.ok(r.termination.durationMs < 60_000, 'ended before the grace ran out');
     assert.match(r.error ?? '', /timed out after 200 ms/);
   });
 
   test('a hung tree (TERM ignored, setsid grandchild, double fork) is fully killed on timeout', async () => {
     const ready = join(dir, 'tree.ready');
+    // The timeout counts only once the whole tree is up (HeldClock), whatever the load: each
+    // piece marks itself started with a builtin (no short-lived process to count).
+    const clock = new HeldClock();
     const s = spec({
       shell: `trap '' TERM
-        setsid sleep 1000 &
-        (sleep 1000 &) &
-        (setsid sh -c 'sleep 1000 & wait' &) &
-        echo ready > ${JSON.stringify(ready)}
+        m=${JSON.stringify(ready)}
+        setsid sh -c ': > "$0.1"; exec sleep 1000' "$m" &
+        (sh -c ': > "$0.2"; exec sleep 1000' "$m" &) &
+        (setsid sh -c 'sh -c ": > \\"\\$0.3\\"; exec sleep 1000" "$0" & wait' "$m" &) &
+        while [ ! -e "$m.1" ] || [ ! -e "$m.2" ] || [ ! -e "$m.3" ]; do sleep 0.01; done
+        : > "$m"
         while :; do sleep 1000; done`,
-    }, { timeoutMs: 300, graceMs: 300 });
-    const r = await runClean(s);
-    assert.equal(r.outcome, 'timedOut');
-    assert.ok(r.termination);
-    assert.ok(r.termination.termed.length >= 5, `termed ${r.termination.termed.join(',')}`);
-    assert.ok(r.termination.killed.length >= 5, 'TERM was ignored, so SIGKILL was needed');
-    assert.deepEqual(r.termination.unkillable, []);
-    assert.equal(await readFile(ready, 'utf8'), 'ready\n', 'the tree was fully started before the timeout');
+    }, { timeoutMs: 300, graceMs: 300, clock });
+    try {
+      const running = await runCommand(s);
+      await waitFor('the whole tree', async () => (await readFile(ready).then(() => true, () => undefined)), 120_000);
+      clock.release();
+      const r = await running.done;
+      assert.equal(r.outcome, 'timedOut');
+      assert.ok(r.termination);
+      // sh, its loop's sleep, two setsid sleeps or shells and the double-forked sleep: 6 processes.
+      assert.ok(r.termination.termed.length >= 5, `termed ${r.termination.termed.join(',')}`);
+      assert.ok(r.termination.killed.length >= 5, 'TERM was ignored, so SIGKILL was needed');
+      assert.deepEqual(r.termination.unkillable, []);
+      assert.deepEqual(await liveMarked(s.libId), [], 'no process with the mark survives');
+    } finally {
+      await killAllMarked(s.libId);
+    }
   });
 
   test('cancel through an AbortSignal ends the command and reports canceled', async () => {

@@ -10,9 +10,9 @@ import { ProcScanner } from '../../../src/supervisor/process/scanner.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readProcStat } from '../../../src/supervisor/process/proc.js';
-import { terminateHandler } from '../../../src/supervisor/process/terminate.js';
+import { KILL_WAIT_MS, terminateHandler } from '../../../src/supervisor/process/terminate.js';
 import { systemClock, type Clock, type TimerId } from '../../../src/core/clock.js';
-import { killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
+import { HeldClock, killAllMarked, liveMarked, makeTempDir, removeDir, uniqueLibId, waitFor } from './kit.js';
 
 let dir: string;
 before(async () => { dir = await makeTempDir('ext-sup-term-'); });
@@ -29,38 +29,12 @@ function spec(libId: string, handler: string, shell: string, extra: Partial<RunS
 
 const exists = (file: string) => async () => (await readFile(file).then(() => true, () => undefined));
 
-/**
- * The real clock, except that timers set before release() wait for it (then fire as soon as they
- * are due): commands' timeouts start counting only once the test has seen every command ready.
- */
-class HeldClock implements Clock {
-  #held: Map<object, { fn: () => void; deadline: number }> | null = new Map();
-  readonly #released = new Map<object, TimerId>();
-  now(): number { return systemClock.now(); }
-  setTimeout(fn: () => void, ms: number): TimerId {
-    if (this.#held === null) return systemClock.setTimeout(fn, ms);
-    const id = {};
-    this.#held.set(id, { fn, deadline: this.now() + ms });
-    return id as TimerId;
-  }
-  clearTimeout(id: TimerId): void {
-    if (this.#held?.delete(id)) return;
-    const real = this.#released.get(id);
-    systemClock.clearTimeout(real ?? id);
-  }
-  release(): void {
-    const held = this.#held ?? new Map();
-    this.#held = null;
-    for (const [id, t] of held) this.#released.set(id, systemClock.setTimeout(t.fn, t.deadline - this.now()));
-  }
-}
-
 describe('terminateHandler', () => {
   test('cleanup ends a daemon a finished command left behind, with SIGTERM alone', async () => {
     const libId = uniqueLibId();
     try {
       const ready = join(dir, 'daemon.ready');
-      const r = await (await runCommand(spec(libId, 'Daemon', `sh -c 'touch ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
+      const r = await (await runCommand(spec(libId, 'Daemon', `sh -c ': > ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
       assert.equal(r.outcome, 'exited');
       await waitFor('the daemon', exists(ready));
       const daemon = (await scanAttributed(libId)).get('Daemon') ?? [];
@@ -82,7 +56,7 @@ describe('terminateHandler', () => {
     const libId = uniqueLibId();
     try {
       const ready = join(dir, 'own-run.ready');
-      await (await runCommand(spec(libId, 'H', `sh -c 'touch ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
+      await (await runCommand(spec(libId, 'H', `sh -c ': > ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
       await waitFor('the daemon', exists(ready));
       const [daemon] = (await scanAttributed(libId)).get('H') ?? [];
       assert.ok(daemon);
@@ -98,14 +72,21 @@ describe('terminateHandler', () => {
   test('processes forked during the grace, in new sessions, are found again and killed', async () => {
     const libId = uniqueLibId();
     try {
-      // A forker outside the group that ignores TERM and keeps starting setsid children.
-      const started = join(dir, 'forker.started');
-      const r = await (await runCommand(spec(libId, 'Forker',
-        // The command waits until the forker runs, so the timeout always finds it forking (a loaded machine starts it late).
-        `setsid sh -c 'trap "" TERM; touch ${JSON.stringify(started)}; while :; do setsid sleep 1000 & sleep 0.03; done' & while [ ! -e ${JSON.stringify(started)} ]; do sleep 0.01; done; trap '' TERM; sleep 1000`,
-        { timeoutMs: 2000, graceMs: 300 }))).done;
+      // A forker outside the group that ignores TERM and keeps starting setsid children (each
+      // inherits the ignored TERM). The timeout counts only once it has started four of them and
+      // the command's own shell ignores TERM too (HeldClock), so a loaded machine changes nothing.
+      const kids = await makeTempDir('ext-sup-forker-');
+      const started = join(kids, 'shell.ready');
+      const clock = new HeldClock();
+      const running = await runCommand(spec(libId, 'Forker',
+        `setsid sh -c 'trap "" TERM; while :; do setsid sleep 1000 & : > "$0/$!"; sleep 0.03; done' ${JSON.stringify(kids)} & trap '' TERM; : > ${JSON.stringify(started)}; sleep 1000`,
+        { timeoutMs: 300, graceMs: 300, clock }));
+      await waitFor('four children and the shell ready', async () => ((await readdir(kids)).length >= 5 ? true : undefined), 120_000);
+      clock.release();
+      const r = await running.done;
       assert.equal(r.outcome, 'timedOut');
       assert.ok(await exists(started)());
+      await removeDir(kids);
       assert.ok((r.termination?.killed.length ?? 0) > 3, 'the children forked during the grace got SIGKILL too');
       assert.deepEqual(r.termination?.unkillable, []);
       assert.deepEqual(await liveMarked(libId), []);
@@ -117,27 +98,31 @@ describe('terminateHandler', () => {
   test('a process that survives SIGKILL is reported unkillable, not waited for forever', async () => {
     const libId = uniqueLibId();
     const pidFile = join(dir, 'survivor.pid');
+    const shellReady = join(dir, 'survivor-shell.ready');
+    const clock = new HeldClock();
     const survivor = (): number => {
       try { return Number(readFileSync(pidFile, 'utf8').trim()); } catch { return Number.NaN; }
     };
     try {
       const running = await runCommand(spec(libId, 'Stuck',
-        `setsid sh -c 'trap "" TERM; echo $$ > ${JSON.stringify(pidFile)}.tmp; mv ${JSON.stringify(pidFile)}.tmp ${JSON.stringify(pidFile)}; exec sleep 1000' & trap '' TERM; sleep 1000`,
+        `setsid sh -c 'trap "" TERM; echo $$ > ${JSON.stringify(pidFile)}.tmp; mv ${JSON.stringify(pidFile)}.tmp ${JSON.stringify(pidFile)}; exec sleep 1000' & trap '' TERM; : > ${JSON.stringify(shellReady)}; sleep 1000`,
         {
-          timeoutMs: 300, graceMs: 300,
+          timeoutMs: 300, graceMs: 300, clock,
           // Simulates a process in uninterruptible sleep: SIGKILL to it is lost.
           sendSignal: (pid, sig) => {
             if (sig === 'SIGKILL' && pid === survivor()) return;
             process.kill(pid, sig);
           },
         }));
-      await waitFor('the survivor to start', exists(pidFile));
+      await waitFor('the survivor to start', exists(pidFile), 120_000);
+      await waitFor('the shell to ignore TERM', exists(shellReady), 120_000);
+      clock.release();
       const r = await running.done;
       assert.equal(r.outcome, 'timedOut');
       assert.deepEqual(r.termination?.unkillable, [survivor()]);
       assert.ok(r.termination?.killed.includes(survivor()));
       assert.match(r.error ?? '', new RegExp(`unkillable: ${survivor()}`));
-      assert.ok((r.termination?.durationMs ?? 0) >= 1000, 'it waited the bounded kill wait, then gave up');
+      assert.ok((r.termination?.durationMs ?? 0) >= KILL_WAIT_MS, 'it waited the bounded kill wait, then gave up');
       assert.equal(readProcStat(survivor())?.state, 'S', 'the survivor really is still alive');
       assert.deepEqual((await liveMarked(libId)).map((p) => p.pid), [survivor()]);
     } finally {
@@ -209,6 +194,8 @@ describe('a process whose mark could not be read', () => {
       const report = await terminateHandler({ libId, handler: 'Mid.Exec', graceMs: 2000, reason: 'cleanup', scanner: walks(1) });
       assert.deepEqual(report.termed, [child.pid]);
       assert.deepEqual(report.unkillable, []);
+      // The sleep is this test's own child: gone from the scan, it is reaped here.
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
       assert.deepEqual(await liveMarked(libId), []);
     } finally {
       child.kill('SIGKILL');
