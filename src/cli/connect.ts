@@ -45,8 +45,15 @@ export function socketPath(dirs: SupervisorDirs): string {
   return join(dirs.libDir, 'supervisor.sock');
 }
 
+/**
+ * How long a command waits for the daemon's hello and each answer. A refused socket is "no daemon"
+ * at once; a daemon that is alive but starved (a load of 300 on 2 cores took over 5 s to answer)
+ * is waited for, since an operator would rather wait than be told the daemon did not answer.
+ */
+export const CLI_ANSWER_TIMEOUT_MS = 30_000;
+
 /** The daemon's client, or null when none runs on this lib dir (other errors are thrown). */
-export async function tryConnect(dirs: SupervisorDirs, timeoutMs = 5000): Promise<ControlClient | null> {
+export async function tryConnect(dirs: SupervisorDirs, timeoutMs = CLI_ANSWER_TIMEOUT_MS): Promise<ControlClient | null> {
   try {
     return await connectControl(socketPath(dirs), { timeoutMs });
   } catch (err) {
