@@ -23,8 +23,8 @@ import { Runtime, type RuntimeOptions } from './runtime.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import { chokidarFolderWatch } from '../monitor/single-folder-watch.js';
 import { releaseMemory } from '../../core/memory.js';
-import { SupervisorMetrics } from '../metrics/metrics.js';
-import { parseListen, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import type { SupervisorMetrics } from '../metrics/metrics.js';
+import type { MetricsServer } from '../metrics/metrics-server.js';
 import { supervisorVersion } from '../../core/version-info.js';
 import { redactUrl } from '../../core/redact.js';
 import { systemdNotifier } from './sd-notify.js';
@@ -70,16 +70,18 @@ export class Daemon {
 
   private metricsServer: MetricsServer | null = null;
   private readonly goalWatch = chokidarFolderWatch((err) => this.opts.log('warn', `goal-state watch: ${(err as Error)?.message ?? String(err)}`));
-  private readonly metrics: SupervisorMetrics;
+  /**
+   * Only with --metrics-listen: prom-client (and the OpenTelemetry API it loads) is ~8 MB of the
+   * daemon's RSS that a daemon serving no metrics does not load (docs/decisions.md, "Daemon memory").
+   */
+  private metrics: SupervisorMetrics | null = null;
   /** systemd's notify protocol (Type=notify, watchdog); does nothing outside systemd. */
   private readonly sd = systemdNotifier({ onError: (message) => this.opts.log('warn', message) });
 
   private constructor(private readonly opts: DaemonOptions) {
-    this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
-      processMetrics: Boolean(opts.metricsListen) });
     this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)),
       onCorruptState: (message) => opts.log('warn', message),
-      onEvent: (e) => { this.metrics.observe(e); this.logEvent(e); opts.onEvent?.(e); } });
+      onEvent: (e) => { this.metrics?.observe(e); this.logEvent(e); opts.onEvent?.(e); } });
   }
 
   /** What an operator looks for in supervisor.log: every operation's outcome, heartbeats lost and found, restarts. */
@@ -131,6 +133,11 @@ export class Daemon {
   private async boot(): Promise<void> {
     const { dirs, log } = this.opts;
     if (this.opts.metricsListen) {
+      // Before anything runs, so the counters see every event.
+      const [{ SupervisorMetrics }, { parseListen, startMetricsServer }] = await Promise.all([
+        import('../metrics/metrics.js'), import('../metrics/metrics-server.js')]);
+      this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
+        processMetrics: true });
       this.metricsServer = await startMetricsServer({ ...parseListen(this.opts.metricsListen), metrics: this.metrics,
         onError: (err) => log('warn', `metrics: ${err.message}`) });
       log('info', `metrics on ${this.metricsServer.url}`);
