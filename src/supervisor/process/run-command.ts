@@ -114,8 +114,8 @@ export async function runCommand(spec: RunSpec): Promise<RunningCommand> {
 /** Notes a kernel kill at the memory limit, then removes the run's group if nothing of it is left. */
 function afterGroupRun(groups: CgroupGroups, spec: RunSpec, runId: string, r: RunResult): RunResult {
   const failed = r.outcome === 'exited' && r.exitCode !== 0;
-  // Read only when it can change the result: a synchronous cgroup file read per command was ~4 % of
-  // an apply's main thread (`--cpu-prof` of 300 handlers, docs/decisions.md, "Apply: what each install waits for").
+  // Read only when it can change the result: one synchronous cgroup file read less per command
+  // (~1 % of an apply's main thread, docs/decisions.md, "Apply: what each install waits for").
   const oom = failed && spec.limits?.memoryMB !== undefined ? groups.oomKills(spec.handler, runId) : 0;
   groups.release(spec.handler, runId);
   return oom > 0 && spec.limits?.memoryMB !== undefined ? { ...r, memoryLimitKill: spec.limits.memoryMB } : r;
