@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteJson, syncDir } from './atomic-write.js';
+import { atomicWrite, atomicWriteJson, syncDir } from './atomic-write.js';
 import { ensureDir } from './dirs.js';
 
 /** `superseded`: no handler failed, and a newer goal state took over at least one before it started. */
@@ -81,12 +81,20 @@ export class SessionStore {
    * false: the writer knows it is not (a long session pruned meanwhile must not take last-session back).
    */
   async write(doc: SessionDoc, first?: false): Promise<void> {
-    const dir = join(sessionsDir(this.libDir), doc.id);
-    const fresh = first ?? !(await readFile(this.file(doc.id)).then(() => true, () => false));
+    return this.writeText(doc.id, JSON.stringify(doc), first);
+  }
+
+  /**
+   * write() of a document the caller serialised itself (`JSON.stringify(doc)`): the recorder
+   * snapshots a live session that way, once, instead of cloning it and serialising the clone.
+   */
+  async writeText(id: string, json: string, first?: false): Promise<void> {
+    const dir = join(sessionsDir(this.libDir), id);
+    const fresh = first ?? !(await readFile(this.file(id)).then(() => true, () => false));
     await ensureDir(dir, 0o700);
-    await atomicWriteJson(this.file(doc.id), doc, { mode: 0o600 });
+    await atomicWrite(this.file(id), `${json}\n`, { mode: 0o600 });
     if (fresh) {
-      await this.pointLast(doc.id);
+      await this.pointLast(id);
       await this.prune();
     }
   }

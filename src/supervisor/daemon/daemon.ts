@@ -23,7 +23,7 @@ import { Runtime, type RuntimeOptions } from './runtime.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import { chokidarFolderWatch } from '../monitor/single-folder-watch.js';
 import { releaseMemory } from '../../core/memory.js';
-import { SupervisorMetrics } from '../metrics/metrics.js';
+import type { SupervisorMetrics } from '../metrics/metrics.js';
 import { startDaemonHttp, type DaemonHttp, type HttpSettings } from './daemon-http.js';
 import { supervisorVersion } from '../../core/version-info.js';
 import { redactUrl } from '../../core/redact.js';
@@ -72,16 +72,18 @@ export class Daemon {
   /** /readyz: null once the first goal state has been applied, else why not yet. */
   private notReady: string | null = 'no goal state read yet';
   private readonly goalWatch = chokidarFolderWatch((err) => this.opts.log('warn', `goal-state watch: ${(err as Error)?.message ?? String(err)}`));
-  private readonly metrics: SupervisorMetrics;
+  /**
+   * Only with --metrics-listen: prom-client (and the OpenTelemetry API it loads) is ~8 MB of the
+   * daemon's RSS that a daemon serving no metrics does not load (docs/decisions.md, "Daemon memory").
+   */
+  private metrics: SupervisorMetrics | null = null;
   /** systemd's notify protocol (Type=notify, watchdog); does nothing outside systemd. */
   private readonly sd = systemdNotifier({ onError: (message) => this.opts.log('warn', message) });
 
   private constructor(private readonly opts: DaemonOptions) {
-    this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
-      processMetrics: Boolean(opts.http) });
     this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)),
       onCorruptState: (message) => opts.log('warn', message),
-      onEvent: (e) => { this.metrics.observe(e); this.logEvent(e); this.http?.feed.poke(); opts.onEvent?.(e); } });
+      onEvent: (e) => { this.metrics?.observe(e); this.logEvent(e); this.http?.feed.poke(); opts.onEvent?.(e); } });
   }
 
   /** What an operator looks for in supervisor.log: every operation's outcome, heartbeats lost and found, restarts. */
@@ -133,6 +135,11 @@ export class Daemon {
   private async boot(): Promise<void> {
     const { dirs, log } = this.opts;
     if (this.opts.http) {
+      // Before anything runs, so the counters see every event. Loaded only here: prom-client is
+      // ~8 MB of RSS a daemon serving no HTTP does not need (docs/decisions.md, "Daemon memory").
+      const { SupervisorMetrics } = await import('../metrics/metrics.js');
+      this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
+        processMetrics: true });
       this.http = await startDaemonHttp({ settings: this.opts.http, runtime: this.runtime, metrics: this.metrics, control: this.control(),
         readiness: () => ({ ready: this.notReady === null, reason: this.notReady ?? 'the first goal state has been applied' }),
         onError: (err) => log('warn', `http: ${(err as Error)?.message ?? String(err)}`) });

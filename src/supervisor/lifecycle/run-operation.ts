@@ -95,6 +95,9 @@ export async function runOperation(inv: CommandInvocation, ctx: RunContext): Pro
       ...(inv.runId ? { runId: inv.runId } : {}), ...(inv.exitFile ? { exitFile: inv.exitFile } : {}),
     });
     ctx.onStart(running.pid, ctx.clock.now());
+    // The slot is the command's: the next one may start while this one's output tails are read
+    // (threadpool reads queued behind other handlers' fsyncs, measured in the apply benchmark).
+    void running.ended.then(release);
     r = await running.done;
   } finally {
     release();

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import runPackageTask from './worker.js';
 import { SupervisorError } from '../../core/errors.js';
 import type { ExtractLimits, ExtractResult } from './extract.js';
@@ -20,8 +20,14 @@ export function workerFileUrl(from: string = import.meta.url): URL {
   return new URL(from.endsWith('.ts') ? './worker.ts' : './worker.js', from);
 }
 
-function getPool(): Piscina<PackageTask, PackageTaskResult<HashResult | ExtractResult>> {
-  pool ??= new Piscina({ filename: workerFileUrl().href, minThreads: 0, maxThreads: MAX_THREADS, idleTimeout: IDLE_TIMEOUT_MS });
+/**
+ * piscina is loaded with the first package too big to handle inline: ~8 MB of a daemon's memory
+ * that a fleet of small packages never uses (docs/decisions.md, "Daemon memory").
+ */
+async function getPool(): Promise<Piscina<PackageTask, PackageTaskResult<HashResult | ExtractResult>>> {
+  if (pool) return pool;
+  const { Piscina: PiscinaPool } = await import('piscina');
+  pool ??= new PiscinaPool({ filename: workerFileUrl().href, minThreads: 0, maxThreads: MAX_THREADS, idleTimeout: IDLE_TIMEOUT_MS });
   return pool;
 }
 
@@ -43,7 +49,7 @@ async function run<T>(input: TaskInput, signal?: AbortSignal): Promise<T> {
   let result: PackageTaskResult<HashResult | ExtractResult>;
   try {
     const size = await stat(input.file).then((s) => s.size, () => Infinity);
-    result = size <= INLINE_MAX_BYTES ? await runPackageTask({ ...input, abort }) : await getPool().run({ ...input, abort });
+    result = size <= INLINE_MAX_BYTES ? await runPackageTask({ ...input, abort }) : await (await getPool()).run({ ...input, abort });
   } catch (err) {
     throw new SupervisorError('E_PACKAGE_WORKER', `package worker failed: ${(err as Error).message}`, {}, { cause: err });
   } finally {

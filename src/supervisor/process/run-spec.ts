@@ -45,6 +45,12 @@ export interface RunningCommand {
   readonly pid: number | null;
   /** Never rejects: every failure is an outcome. */
   readonly done: Promise<RunResult>;
+  /**
+   * Resolves once the command is over (exited, or ended by a termination that has finished),
+   * before its output tails are read for `done`: a caller holding a slot for it can hand the slot
+   * on here. Never rejects.
+   */
+  readonly ended: Promise<void>;
 }
 
 /** How a command ended, with the tails of its output for error messages. */
