@@ -15,6 +15,7 @@ import { watchBench } from './watch.js';
 import { peersBench } from './peers.js';
 import { renderProfileSection } from './profile-section.js';
 import { killChildren, killMarked, run } from './proc-tools.js';
+import { sweepCgroups } from './cgroups.js';
 import { RESULTS_DIR, historyRow, historySection, renderSection, updateBenchmarksMd, writeResultFile, type BenchResult, type RunInfo } from './report.js';
 
 const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, peersBench];
@@ -109,6 +110,9 @@ async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: A
     killChildren();
     const killed = await killMarked(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
     if (killed > 0) ctx.log(`cleanup: killed ${killed} leftover processes`);
+    // cgroup mode: a process that dropped its mark is still in its group; then the groups themselves go.
+    const groups = await sweepCgroups(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
+    if (groups > 0) ctx.log(`cleanup: removed ${groups} leftover cgroups`);
     for (const c of ctx.cleanups.reverse()) await c().catch((err: Error) => ctx.log(`cleanup: ${err.message}`));
   }
 }
@@ -162,7 +166,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     process.stderr.write(`bench: ${sig}: killing every process the benchmarks started\n`);
     killChildren();
-    void killMarked(everyLibId).catch(() => {}).finally(() => process.exit(130));
+    void killMarked(everyLibId).catch(() => {}).then(() => sweepCgroups(everyLibId)).catch(() => {}).finally(() => process.exit(130));
   });
 }
 
