@@ -61,7 +61,8 @@ export async function bringUpFleet(ctx: BenchContext, dirs: SupervisorDirs, root
     return { daemon, startedAt, upAt, setupMs: upAt - startedAt, how: `one goal state of ${p.n} handlers`, crash: null };
   } catch (err) {
     const died = await Promise.race([daemon.exited.then((e) => e), sleep(3000).then(() => null)]);
-    if (died === null) throw err;
+    // Killed because the bench is stopping (Ctrl-C, budget): not a crash to recover from with a new daemon.
+    if (died === null || ctx.signal.aborted) throw err;
     const crash = `\`supervisor run\` given one goal state of ${p.n} handlers exited (${JSON.stringify(died)}) ${((Date.now() - startedAt) / 1000).toFixed(0)} s after it started: ${crashLine(await daemon.stderrTail(4000))}`;
     ctx.log(crash);
     for (let m = STEP; ; m = Math.min(p.n, m + STEP)) {

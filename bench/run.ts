@@ -74,6 +74,8 @@ async function commitOf(): Promise<string> {
 
 /** Every lib id any benchmark registered, for the sweep on Ctrl-C. */
 const everyLibId = new Set<string>();
+/** The running benchmark's abort, so Ctrl-C stops it from starting anything new (a fleet's second daemon) while it is swept. */
+const running = new Set<AbortController>();
 
 /** A benchmark's lib ids, also remembered run-wide. */
 class TrackedIds extends Set<string> {
@@ -86,6 +88,7 @@ class TrackedIds extends Set<string> {
 async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: Args, profileDir: string): Promise<SectionOutput[]> {
   const budget = bench.budgetMs({ quick: args.quick, profile: args.profile });
   const abort = new AbortController();
+  running.add(abort);
   const libIds = new TrackedIds();
   const ctx: BenchContext = {
     quick: args.quick, profile: args.profile, profileDir, signal: abort.signal, libIds, cleanups: [],
@@ -106,6 +109,7 @@ async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: A
     return [...selected].map((name) => ({ name, title: bench.sections.find((s) => s.name === name)!.title, figures: [], tables: [], notes: [], data: {},
       error: (err as Error).message }));
   } finally {
+    running.delete(abort);
     clearTimeout(timer);
     killChildren();
     const killed = await killMarked(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
@@ -165,6 +169,7 @@ async function main(): Promise<void> {
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     process.stderr.write(`bench: ${sig}: killing every process the benchmarks started\n`);
+    for (const a of running) a.abort();
     killChildren();
     void killMarked(everyLibId).catch(() => {}).then(() => sweepCgroups(everyLibId)).catch(() => {}).finally(() => process.exit(130));
   });
