@@ -40,14 +40,14 @@ export interface FleetParamsLike { readonly n: number; readonly timeoutSec: numb
 
 /** Starts a daemon on `dirs` and brings `handlers` up; `nodeFlags(attempt)` lets a profiled run keep each process's files apart. */
 export async function bringUpFleet(ctx: BenchContext, dirs: SupervisorDirs, root: string, handlers: readonly BuiltHandler[], p: FleetParamsLike,
-  opts: { nodeFlags?: (attempt: number) => string[]; cwd?: (attempt: number) => string } = {}): Promise<FleetUp> {
+  opts: { nodeFlags?: (attempt: number) => string[]; cwd?: (attempt: number) => string; extraArgs?: readonly string[] } = {}): Promise<FleetUp> {
   const goal = join(root, `goal-${dirs.libId}.json`);
   const writeGoal = async (count: number): Promise<void> => {
     await writeFile(`${goal}.tmp`, JSON.stringify(goalState(handlers.slice(0, count), { heartbeatTimeout: p.timeoutSec, etag: `first-${count}` })));
     await rename(`${goal}.tmp`, goal);
   };
   const launch = (attempt: number): Promise<BenchDaemon> => startDaemon(dirs, goal, { cwd: opts.cwd?.(attempt) ?? root,
-    nodeFlags: opts.nodeFlags?.(attempt) ?? [], extraArgs: DAEMON_ARGS });
+    nodeFlags: opts.nodeFlags?.(attempt) ?? [], extraArgs: [...DAEMON_ARGS, ...(opts.extraArgs ?? [])] });
   await writeGoal(p.n);
   const startedAt = Date.now();
   let daemon = await launch(1);
@@ -61,7 +61,8 @@ export async function bringUpFleet(ctx: BenchContext, dirs: SupervisorDirs, root
     return { daemon, startedAt, upAt, setupMs: upAt - startedAt, how: `one goal state of ${p.n} handlers`, crash: null };
   } catch (err) {
     const died = await Promise.race([daemon.exited.then((e) => e), sleep(3000).then(() => null)]);
-    if (died === null) throw err;
+    // Killed because the bench is stopping (Ctrl-C, budget): not a crash to recover from with a new daemon.
+    if (died === null || ctx.signal.aborted) throw err;
     const crash = `\`supervisor run\` given one goal state of ${p.n} handlers exited (${JSON.stringify(died)}) ${((Date.now() - startedAt) / 1000).toFixed(0)} s after it started: ${crashLine(await daemon.stderrTail(4000))}`;
     ctx.log(crash);
     for (let m = STEP; ; m = Math.min(p.n, m + STEP)) {

@@ -15,6 +15,7 @@ import { watchBench } from './watch.js';
 import { peersBench } from './peers.js';
 import { renderProfileSection } from './profile-section.js';
 import { killChildren, killMarked, run } from './proc-tools.js';
+import { sweepCgroups } from './cgroups.js';
 import { RESULTS_DIR, historyRow, historySection, renderSection, updateBenchmarksMd, writeResultFile, type BenchResult, type RunInfo } from './report.js';
 
 const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, peersBench];
@@ -73,6 +74,8 @@ async function commitOf(): Promise<string> {
 
 /** Every lib id any benchmark registered, for the sweep on Ctrl-C. */
 const everyLibId = new Set<string>();
+/** The running benchmark's abort, so Ctrl-C stops it from starting anything new (a fleet's second daemon) while it is swept. */
+const running = new Set<AbortController>();
 
 /** A benchmark's lib ids, also remembered run-wide. */
 class TrackedIds extends Set<string> {
@@ -85,6 +88,7 @@ class TrackedIds extends Set<string> {
 async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: Args, profileDir: string): Promise<SectionOutput[]> {
   const budget = bench.budgetMs({ quick: args.quick, profile: args.profile });
   const abort = new AbortController();
+  running.add(abort);
   const libIds = new TrackedIds();
   const ctx: BenchContext = {
     quick: args.quick, profile: args.profile, profileDir, signal: abort.signal, libIds, cleanups: [],
@@ -105,10 +109,14 @@ async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: A
     return [...selected].map((name) => ({ name, title: bench.sections.find((s) => s.name === name)!.title, figures: [], tables: [], notes: [], data: {},
       error: (err as Error).message }));
   } finally {
+    running.delete(abort);
     clearTimeout(timer);
     killChildren();
     const killed = await killMarked(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
     if (killed > 0) ctx.log(`cleanup: killed ${killed} leftover processes`);
+    // cgroup mode: a process that dropped its mark is still in its group; then the groups themselves go.
+    const groups = await sweepCgroups(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
+    if (groups > 0) ctx.log(`cleanup: removed ${groups} leftover cgroups`);
     for (const c of ctx.cleanups.reverse()) await c().catch((err: Error) => ctx.log(`cleanup: ${err.message}`));
   }
 }
@@ -161,8 +169,9 @@ async function main(): Promise<void> {
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     process.stderr.write(`bench: ${sig}: killing every process the benchmarks started\n`);
+    for (const a of running) a.abort();
     killChildren();
-    void killMarked(everyLibId).catch(() => {}).finally(() => process.exit(130));
+    void killMarked(everyLibId).catch(() => {}).then(() => sweepCgroups(everyLibId)).catch(() => {}).finally(() => process.exit(130));
   });
 }
 

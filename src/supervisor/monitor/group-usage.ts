@@ -1,11 +1,14 @@
 /**
  * Usage of each handler from its kernel group (cgroup mode): CPU from cpu.stat usage_usec (or
  * cpuacct.usage), memory from memory.current (or memory.usage_in_bytes), members from
- * cgroup.procs. No walk of /proc: only a member seen for the first time has its stat read once,
- * for its start time (`uptime` in `ps`).
+ * cgroup.procs. No walk of /proc, and no per-process read while a member seen by the last sample
+ * is still there: a pid that joined since then started after it (members are forked inside the
+ * group), so it cannot be the oldest. Only when no earlier member is left are the new members'
+ * stats read, once, for their start times (`uptime` in `ps`). A heartbeat loop forking `sleep`
+ * every few seconds so costs no /proc read at all.
  */
 import type { CgroupGroups } from '../process/cgroup/index.js';
-import { readProcStat } from '../process/proc.js';
+import { readProcStat, type ProcStat } from '../process/proc.js';
 import type { ProcConstants } from './proc-usage.js';
 import type { ProcessSample } from './types.js';
 
@@ -16,7 +19,9 @@ export class GroupUsageTracker {
   /** Start time (ms since epoch) of each member seen, by `pid`; forgotten when it leaves its group. */
   #starts = new Map<number, number>();
 
-  constructor(private readonly groups: CgroupGroups, private readonly constants: ProcConstants) {}
+  /** `readStat` is /proc/<pid>/stat (tests count the reads). */
+  constructor(private readonly groups: CgroupGroups, private readonly constants: ProcConstants,
+    private readonly readStat: (pid: number) => ProcStat | null = readProcStat) {}
 
   /** One sample per handler group, measured at `uptimeSec`; empty run groups are removed on the way. */
   sample(uptimeSec: number, opts: { prune?: boolean } = {}): Map<string, ProcessSample> {
@@ -37,10 +42,13 @@ export class GroupUsageTracker {
       }
       let oldest: number | null = null;
       let rss = 0;
+      // Every member's stat is needed only without a memory counter, or when none of the last sample's members is left.
+      const readAll = usage.memoryBytes === null || !pids.some((pid) => this.#starts.has(pid));
       for (const pid of pids) {
         let start = this.#starts.get(pid);
+        if (start === undefined && !readAll) continue; // newer than a member still here: not the oldest
         if (start === undefined || usage.memoryBytes === null) {
-          const st = readProcStat(pid);
+          const st = this.readStat(pid);
           if (st === null) continue;
           start ??= Math.round(this.constants.bootTimeMs + (st.startTicks / this.constants.clockTicks) * 1000);
           rss += Math.max(0, st.rssPages) * this.constants.pageSize;

@@ -7,6 +7,8 @@ import { detectLayout, describeLayout, findMounts } from '../../../../src/superv
 import { CgroupGroups } from '../../../../src/supervisor/process/cgroup/groups.js';
 import { enterGroups } from '../../../../src/supervisor/process/cgroup/index.js';
 import { readProcStat } from '../../../../src/supervisor/process/proc.js';
+import { GroupUsageTracker } from '../../../../src/supervisor/monitor/group-usage.js';
+import { loadProcConstants, readUptimeSec } from '../../../../src/supervisor/monitor/proc-usage.js';
 import { systemClock } from '../../../../src/core/clock.js';
 import { testCgroupRoot } from '../../../helpers/cgroups.js';
 import { uniqueLibId, waitFor } from '../kit.js';
@@ -103,6 +105,33 @@ describe('cgroup backend', () => {
     assert.ok(members >= 40 && members <= 50, `${members} members`);
     groups.kill('bomb');
     assert.equal(await groups.waitEmpty('bomb', undefined, 30_000, systemClock), true);
+  });
+
+  test('usage: a member newer than one already seen has no /proc read; its start is read once no earlier member is left', async () => {
+    const { groups } = groupsFor();
+    const constants = await loadProcConstants();
+    const statReads: number[] = [];
+    const tracker = new GroupUsageTracker(groups, constants, (pid) => { statReads.push(pid); return readProcStat(pid); });
+    const first = startIn(groups, 'u', 'a', 'exec sleep 1000');
+    await waitFor('the first member in', () => (groups.members('u').includes(first.pid) ? true : undefined), 30_000);
+    const startOf = (pid: number): number => Math.round(constants.bootTimeMs + (readProcStat(pid)!.startTicks / constants.clockTicks) * 1000);
+    assert.equal(tracker.sample(readUptimeSec()).get('u')!.oldestStartMs, startOf(first.pid));
+    assert.deepEqual(statReads, [first.pid]);
+
+    const second = startIn(groups, 'u', 'b', 'exec sleep 1000');
+    await waitFor('the second member in', () => (groups.members('u').includes(second.pid) ? true : undefined), 30_000);
+    const both = tracker.sample(readUptimeSec()).get('u')!;
+    assert.deepEqual([...both.pids], [first.pid, second.pid].sort((x, y) => x - y));
+    assert.equal(both.oldestStartMs, startOf(first.pid));
+    assert.deepEqual(statReads, [first.pid], 'no read for the newer member');
+
+    groups.kill('u', 'a');
+    assert.equal(await groups.waitEmpty('u', 'a', 30_000, systemClock), true);
+    await first.exit;
+    assert.equal(tracker.sample(readUptimeSec()).get('u')!.oldestStartMs, startOf(second.pid));
+    assert.deepEqual(statReads, [first.pid, second.pid], 'read once the earlier member was gone');
+    groups.kill('u');
+    await second.exit;
   });
 });
 
