@@ -8,6 +8,8 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyBench } from './apply.js';
+import { sweepCgroups } from './cgroup-sweep.js';
+import { curveBench } from './curve.js';
 import type { BenchContext, Benchmark, SectionOutput } from './context.js';
 import { fleetBench } from './fleet.js';
 import { killBench } from './kill.js';
@@ -17,24 +19,30 @@ import { renderProfileSection } from './profile-section.js';
 import { killChildren, killMarked, run } from './proc-tools.js';
 import { RESULTS_DIR, historyRow, historySection, renderSection, updateBenchmarksMd, writeResultFile, type BenchResult, type RunInfo } from './report.js';
 
-const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, peersBench];
+const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, curveBench, peersBench];
 const ALL_SECTIONS = BENCHES.flatMap((b) => b.sections.map((s) => s.name));
 
-interface Args { only: Set<string> | null; quick: boolean; peers: boolean; profile: boolean; build: boolean }
+interface Args { only: Set<string> | null; quick: boolean; peers: boolean; profile: boolean; build: boolean; curveN: number[] | null }
 
 function usage(problem: string): never {
-  process.stderr.write(`bench: ${problem}\nusage: npm run bench -- [--only ${ALL_SECTIONS.join('|')}[,...]] [--quick] [--peers] [--profile] [--no-build]\n`);
+  process.stderr.write(`bench: ${problem}\nusage: npm run bench -- [--only ${ALL_SECTIONS.join('|')}[,...]] [--quick] [--peers] [--profile] [--no-build] [--curve-n N[,N...]]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { only: null, quick: false, peers: false, profile: false, build: true };
+  const a: Args = { only: null, quick: false, peers: false, profile: false, build: true, curveN: null };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
     if (arg === '--quick') a.quick = true;
     else if (arg === '--peers') a.peers = true;
     else if (arg === '--profile') a.profile = true;
     else if (arg === '--no-build') a.build = false;
+    else if (arg === '--curve-n' || arg.startsWith('--curve-n=')) {
+      const value = arg === '--curve-n' ? argv[++i] : arg.slice('--curve-n='.length);
+      const sizes = (value ?? '').split(',').map((x) => Number(x));
+      if (!value || sizes.some((x) => !Number.isInteger(x) || x < 10 || x > 9999)) usage(`--curve-n needs a list of handler counts from 10 to 9999 (got "${value ?? ''}")`);
+      a.curveN = sizes;
+    }
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
       if (!value) usage('--only needs a benchmark name');
@@ -45,6 +53,8 @@ function parseArgs(argv: readonly string[]): Args {
       }
     } else usage(`unknown argument "${arg}"`);
   }
+  // The curve reads its sizes where its budget is computed too.
+  if (a.curveN) process.env['BENCH_CURVE_N'] = a.curveN.join(',');
   // --peers alone adds the comparison; --only peers needs it too, so asking for it by name is asking.
   if (a.only?.has('peers')) a.peers = true;
   return a;
@@ -109,6 +119,10 @@ async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: A
     killChildren();
     const killed = await killMarked(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
     if (killed > 0) ctx.log(`cleanup: killed ${killed} leftover processes`);
+    // Handlers outlive a daemon on purpose, so their cgroups do too: every group of these lib ids goes (cgroup-sweep.ts).
+    const groups = await sweepCgroups(libIds).catch((err: Error) => { ctx.log(`cgroup cleanup: ${err.message}`); return null; });
+    if (groups && groups.removed > 0) ctx.log(`cleanup: removed ${groups.removed} cgroups${groups.killed ? ` (killed ${groups.killed} processes in them)` : ''}`);
+    if (groups && groups.left.length > 0) ctx.log(`cleanup: ${groups.left.length} cgroups could not be removed: ${groups.left.slice(0, 5).join(', ')}`);
     for (const c of ctx.cleanups.reverse()) await c().catch((err: Error) => ctx.log(`cleanup: ${err.message}`));
   }
 }
@@ -162,7 +176,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     process.stderr.write(`bench: ${sig}: killing every process the benchmarks started\n`);
     killChildren();
-    void killMarked(everyLibId).catch(() => {}).finally(() => process.exit(130));
+    void killMarked(everyLibId).catch(() => {}).then(() => sweepCgroups(everyLibId)).catch(() => {}).finally(() => process.exit(130));
   });
 }
 
