@@ -109,7 +109,8 @@ async function runPoint(ctx: BenchContext, ws: BenchWorkspace, trivial: readonly
       await rm(dirs.logDir, { recursive: true, force: true });
     }
   } catch (err) {
-    point.problem = local.signal.aborted ? `over its time budget of ${budget / 1000} s during ${abortedIn}; aborted and swept`
+    point.problem = ctx.signal.aborted ? `stopped during ${tracker.stage} (the benchmark's budget, or an interrupt); swept`
+      : local.signal.aborted ? `over its time budget of ${budget / 1000} s during ${abortedIn}; aborted and swept`
       : `failed during ${tracker.stage}: ${(err as Error).message}`;
     ctx.log(`curve N=${n}: ${point.problem}${local.signal.aborted ? '' : `\n${(err as Error).stack ?? ''}`}`);
   } finally {
@@ -267,16 +268,24 @@ export const curveBench: Benchmark = {
     const ws = await BenchWorkspace.create('curve');
     ctx.cleanups.push(() => ws.dispose());
     try {
-      const t0 = performance.now();
-      const trivial = await ws.buildHandlers('trivial', top, { prefix: 'Triv' });
-      const heartbeat = await ws.buildHandlers('heartbeat', top, { heartbeatPeriodSec: p.periodSec });
-      ctx.log(`curve: packed ${2 * top} handlers in ${((performance.now() - t0) / 1000).toFixed(0)} s; sizes ${sizes.join(', ')}`);
+      // Packed as the sizes grow (names stay unique: each batch has its own prefix), so a run cut short packed only what it used.
+      const trivial: BuiltHandler[] = [];
+      const heartbeat: BuiltHandler[] = [];
+      const packUpTo = async (n: number): Promise<void> => {
+        if (trivial.length >= n) return;
+        const t0 = performance.now();
+        const batch = `B${trivial.length}`;
+        trivial.push(...await ws.buildHandlers('trivial', n - trivial.length, { prefix: `Triv${batch}` }));
+        heartbeat.push(...await ws.buildHandlers('heartbeat', n - heartbeat.length, { prefix: `Hb${batch}`, heartbeatPeriodSec: p.periodSec }));
+        ctx.log(`curve: packed handlers up to ${n} (2 kinds) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      };
       const points: Point[] = [];
       let stop: string | null = null;
       for (const n of sizes) {
         const point: Point = { n };
         points.push(point);
-        if (stop !== null || ctx.signal.aborted) { point.problem = stop ?? 'not run: the benchmark\'s budget ran out'; continue; }
+        if (stop !== null || ctx.signal.aborted) { point.problem = stop ?? 'not run: the benchmark was stopped (its budget, or an interrupt)'; continue; }
+        await packUpTo(n);
         await runPoint(ctx, ws, trivial, heartbeat, n, p, point);
         if (point.problem?.startsWith('over its time budget')) stop = `not run: N = ${n} went over its budget`;
       }

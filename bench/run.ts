@@ -81,6 +81,9 @@ async function commitOf(): Promise<string> {
   return `${head.stdout.trim()}${status?.stdout.trim() ? ' + src changes' : ''}`;
 }
 
+/** Aborts the running benchmark (set while one runs); a first Ctrl-C calls it, so what was measured is still written. */
+const interrupt: { current: (() => void) | null; stopped: boolean } = { current: null, stopped: false };
+
 /** Every lib id any benchmark registered, for the sweep on Ctrl-C. */
 const everyLibId = new Set<string>();
 
@@ -101,13 +104,15 @@ async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: A
     log: (m) => process.stderr.write(`[${bench.name} +${((performance.now() - t0) / 1000).toFixed(0)}s] ${m}\n`),
   };
   const t0 = performance.now();
-  // Past the budget: abort, and kill what the benchmark waits on so its awaits return.
-  const timer = setTimeout(() => {
-    ctx.log(`over its budget of ${budget / 1000} s: aborting`);
+  // Past the budget (or on a first Ctrl-C): abort, and kill what the benchmark waits on so its awaits return.
+  const stop = (why: string): void => {
+    ctx.log(`${why}: aborting`);
     abort.abort();
     killChildren();
     void killMarked(libIds).catch(() => {});
-  }, budget);
+  };
+  const timer = setTimeout(() => stop(`over its budget of ${budget / 1000} s`), budget);
+  interrupt.current = () => stop('interrupted');
   try {
     return await bench.run(ctx, selected);
   } catch (err) {
@@ -116,6 +121,7 @@ async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: A
       error: (err as Error).message }));
   } finally {
     clearTimeout(timer);
+    interrupt.current = null;
     killChildren();
     const killed = await killMarked(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
     if (killed > 0) ctx.log(`cleanup: killed ${killed} leftover processes`);
@@ -143,6 +149,7 @@ async function main(): Promise<void> {
   const profileDir = join(RESULTS_DIR, `profiles-${info0.startedAt.replace(/[:.]/g, '-')}`);
   const results: BenchResult[] = [];
   for (const bench of BENCHES) {
+    if (interrupt.stopped) break;
     const wanted = new Set(bench.sections.map((s) => s.name).filter((n) => (args.only ? args.only.has(n) : n !== 'peers' || args.peers)));
     if (wanted.size === 0) continue;
     const b0 = performance.now();
@@ -173,7 +180,14 @@ async function main(): Promise<void> {
 }
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    // The first: the running benchmark is aborted and swept, the rest skipped, and what was measured is written.
+    if (!interrupt.stopped) {
+      interrupt.stopped = true;
+      process.stderr.write(`bench: ${sig}: stopping; what was measured is still written (again to kill everything at once)\n`);
+      interrupt.current?.();
+      return;
+    }
     process.stderr.write(`bench: ${sig}: killing every process the benchmarks started\n`);
     killChildren();
     void killMarked(everyLibId).catch(() => {}).then(() => sweepCgroups(everyLibId)).catch(() => {}).finally(() => process.exit(130));
