@@ -85,6 +85,7 @@ async function runPoint(ctx: BenchContext, ws: BenchWorkspace, trivial: readonly
   const sub: BenchContext = { ...ctx, signal: AbortSignal.any([ctx.signal, local.signal]), libIds,
     log: (m) => ctx.log(m) };
   const tracker: StageTracker = { stage: 'applying' };
+  const dirsToRemove: string[] = [];
   const t0 = performance.now();
   let abortedIn = '';
   const timer = setTimeout(() => {
@@ -100,14 +101,10 @@ async function runPoint(ctx: BenchContext, ws: BenchWorkspace, trivial: readonly
     ctx.log(`curve N=${n}: apply ${(point.apply.wallMs / 1000).toFixed(1)} s, floor ${(point.apply.floorMs / 1000).toFixed(1)} s, ${point.apply.error ?? `${point.apply.reached}/${n} reached`}`);
     const dirs = ws.instance(`curve-fleet-${n}`);
     sub.libIds.add(dirs.libId);
-    try {
-      point.fleet = {};
-      await measureFleetPoint(sub, dirs, ws.root, heartbeat.slice(0, n), p, tracker, point.fleet);
-      ctx.log(`curve N=${n}: ${JSON.stringify(point.fleet)}`);
-    } finally {
-      await rm(dirs.libDir, { recursive: true, force: true });
-      await rm(dirs.logDir, { recursive: true, force: true });
-    }
+    dirsToRemove.push(dirs.libDir, dirs.logDir);
+    point.fleet = {};
+    await measureFleetPoint(sub, dirs, ws.root, heartbeat.slice(0, n), p, tracker, point.fleet);
+    ctx.log(`curve N=${n}: ${JSON.stringify(point.fleet)}`);
   } catch (err) {
     point.problem = ctx.signal.aborted ? `stopped during ${tracker.stage} (the benchmark's budget, or an interrupt); swept`
       : local.signal.aborted ? `over its time budget of ${budget / 1000} s during ${abortedIn}; aborted and swept`
@@ -121,6 +118,8 @@ async function runPoint(ctx: BenchContext, ws: BenchWorkspace, trivial: readonly
     point.swept = { processes, groups: groups.removed, left: groups.left.length };
     ctx.log(`curve N=${n}: ${((performance.now() - t0) / 1000).toFixed(0)} s; swept lib ids ${[...ids].join(', ')}: ${processes} processes, ${groups.removed} cgroups`);
     if (groups.left.length) ctx.log(`curve N=${n}: cgroups left: ${groups.left.slice(0, 5).join(', ')}`);
+    // Only once its writers are gone: a heartbeat written into a folder being removed fails the removal.
+    for (const d of dirsToRemove) await rm(d, { recursive: true, force: true, maxRetries: 3 }).catch((err: Error) => ctx.log(`curve N=${n}: ${err.message}`));
   }
 }
 
