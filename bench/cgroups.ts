@@ -12,8 +12,8 @@ import { sleep } from './proc-tools.js';
 /** How deep under a mount a lib id's group is looked for (`/ext-supervisor/<id>` is 2; a systemd unit's subtree a few more). */
 const SEARCH_DEPTH = 5;
 
-/** Every cgroup mount point, cgroup2 first (the one with cgroup.kill). */
-function mountPoints(): string[] {
+/** Every cgroup mount point the supervisor may use, cgroup2 first (the one with cgroup.kill). */
+export function cgroupMounts(): string[] {
   const m = findMounts();
   const v1 = new Set(m.v1.values());
   // findMounts keeps the hierarchies the supervisor may use; a bench sweeps those.
@@ -43,7 +43,7 @@ export function libGroups(libIds: ReadonlySet<string>): string[] {
       else if (depth < SEARCH_DEPTH && !name.startsWith('h-') && !LIB_GROUP.test(name)) visit(sub, depth + 1);
     }
   };
-  for (const m of mountPoints()) visit(m, 1);
+  for (const m of cgroupMounts()) visit(m, 1);
   return out;
 }
 
@@ -87,12 +87,24 @@ export function groupMembers(libId: string): Map<string, number[]> {
   return out;
 }
 
+export interface CgroupSweep {
+  /** Groups removed (every tree counted). */
+  readonly removed: number;
+  /** Processes still in them that were killed first. */
+  readonly killed: number;
+  /** Groups that could not be removed before the deadline (each named). */
+  readonly left: readonly string[];
+}
+
 /**
- * SIGKILLs every member of these lib ids' groups and removes the groups (and an `ext-supervisor`
- * parent left empty); returns how many groups were removed. Throws when some survive `timeoutMs`.
+ * SIGKILLs every member of these lib ids' groups (cgroup.kill where cgroup2 has it) and removes
+ * the groups deepest first, and an `ext-supervisor` parent left empty. Handlers outlive a daemon
+ * on purpose (KillMode=process), so their groups do too: every benchmark ends with this. Never
+ * touches another lib id's groups; what survives `timeoutMs` is named in `left`.
  */
-export async function sweepCgroups(libIds: ReadonlySet<string>, timeoutMs = 10_000): Promise<number> {
+export async function sweepCgroups(libIds: ReadonlySet<string>, timeoutMs = 30_000): Promise<CgroupSweep> {
   const until = Date.now() + timeoutMs;
+  const killed = new Set<number>();
   let removed = 0;
   for (;;) {
     const libs = libGroups(libIds);
@@ -100,8 +112,10 @@ export async function sweepCgroups(libIds: ReadonlySet<string>, timeoutMs = 10_0
     for (const lib of libs) {
       const groups = tree(lib);
       for (const g of groups) {
+        const members = pidsIn(g);
+        for (const pid of members) killed.add(pid);
         if (!existsSync(join(g, 'cgroup.kill')) || !tryWrite(join(g, 'cgroup.kill'), '1')) {
-          for (const pid of pidsIn(g)) {
+          for (const pid of members) {
             try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
           }
         }
@@ -113,14 +127,14 @@ export async function sweepCgroups(libIds: ReadonlySet<string>, timeoutMs = 10_0
       }
     }
     if (libGroups(libIds).length === 0) break;
-    if (Date.now() > until) throw new Error(`cgroups of the bench survived ${timeoutMs} ms: ${libGroups(libIds).slice(0, 5).join(', ')}`);
-    await sleep(50);
+    if (Date.now() > until) return { removed, killed: killed.size, left: libGroups(libIds).flatMap(tree) };
+    await sleep(100);
   }
   // The supervisor's default subtree, when nothing else (another lib dir, another run) is in it.
-  for (const m of mountPoints()) {
+  for (const m of cgroupMounts()) {
     try { rmdirSync(join(m, 'ext-supervisor')); } catch { /* absent or in use */ }
   }
-  return removed;
+  return { removed, killed: killed.size, left: [] };
 }
 
 function tryWrite(file: string, text: string): boolean {

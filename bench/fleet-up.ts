@@ -46,8 +46,9 @@ export async function bringUpFleet(ctx: BenchContext, dirs: SupervisorDirs, root
     await writeFile(`${goal}.tmp`, JSON.stringify(goalState(handlers.slice(0, count), { heartbeatTimeout: p.timeoutSec, etag: `first-${count}` })));
     await rename(`${goal}.tmp`, goal);
   };
+  // The socket is up within a second when the machine is quiet; 120 s only bounds a failure on a machine others load heavily.
   const launch = (attempt: number): Promise<BenchDaemon> => startDaemon(dirs, goal, { cwd: opts.cwd?.(attempt) ?? root,
-    nodeFlags: opts.nodeFlags?.(attempt) ?? [], extraArgs: [...DAEMON_ARGS, ...(opts.extraArgs ?? [])] });
+    nodeFlags: opts.nodeFlags?.(attempt) ?? [], extraArgs: [...DAEMON_ARGS, ...(opts.extraArgs ?? [])], timeoutMs: 120_000 });
   await writeGoal(p.n);
   const startedAt = Date.now();
   let daemon = await launch(1);

@@ -26,9 +26,11 @@ export async function runPm2(ctx: BenchContext, n: number): Promise<PeerFigures>
   if (npm.code !== 0) throw new Error(`npm install pm2 failed: ${npm.stderr.slice(-500)}`);
   const version = (JSON.parse(await readFile(join(root, 'node_modules/pm2/package.json'), 'utf8')) as { version: string }).version;
   const env = { ...markEnv(libId, 'pm2'), PM2_HOME: join(root, 'home') };
+  // One operation's deadline: 180 s at N = 300, longer in proportion beyond (PM2 stops its apps one by one).
+  const opMs = Math.max(180_000, 600 * n);
   const bin = join(root, 'node_modules/.bin/pm2');
   const pm2 = async (...args: string[]): Promise<Ran> => {
-    const r = await run(bin, args, { env, timeoutMs: 180_000 });
+    const r = await run(bin, args, { env, timeoutMs: opMs });
     if (r.code !== 0) throw new Error(`pm2 ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(-400)}`);
     return r;
   };
@@ -44,7 +46,7 @@ export async function runPm2(ctx: BenchContext, n: number): Promise<PeerFigures>
     const untilOnline = async (t0: number, want: number, what: string): Promise<number> => {
       for (;;) {
         if ((await online()) === want) return Date.now() - t0;
-        if (Date.now() - t0 > 180_000) throw new Error(`pm2: ${what} not reached in 180 s`);
+        if (Date.now() - t0 > opMs) throw new Error(`pm2: ${what} not reached in ${opMs / 1000} s`);
         await sleep(100);
       }
     };

@@ -45,9 +45,11 @@ export async function runSupervisord(ctx: BenchContext, n: number): Promise<Peer
   const libId = randomBytes(6).toString('hex');
   ctx.libIds.add(libId);
   const env = markEnv(libId, 'supervisord');
+  // One operation's deadline: 180 s at N = 300, longer in proportion beyond (PM2 stops its apps one by one).
+  const opMs = Math.max(180_000, 600 * n);
   const version = (await run('/usr/bin/supervisord', ['--version'])).stdout.trim();
   const daemon = start('/usr/bin/supervisord', ['-c', conf], { env });
-  const ctl = async (...args: string[]): Promise<Ran> => run('/usr/bin/supervisorctl', ['-c', conf, ...args], { env, timeoutMs: 180_000 });
+  const ctl = async (...args: string[]): Promise<Ran> => run('/usr/bin/supervisorctl', ['-c', conf, ...args], { env, timeoutMs: opMs });
   const running = async (): Promise<number> => (await ctl('status')).stdout.split('\n').filter((l) => /\sRUNNING\s/.test(l)).length;
   try {
     const until = Date.now() + 60_000;
@@ -60,7 +62,7 @@ export async function runSupervisord(ctx: BenchContext, n: number): Promise<Peer
     const started = await ctl('start', 'all');
     if (started.code !== 0) throw new Error(`supervisorctl start all exited ${started.code}: ${started.stdout.slice(-300)}`);
     while ((await running()) !== n) {
-      if (Date.now() - t0 > 180_000) throw new Error(`supervisord: ${n} RUNNING not reached`);
+      if (Date.now() - t0 > opMs) throw new Error(`supervisord: ${n} RUNNING not reached`);
       await sleep(100);
     }
     const startMs = Date.now() - t0;
@@ -76,7 +78,7 @@ export async function runSupervisord(ctx: BenchContext, n: number): Promise<Peer
     t0 = Date.now();
     await ctl('start', 'all');
     while ((await running()) !== n) {
-      if (Date.now() - t0 > 180_000) throw new Error(`supervisord: ${n} RUNNING again not reached`);
+      if (Date.now() - t0 > opMs) throw new Error(`supervisord: ${n} RUNNING again not reached`);
       await sleep(100);
     }
     const warmStartMs = Date.now() - t0;

@@ -8,6 +8,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyBench } from './apply.js';
+import { curveBench } from './curve.js';
 import type { BenchContext, Benchmark, SectionOutput } from './context.js';
 import { fleetBench } from './fleet.js';
 import { killBench } from './kill.js';
@@ -18,24 +19,30 @@ import { killChildren, killMarked, run } from './proc-tools.js';
 import { sweepCgroups } from './cgroups.js';
 import { RESULTS_DIR, historyRow, historySection, renderSection, updateBenchmarksMd, writeResultFile, type BenchResult, type RunInfo } from './report.js';
 
-const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, peersBench];
+const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, curveBench, peersBench];
 const ALL_SECTIONS = BENCHES.flatMap((b) => b.sections.map((s) => s.name));
 
-interface Args { only: Set<string> | null; quick: boolean; peers: boolean; profile: boolean; build: boolean }
+interface Args { only: Set<string> | null; quick: boolean; peers: boolean; profile: boolean; build: boolean; curveN: number[] | null }
 
 function usage(problem: string): never {
-  process.stderr.write(`bench: ${problem}\nusage: npm run bench -- [--only ${ALL_SECTIONS.join('|')}[,...]] [--quick] [--peers] [--profile] [--no-build]\n`);
+  process.stderr.write(`bench: ${problem}\nusage: npm run bench -- [--only ${ALL_SECTIONS.join('|')}[,...]] [--quick] [--peers] [--profile] [--no-build] [--curve-n N[,N...]]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { only: null, quick: false, peers: false, profile: false, build: true };
+  const a: Args = { only: null, quick: false, peers: false, profile: false, build: true, curveN: null };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
     if (arg === '--quick') a.quick = true;
     else if (arg === '--peers') a.peers = true;
     else if (arg === '--profile') a.profile = true;
     else if (arg === '--no-build') a.build = false;
+    else if (arg === '--curve-n' || arg.startsWith('--curve-n=')) {
+      const value = arg === '--curve-n' ? argv[++i] : arg.slice('--curve-n='.length);
+      const sizes = (value ?? '').split(',').map((x) => Number(x));
+      if (!value || sizes.some((x) => !Number.isInteger(x) || x < 10 || x > 9999)) usage(`--curve-n needs a list of handler counts from 10 to 9999 (got "${value ?? ''}")`);
+      a.curveN = sizes;
+    }
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
       if (!value) usage('--only needs a benchmark name');
@@ -46,6 +53,8 @@ function parseArgs(argv: readonly string[]): Args {
       }
     } else usage(`unknown argument "${arg}"`);
   }
+  // The curve reads its sizes where its budget is computed too.
+  if (a.curveN) process.env['BENCH_CURVE_N'] = a.curveN.join(',');
   // --peers alone adds the comparison; --only peers needs it too, so asking for it by name is asking.
   if (a.only?.has('peers')) a.peers = true;
   return a;
@@ -72,6 +81,9 @@ async function commitOf(): Promise<string> {
   return `${head.stdout.trim()}${status?.stdout.trim() ? ' + src changes' : ''}`;
 }
 
+/** Aborts the running benchmark (set while one runs); a first Ctrl-C calls it, so what was measured is still written. */
+const interrupt: { current: (() => void) | null; stopped: boolean } = { current: null, stopped: false };
+
 /** Every lib id any benchmark registered, for the sweep on Ctrl-C. */
 const everyLibId = new Set<string>();
 /** The running benchmark's abort, so Ctrl-C stops it from starting anything new (a fleet's second daemon) while it is swept. */
@@ -95,13 +107,15 @@ async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: A
     log: (m) => process.stderr.write(`[${bench.name} +${((performance.now() - t0) / 1000).toFixed(0)}s] ${m}\n`),
   };
   const t0 = performance.now();
-  // Past the budget: abort, and kill what the benchmark waits on so its awaits return.
-  const timer = setTimeout(() => {
-    ctx.log(`over its budget of ${budget / 1000} s: aborting`);
+  // Past the budget (or on a first Ctrl-C): abort, and kill what the benchmark waits on so its awaits return.
+  const stop = (why: string): void => {
+    ctx.log(`${why}: aborting`);
     abort.abort();
     killChildren();
     void killMarked(libIds).catch(() => {});
-  }, budget);
+  };
+  const timer = setTimeout(() => stop(`over its budget of ${budget / 1000} s`), budget);
+  interrupt.current = () => stop('interrupted');
   try {
     return await bench.run(ctx, selected);
   } catch (err) {
@@ -111,12 +125,14 @@ async function runBench(bench: Benchmark, selected: ReadonlySet<string>, args: A
   } finally {
     running.delete(abort);
     clearTimeout(timer);
+    interrupt.current = null;
     killChildren();
     const killed = await killMarked(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
     if (killed > 0) ctx.log(`cleanup: killed ${killed} leftover processes`);
-    // cgroup mode: a process that dropped its mark is still in its group; then the groups themselves go.
-    const groups = await sweepCgroups(libIds).catch((err: Error) => { ctx.log(`cleanup: ${err.message}`); return -1; });
-    if (groups > 0) ctx.log(`cleanup: removed ${groups} leftover cgroups`);
+    // Handlers outlive a daemon on purpose, so their cgroups do too: every group of these lib ids goes (cgroups.ts).
+    const groups = await sweepCgroups(libIds).catch((err: Error) => { ctx.log(`cgroup cleanup: ${err.message}`); return null; });
+    if (groups && groups.removed > 0) ctx.log(`cleanup: removed ${groups.removed} cgroups${groups.killed ? ` (killed ${groups.killed} processes in them)` : ''}`);
+    if (groups && groups.left.length > 0) ctx.log(`cleanup: ${groups.left.length} cgroups could not be removed: ${groups.left.slice(0, 5).join(', ')}`);
     for (const c of ctx.cleanups.reverse()) await c().catch((err: Error) => ctx.log(`cleanup: ${err.message}`));
   }
 }
@@ -137,6 +153,7 @@ async function main(): Promise<void> {
   const profileDir = join(RESULTS_DIR, `profiles-${info0.startedAt.replace(/[:.]/g, '-')}`);
   const results: BenchResult[] = [];
   for (const bench of BENCHES) {
+    if (interrupt.stopped) break;
     const wanted = new Set(bench.sections.map((s) => s.name).filter((n) => (args.only ? args.only.has(n) : n !== 'peers' || args.peers)));
     if (wanted.size === 0) continue;
     const b0 = performance.now();
@@ -167,7 +184,14 @@ async function main(): Promise<void> {
 }
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    // The first: the running benchmark is aborted and swept, the rest skipped, and what was measured is written.
+    if (!interrupt.stopped) {
+      interrupt.stopped = true;
+      process.stderr.write(`bench: ${sig}: stopping; what was measured is still written (again to kill everything at once)\n`);
+      interrupt.current?.();
+      return;
+    }
     process.stderr.write(`bench: ${sig}: killing every process the benchmarks started\n`);
     for (const a of running) a.abort();
     killChildren();
