@@ -13,11 +13,12 @@ import { fleetBench } from './fleet.js';
 import { killBench } from './kill.js';
 import { watchBench } from './watch.js';
 import { peersBench } from './peers.js';
+import { pageBench } from './page.js';
 import { renderProfileSection } from './profile-section.js';
 import { killChildren, killMarked, run } from './proc-tools.js';
 import { RESULTS_DIR, historyRow, historySection, renderSection, updateBenchmarksMd, writeResultFile, type BenchResult, type RunInfo } from './report.js';
 
-const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, peersBench];
+const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, pageBench, peersBench];
 const ALL_SECTIONS = BENCHES.flatMap((b) => b.sections.map((s) => s.name));
 
 interface Args { only: Set<string> | null; quick: boolean; peers: boolean; profile: boolean; build: boolean }

@@ -61,6 +61,8 @@ function connect() {
   const es = new EventSource('events');
   source = es;
   es.addEventListener('snapshot', (ev) => {
+    table.stats.snapshotAt = performance.now();
+    table.stats.snapshotRenderedAt = 0;
     const msg = JSON.parse(ev.data);
     fleet.snapshot(msg);
     window.statusPage.snapshots++;

@@ -47,7 +47,7 @@ export class PsTable {
     this.activeName = null;
     this.openName = null;
     /** Frames rendered and rows written, for the bench (window.__statusPage). */
-    this.stats = { frames: 0, rowsFilled: 0, lastRenderMs: 0 };
+    this.stats = { frames: 0, rowsFilled: 0, lastRenderMs: 0, snapshotAt: 0, snapshotRenderedAt: 0 };
     this.#build();
   }
 
@@ -187,7 +187,9 @@ export class PsTable {
     }
     if (focusedName) this.#rowOf(focusedName)?.focus({ preventScroll: true });
     this.stats.frames++;
-    this.stats.lastRenderMs = performance.now() - t0;
+    const t1 = performance.now();
+    this.stats.lastRenderMs = t1 - t0;
+    if (this.stats.snapshotAt && !this.stats.snapshotRenderedAt) this.stats.snapshotRenderedAt = t1;
   }
 
   #newRow() {
