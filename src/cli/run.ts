@@ -11,7 +11,10 @@ export interface RunFlags extends DirFlags {
   readonly killGrace: number;
   readonly stopGrace: number;
   readonly reportUrl?: string;
+  readonly httpListen?: string;
+  /** Alias of httpListen. */
   readonly metricsListen?: string;
+  readonly httpTokenFile?: string;
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly sampleInterval: number;
   readonly outputMax: number;
@@ -24,9 +27,19 @@ export interface RunFlags extends DirFlags {
 }
 
 export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
-  const [{ Daemon }, { createLogger }, { ensureDir }, { startControlServer }] = await Promise.all([
+  const [{ Daemon }, { createLogger }, { ensureDir }, { startControlServer }, { resolveListen }, { readTokenFile }] = await Promise.all([
     import('../supervisor/daemon/daemon.js'), import('../supervisor/logging/logger.js'), import('../storage/dirs.js'),
-    import('../ipc/server.js')]);
+    import('../ipc/server.js'), import('../supervisor/http/listen.js'), import('./http-token.js')]);
+  let http: { listen: { host: string; port: number }; token: string | null } | null;
+  try {
+    // Checked before anything starts: a bad flag or token file is a usage error naming it.
+    const token = flags.httpTokenFile !== undefined ? await readTokenFile(flags.httpTokenFile) : null;
+    const listen = resolveListen(flags, token !== null);
+    http = listen ? { listen, token } : null;
+  } catch (err) {
+    io.stderr(`supervisor run: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
   const dirs = dirsOf(flags);
   await ensureDir(dirs.logDir, 0o700);
   const { configureIsolation } = await import('../supervisor/process/cgroup/index.js');
@@ -41,7 +54,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
     daemon = await Daemon.start({
       dirs, goalSource: flags.goalState, pollIntervalSec: flags.pollInterval, concurrency: flags.concurrency,
       installConcurrency: flags.installConcurrency, graceMs: flags.killGrace * 1000, stopGraceMs: flags.stopGrace * 1000,
-      sampleIntervalMs: flags.sampleInterval * 1000, metricsListen: flags.metricsListen,
+      sampleIntervalMs: flags.sampleInterval * 1000, http,
       outputMaxBytes: flags.outputMax, outputKeep: flags.outputKeep,
       ...(flags.reportUrl ? { reportUrl: flags.reportUrl } : {}),
       ...(flags.certificatesFolder ? { certificatesFolder: resolve(flags.certificatesFolder) } : {}),
@@ -53,7 +66,7 @@ export async function runCommand(flags: RunFlags, io: CliIO): Promise<number> {
     io.stderr(`supervisor run: ${e.message ?? String(err)}\n`);
     process.off('SIGUSR1', onUsr1);
     await logger.close();
-    return ['E_LOCKED', 'E_SOCKET_IN_USE', 'E_USAGE', 'E_METRICS_LISTEN', 'E_INVALID_REPORT_URL'].includes(e.code ?? '') ? EXIT.usage : EXIT.notReached;
+    return ['E_LOCKED', 'E_SOCKET_IN_USE', 'E_USAGE', 'E_HTTP_LISTEN', 'E_INVALID_REPORT_URL'].includes(e.code ?? '') ? EXIT.usage : EXIT.notReached;
   }
   const onSignal = (signal: string) => (): void => { void daemon.stop(`${signal} received`); };
   const onTerm = onSignal('SIGTERM');

@@ -24,7 +24,7 @@ import type { MonitorEvent } from '../monitor/types.js';
 import { chokidarFolderWatch } from '../monitor/single-folder-watch.js';
 import { releaseMemory } from '../../core/memory.js';
 import { SupervisorMetrics } from '../metrics/metrics.js';
-import { parseListen, startMetricsServer, type MetricsServer } from '../metrics/metrics-server.js';
+import { startDaemonHttp, type DaemonHttp, type HttpSettings } from './daemon-http.js';
 import { supervisorVersion } from '../../core/version-info.js';
 import { redactUrl } from '../../core/redact.js';
 import { systemdNotifier } from './sd-notify.js';
@@ -35,8 +35,8 @@ export interface DaemonOptions extends RuntimeOptions {
   readonly pollIntervalSec?: number;
   /** How long running commands may finish at shutdown before they are ended (ms, default 30 s). */
   readonly stopGraceMs?: number;
-  /** `--metrics-listen`: serve Prometheus metrics there. */
-  readonly metricsListen?: string;
+  /** `--http-listen` (alias `--metrics-listen`): the status page, ps/status JSON, events, metrics, health there. */
+  readonly http?: HttpSettings | null;
   readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /**
    * Serves the control socket with these handlers. Handed in by the CLI, which owns the ipc
@@ -68,7 +68,9 @@ export class Daemon {
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
   lastGoal: GoalState | null = null;
 
-  private metricsServer: MetricsServer | null = null;
+  private http: DaemonHttp | null = null;
+  /** /readyz: null once the first goal state has been applied, else why not yet. */
+  private notReady: string | null = 'no goal state read yet';
   private readonly goalWatch = chokidarFolderWatch((err) => this.opts.log('warn', `goal-state watch: ${(err as Error)?.message ?? String(err)}`));
   private readonly metrics: SupervisorMetrics;
   /** systemd's notify protocol (Type=notify, watchdog); does nothing outside systemd. */
@@ -76,10 +78,10 @@ export class Daemon {
 
   private constructor(private readonly opts: DaemonOptions) {
     this.metrics = new SupervisorMetrics({ rows: () => this.runtime.rows(), reporterStats: () => this.runtime.reporterStats(),
-      processMetrics: Boolean(opts.metricsListen) });
+      processMetrics: Boolean(opts.http) });
     this.runtime = new Runtime({ ...opts, onError: (err) => opts.log('error', (err as Error)?.message ?? String(err)),
       onCorruptState: (message) => opts.log('warn', message),
-      onEvent: (e) => { this.metrics.observe(e); this.logEvent(e); opts.onEvent?.(e); } });
+      onEvent: (e) => { this.metrics.observe(e); this.logEvent(e); this.http?.feed.poke(); opts.onEvent?.(e); } });
   }
 
   /** What an operator looks for in supervisor.log: every operation's outcome, heartbeats lost and found, restarts. */
@@ -130,10 +132,11 @@ export class Daemon {
 
   private async boot(): Promise<void> {
     const { dirs, log } = this.opts;
-    if (this.opts.metricsListen) {
-      this.metricsServer = await startMetricsServer({ ...parseListen(this.opts.metricsListen), metrics: this.metrics,
-        onError: (err) => log('warn', `metrics: ${err.message}`) });
-      log('info', `metrics on ${this.metricsServer.url}`);
+    if (this.opts.http) {
+      this.http = await startDaemonHttp({ settings: this.opts.http, runtime: this.runtime, metrics: this.metrics, control: this.control(),
+        readiness: () => ({ ready: this.notReady === null, reason: this.notReady ?? 'the first goal state has been applied' }),
+        onError: (err) => log('warn', `http: ${(err as Error)?.message ?? String(err)}`) });
+      log('info', `http on ${this.http.url}${this.opts.http.token ? ' (bearer token required)' : ''}`);
     }
     for (const leftover of await this.runtime.cleanLeftovers()) log('warn', `removed ${leftover}, left by an interrupted write`);
     await atomicWrite(logDirRecordFile(dirs.libDir), `${dirs.logDir}\n`).catch((err: Error) => log('warn', `cannot record the log dir: ${err.message}`));
@@ -160,6 +163,7 @@ export class Daemon {
       onUnchanged: (reason, etag) => log('info', `goal state ${reason === 'reload' ? 're-read' : `file changed (${reason})`}, etag unchanged${etag ? ` (${etag})` : ''}: nothing to do`),
       onError: (err) => {
         log('error', `goal state: ${(err as Error).message}`);
+        if (this.notReady !== null) this.notReady = `goal state ${shownSource}: ${(err as Error).message.split('\n')[0]}`;
         this.runtime.setSupervisorStatus('Error', `goal state ${shownSource}: ${(err as Error).message.split('\n')[0]}`);
       },
     }));
@@ -177,6 +181,7 @@ export class Daemon {
     this.lastGoal = goal;
     this.opts.log('info', `applying goal state ${goal.source}${goal.etag ? ` (etag ${goal.etag})` : ''}: ${goal.handlers.length} handlers`);
     this.runtime.setSupervisorStatus('Ready', `applying ${goal.source}`);
+    if (this.notReady !== null) this.notReady = `applying the first goal state${goal.etag ? ` (etag ${goal.etag})` : ''}: ${goal.handlers.length} handlers`;
     const applying: Promise<void> = this.runtime.apply(goal, 'run').then((summary) => {
       const superseded = summary.results.filter((r) => r.action === 'superseded').map((r) => r.name);
       const notReached = summary.results.filter((r) => !r.reached && r.action !== 'superseded');
@@ -187,6 +192,7 @@ export class Daemon {
         const why = (r.failure?.message ?? r.status.message).split('\n', 1)[0]!.slice(0, 500);
         this.opts.log('warn', `${r.name}: not reached (${r.action}): ${why}`, { handler: r.name });
       }
+      this.notReady = null;
       this.opts.log(failed.length ? 'warn' : 'info', `goal state${goal.etag ? ` etag ${goal.etag}` : ''} applied: ${reached}/${summary.results.length} reached their goal`
         + (failed.length ? `; not reached: ${failed.join(', ')}` : '') + (superseded.length ? `; superseded by a newer goal: ${superseded.join(', ')}` : ''));
       // An older goal ending after a newer one came says nothing about the newest.
@@ -195,6 +201,7 @@ export class Daemon {
       }
     }, (err: unknown) => {
       this.opts.log('error', `applying the goal state failed: ${(err as Error).message}`);
+      if (this.notReady !== null) this.notReady = `applying the first goal state failed: ${(err as Error).message.split('\n')[0]}`;
     }).finally(() => {
       this.applying.delete(applying);
       // Nothing else under way: give the apply's garbage back now, not minutes later.
@@ -314,7 +321,7 @@ export class Daemon {
       }
       this.runtime.setSupervisorStatus('Stopped', reason);
       await this.runtime.stop();
-      await this.metricsServer?.close();
+      await this.http?.close();
       await this.server?.close();
       await this.release?.();
       this.sd.close();

@@ -278,6 +278,16 @@ export class Runtime {
     return Promise.all((await askRows(this.reporter)).map((r) => this.heartbeatNow(r)));
   }
 
+  /** The rows as the reporter holds them: heartbeat ages as of the watchdog's last look (the live page's diff). */
+  rowsAsHeld(): Promise<readonly HandlerRow[]> {
+    return askRows(this.reporter);
+  }
+
+  /** These rows with each heartbeat's age as of now (one stat per row that shows an age). */
+  withHeartbeatAgesNow(rows: readonly HandlerRow[]): Promise<readonly HandlerRow[]> {
+    return Promise.all(rows.map((r) => this.heartbeatNow(r)));
+  }
+
   async row(name: string): Promise<HandlerRow | null> {
     const r = await askRow(this.reporter, name);
     return r && this.heartbeatNow(r);

@@ -9,7 +9,9 @@ import { parseGoalState } from '../../../src/supervisor/goal/goal-state.js';
 import { closePackagePool } from '../../../src/supervisor/packages/pool.js';
 import { Runtime } from '../../../src/supervisor/daemon/runtime.js';
 import { SupervisorMetrics } from '../../../src/supervisor/metrics/metrics.js';
-import { startMetricsServer, type MetricsServer } from '../../../src/supervisor/metrics/metrics-server.js';
+import { startTestServer } from '../../helpers/http.js';
+
+type MetricsServer = { readonly url: string };
 
 after(() => closePackagePool());
 
@@ -28,7 +30,7 @@ function parseExposition(text: string): Samples {
 }
 
 async function scrape(server: MetricsServer): Promise<{ text: string; samples: Samples }> {
-  const res = await fetch(server.url, { headers: { connection: 'close' } });
+  const res = await fetch(`${server.url}metrics`, { headers: { connection: 'close' } });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   const text = await res.text();
@@ -80,7 +82,7 @@ describe('metrics of a real apply, scraped over HTTP', () => {
       metrics.observe(e);
       if (e.type === 'operationStarted' && e.handler === 'Contoso.Slow' && e.op === 'enable') slowEnableStarted();
     } });
-    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, metrics });
+    const server = await startTestServer({ metrics });
     try {
       const goal = parseGoalState(JSON.stringify({ handlers: [handlerEntry('Contoso.Slow', [slow]), handlerEntry('Contoso.Broken', [broken])] }),
         join(ws.root, 'goal.json'));
