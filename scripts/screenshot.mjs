@@ -19,14 +19,17 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VIEW = { width: 1280, height: 460 };
 const ws = await Workspace.create('exts-screenshot-');
 const stopBeat = join(ws.root, 'stop-heartbeat');
+const stopAll = join(ws.root, 'stop-all-heartbeats');
 let daemon;
 let tb;
 try {
   const pkg = (name, version, behavior, manifest) => ws.package({ name, version, behavior, ...(manifest ? { manifest } : {}) });
+  const serve = { enable: `${SERVE_WITH_STATUS}\n${beatUntil(stopAll)}` };
+  const beats = { reportHeartbeat: true };
   const fleet = [
-    ['Contoso.Monitoring.Agent', '2.4.1', { enable: SERVE_WITH_STATUS }],
-    ['Contoso.Backup', '1.12.0', { enable: SERVE_WITH_STATUS }],
-    ['Fabrikam.LogShipper', '3.0.2', { enable: SERVE_WITH_STATUS }],
+    ['Contoso.Monitoring.Agent', '2.4.1', serve, beats],
+    ['Contoso.Backup', '1.12.0', serve, beats],
+    ['Fabrikam.LogShipper', '3.0.2', serve, beats],
     ['Contoso.Security.Scanner', '1.3.0', { install: FAIL_INSTALL }],
     ['Fabrikam.Metrics', '0.9.4', { enable: beatUntil(stopBeat) }, { reportHeartbeat: true }, { heartbeatTimeout: 2, onUnresponsive: 'report' }],
     // An enable that takes its time: the handler is transitioning while the shot is taken.
@@ -62,6 +65,7 @@ try {
     console.log(`${f.slice(root.length + 1)}: ${width}x${height}`);
   }
 } finally {
+  await writeFile(stopAll, '').catch(() => {});
   const left = tb ? await tb.close() : [];
   if (daemon) { await runCli(['stop', ...dirFlags(ws)]); await daemon.stop(); }
   await killLeftovers(ws);

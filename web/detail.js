@@ -59,7 +59,7 @@ export function renderDetail(d, ageSeconds) {
     }
     const t = table(['Operation', 'Version', 'Result', 'Exit', 'Code', 'Started', 'Ended'], rows);
     // Each operation's message (what failed, with the tail of its output) under its row.
-    const trs = t.tBodies[0].rows;
+    const trs = [...t.tBodies[0].rows]; // a copy: the live collection shifts as rows are added
     [...d.operations].reverse().forEach((o, i) => {
       if (!o.message) return;
       const tr = el('tr', { class: 'op-output' }, el('td', { colspan: 7 }, el('pre', {}, o.message)));

@@ -123,6 +123,11 @@ describe('status page in a real browser', () => {
       assert.match(ops, /install/);
       assert.match(ops, /failed/);
       assert.match(ops, /disk full/, "the stderr tail of the failed install");
+      // Newest first, each operation's output right under its own row.
+      const opRows = await page.$$eval('#detail [data-section="operations"] tbody tr', (trs) => trs.map((tr: any) => tr.textContent as string));
+      const at = (re: RegExp): number => opRows.findIndex((t) => re.test(t));
+      assert.ok(at(/^install1\.0failed4/) === 0 && /disk full/.test(opRows[1] ?? '') && at(/^fetch1\.0succeeded/) > 1,
+        `operations newest first with their output under them: ${JSON.stringify(opRows)}`);
       assert.equal(await page.$eval('#detail [data-field="status"]', (e: any) => e.textContent), 'Failed');
       await page.keyboard.press('Escape');
       await page.waitForSelector('#detail', { hidden: true, timeout: 60_000 });
