@@ -215,7 +215,7 @@ write_config() {
 # it from its environment, so a URL's token never shows in the process list.
 SUPERVISOR_GOAL_STATE=/etc/ext-supervisor/goal-state.json
 # More flags for `supervisor run`, split on spaces, e.g.
-# SUPERVISOR_ARGS=--poll-interval 30 --log-level debug --metrics-listen 127.0.0.1:9464 --report-url https://example.invalid/report
+# SUPERVISOR_ARGS=--poll-interval 30 --log-level debug --http-listen 127.0.0.1:9464 --report-url https://example.invalid/report
 SUPERVISOR_ARGS=
 # Other dirs than /var/lib/ext-supervisor and /var/log/ext-supervisor (then pass the same
 # --lib-dir/--log-dir, or export these, when you run `supervisor ps` by hand):

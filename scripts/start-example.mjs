@@ -2,11 +2,13 @@
 // `npm start`: packs the example handlers, writes a goal state pointing at the packages, and
 // runs the daemon on it in the foreground with a lib dir inside the project (no root, no
 // setup). Ctrl-C stops it gracefully. Extra arguments go to `supervisor run`, e.g.
-// `npm start -- --concurrency 4`.
+// `npm start -- --concurrency 4`. The status page is served on 127.0.0.1:8477, or on a free port
+// when 8477 is taken (`npm start -- --http-listen 127.0.0.1:9000` chooses).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { writeExampleGoal } from './example-goal.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,10 +40,32 @@ const goalFile = join(libDir, 'goal-state.json');
 if (writeExampleGoal(goalFile, `${JSON.stringify(template, null, 2)}\n`) === 'kept') {
   console.log(`keeping your edited ${goalFile} (delete it to get the template's again)`);
 }
+const DEFAULT_PORT = 8477;
+const extra = process.argv.slice(2);
+
+/** Resolves with the port bound on 127.0.0.1 (0: any free one), or null when it is taken. */
+function probe(port) {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => { const got = srv.address().port; srv.close(() => resolve(got)); });
+  });
+}
+
+let httpNote = '';
+if (!extra.some((a) => /^--(http|metrics)-listen(=|$)/.test(a))) {
+  let port = await probe(DEFAULT_PORT);
+  if (port === null) {
+    port = await probe(0);
+    httpNote = `(port ${DEFAULT_PORT} is in use, by another npm start perhaps: took a free one; choose with npm start -- --http-listen 127.0.0.1:PORT)\n`;
+  }
+  extra.push('--http-listen', `127.0.0.1:${port}`);
+  httpNote = `status page:        http://127.0.0.1:${port}/   (also /api/ps, /events, /metrics, /healthz, /readyz)\n${httpNote}`;
+}
 const rel = (p) => p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p;
 console.log(`example goal state: ${rel(goalFile)} (edit it and change its "etag": the daemon re-applies it)
 lib dir:            ${rel(libDir)}   logs: ${rel(logDir)}
-
+${httpNote}
 In a second terminal, from ${root}:
   node bin/supervisor.js ps --lib-dir ${rel(libDir)}
   node bin/supervisor.js status Example.Service --lib-dir ${rel(libDir)}
@@ -51,5 +75,5 @@ running and the next npm start adopts them.
 `);
 // The daemon ignores our SIGINT handling: it gets Ctrl-C itself from the terminal and stops gracefully.
 process.on('SIGINT', () => {});
-const r = supervisor(['run', '--goal-state', goalFile, '--lib-dir', libDir, '--log-dir', logDir, ...process.argv.slice(2)]);
+const r = supervisor(['run', '--goal-state', goalFile, '--lib-dir', libDir, '--log-dir', logDir, ...extra]);
 process.exit(r.status ?? 1);

@@ -87,7 +87,10 @@ describe('supervisor run --http-listen', () => {
         captures.push({ where: 'GET /events', text: stream.events.map((e) => `${e.event}\n${e.data}`).join('\n') });
       }
 
-      // The JSON routes are the CLI's JSON, byte for byte (nothing here has processes, so nothing moves).
+      // The JSON routes are the CLI's JSON, byte for byte, once the last goal's work is over (nothing
+      // here has processes or a heartbeat, so nothing moves then).
+      await waitFor(async () => (await readFile(join(ws.logDir, 'supervisor.log'), 'utf8')).includes('goal state etag three applied'),
+        60_000, 'the last goal state applied');
       const psCli = await runCli(['ps', '--json', ...dirFlags(ws)]);
       assert.equal((await get('/api/ps')).body, psCli.stdout);
       for (const name of ['H.Ok', 'H.Leaky']) {
@@ -172,25 +175,27 @@ describe('supervisor run --http-listen', () => {
         const none = await call(base, { path });
         assert.equal(none.status, 401, path);
         assert.equal(none.headers['www-authenticate'], 'Bearer realm="ext-supervisor"');
-        const wrong = await call(base, { path, headers: { Authorization: `Bearer ${token.slice(0, -1)}0` } });
+        const wrong = await call(base, { path, headers: { Authorization: `Bearer ${token.slice(0, -1)}${token.endsWith('0') ? '1' : '0'}` } });
         assert.equal(wrong.status, 401, path);
       }
       const auth = { Authorization: `Bearer ${token}` };
       await waitFor(async () => (await call(base, { path: '/readyz', headers: auth })).status === 200, 60_000, '/readyz 200');
       assert.equal((await call(base, { path: '/api/ps', headers: auth })).body, '[]\n');
       assert.equal((await call(base, { path: '/metrics', headers: auth })).status, 200);
+      // Left open: stopping the daemon ends it.
       const stream = await openEvents(`${base}events`, auth);
       await stream.next((e) => e.event === 'snapshot');
-      stream.close();
+      const result = await daemon.stop();
+      daemon = null;
       await stream.closed;
-    } finally {
-      const result = (await daemon?.stop())!;
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stderr, new RegExp(`http on http://0\\.0\\.0\\.0:${port}/ \\(bearer token required\\)`));
       const logs = (await walkTree(ws.logDir)).map((f) => ({ where: f.rel, text: f.data.toString('latin1') }));
       const everywhere = [{ where: 'stdout', text: result.stdout }, { where: 'stderr', text: result.stderr }, ...logs];
       assert.deepEqual(everywhere.filter((c) => c.text.includes(token)).map((c) => c.where), [], 'the token is nowhere');
-      assert.ok(logs.length > 0 && (await readFile(join(ws.logDir, 'supervisor.log'), 'utf8')).includes('http on'));
+      assert.ok((await readFile(join(ws.logDir, 'supervisor.log'), 'utf8')).includes('http on'));
+    } finally {
+      await daemon?.stop();
       await ws.dispose();
     }
   });
