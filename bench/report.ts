@@ -92,7 +92,7 @@ export function renderSection(r: BenchResult, info: RunInfo, resultFile: string)
   return head + main + extra + notes;
 }
 
-const ORDER = ['history', 'apply', 'steady', 'heartbeat', 'kill', 'ps', 'watch', 'curve', 'peers', 'profile'];
+const ORDER = ['history', 'apply', 'steady', 'heartbeat', 'kill', 'ps', 'watch', 'curve', 'page', 'peers', 'profile'];
 const begin = (name: string): string => `<!-- bench:${name}:begin -->`;
 const end = (name: string): string => `<!-- bench:${name}:end -->`;
 

@@ -14,12 +14,13 @@ import { fleetBench } from './fleet.js';
 import { killBench } from './kill.js';
 import { watchBench } from './watch.js';
 import { peersBench } from './peers.js';
+import { pageBench } from './page.js';
 import { renderProfileSection } from './profile-section.js';
 import { killChildren, killMarked, run } from './proc-tools.js';
 import { sweepCgroups } from './cgroups.js';
 import { RESULTS_DIR, historyRow, historySection, renderSection, updateBenchmarksMd, writeResultFile, type BenchResult, type RunInfo } from './report.js';
 
-const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, curveBench, peersBench];
+const BENCHES: readonly Benchmark[] = [applyBench, fleetBench, killBench, watchBench, pageBench, curveBench, peersBench];
 const ALL_SECTIONS = BENCHES.flatMap((b) => b.sections.map((s) => s.name));
 
 interface Args { only: Set<string> | null; quick: boolean; peers: boolean; profile: boolean; build: boolean; curveN: number[] | null }
