@@ -18,7 +18,12 @@ after(() => closePackagePool());
 
 async function psJson(ws: Workspace): Promise<Array<Record<string, any>>> {
   const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
-  const rows = JSON.parse(r.stdout);
+  let rows;
+  try {
+    rows = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`ps --json gave no JSON (exit ${r.code}): ${r.stderr}`);
+  }
   assert.equal(r.code, exitForRows(rows), `the exit code follows the rows' health: ${r.stderr}`);
   return rows;
 }
@@ -112,6 +117,26 @@ describe('isolation by cgroups, through the daemon', () => {
       assert.ok(alive(calmPid!));
       const status = await runCli(['status', 'Hog', ...dirFlags(t.ws)]);
       assert.match(status.stdout, /limits:\s+memory 64 MB \(cgroup v1\)/);
+    } finally {
+      await t.end();
+    }
+  });
+
+  test('a Device Update script killed by the kernel for memory fails with its own result: code 1013, naming the limit', async () => {
+    const t = await setup('exts-cg-oom-script-');
+    try {
+      // apply (the enable) allocates 320 MB under a 64 MB limit; the kernel kills python, the script exits with its status.
+      const hog = await t.ws.scriptPackage({ name: 'ScriptHog', version: '1.0', behavior: {
+        apply: 'python3 -c "b = bytearray(b\'a\') * (320 * 1024 * 1024)"; exit $?' } });
+      const goalFile = await t.ws.goalState({ etag: 'one', handlers: [handlerEntry('ScriptHog', [hog], { limits: { memoryMB: 64 } })] });
+      await t.start(goalFile);
+      await waitFor(async () => (await row(t.ws, 'ScriptHog'))?.lastOperation?.result === 'failed', 90_000, 'ScriptHog enable to fail');
+      const h = (await row(t.ws, 'ScriptHog'))!;
+      assert.equal(h.lastOperation.name, 'enable');
+      assert.equal(h.code, 1013);
+      assert.match(h.message, /enable failed at --action-apply: killed by the kernel: memory limit 64 MB reached \(exit code 137, extendedResultCode 0x30501089/);
+      const status = await runCli(['status', 'ScriptHog', ...dirFlags(t.ws)]);
+      assert.match(status.stdout, /killed by the kernel: memory limit 64 MB reached/);
     } finally {
       await t.end();
     }
