@@ -96,13 +96,13 @@ export function setupFailure(code: number, reason: string): ActionOutcome {
 export function mapProcessEnd(op: CommandName, end: ProcessEnd, timeoutMs: number): ActionOutcome | null {
   switch (end.outcome) {
     case 'exited': {
-      if (end.exitCode === 0 && end.memoryLimitKill === undefined) return null;
+      if (end.exitCode === 0) return null;
       const status = exitStatusOf(end);
       const code = ScriptCodes.childProcessExit + status;
       const how = end.exitCode !== null ? `exit code ${end.exitCode}` : `killed by ${end.signal ?? 'a signal'}`;
       if (end.memoryLimitKill !== undefined) {
-        // As command-form handlers (and the Azure agent's own error for it): the operation fails with 1013,
-        // and ADU's extendedResultCode stays what the exit status says.
+        // As command-form handlers: the operation fails with 1013 (set only for a failed run whose group
+        // counted an OOM kill); ADU's extendedResultCode stays what the exit status says.
         return { succeeded: false, code: ErrorCodes.memoryLimit, resultCode: ResultCodes.failure, extendedResultCode: code, resultDetails: '',
           reason: `killed by the kernel: memory limit ${end.memoryLimitKill} MB reached (${how}, extendedResultCode ${formatCode(code)}; result file not read)`,
           request: null, decidedBy: 'exit' };
