@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers } from '../helpers/fleet.js';
-import { runCli } from '../helpers/cli.js';
+import { askDaemon } from '../helpers/cli.js';
 import { dirFlags, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { processesUnder, savedGroups, testCgroupRoot } from '../helpers/cgroups.js';
 import { findMounts } from '../../src/supervisor/process/cgroup/detect.js';
@@ -34,7 +34,7 @@ wait
 const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };
 
 async function rows(ws: Workspace): Promise<Array<Record<string, any>>> {
-  const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
+  const r = await askDaemon(['ps', '--json', ...dirFlags(ws)]);
   try {
     return JSON.parse(r.stdout);
   } catch {

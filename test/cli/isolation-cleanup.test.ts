@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers } from '../helpers/fleet.js';
-import { runCli } from '../helpers/cli.js';
+import { askDaemon } from '../helpers/cli.js';
 import { dirFlags, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { endLibGroups, groupsNamed, processesUnder, savedGroups } from '../helpers/cgroups.js';
 import { libIdOf } from '../../src/storage/dirs.js';
@@ -20,7 +20,7 @@ after(() => closePackagePool());
 
 const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };
 const row = async (ws: Workspace, name: string) => {
-  const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
+  const r = await askDaemon(['ps', '--json', ...dirFlags(ws)]);
   try {
     return (JSON.parse(r.stdout) as Array<Record<string, any>>).find((x) => x.name === name);
   } catch {

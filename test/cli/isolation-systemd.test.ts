@@ -11,7 +11,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers } from '../helpers/fleet.js';
-import { CLI, runCli, type CliResult } from '../helpers/cli.js';
+import { CLI, askDaemon, type CliResult } from '../helpers/cli.js';
 import { dirFlags, waitFor } from '../helpers/daemon.js';
 import { groupsNamed, processesUnder, testCgroupRoot, v2GroupOf } from '../helpers/cgroups.js';
 import { findMounts } from '../../src/supervisor/process/cgroup/detect.js';
@@ -23,7 +23,7 @@ after(() => closePackagePool());
 
 const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };
 const row = async (ws: Workspace, name: string) => {
-  const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
+  const r = await askDaemon(['ps', '--json', ...dirFlags(ws)]);
   try {
     return (JSON.parse(r.stdout) as Array<Record<string, any>>).find((x) => x.name === name);
   } catch {
