@@ -8,7 +8,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers } from '../helpers/fleet.js';
-import { runCli } from '../helpers/cli.js';
+import { askDaemon } from '../helpers/cli.js';
 import { dirFlags, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { testCgroupRoot } from '../helpers/cgroups.js';
 import { readProcStat } from '../../src/supervisor/process/proc.js';
@@ -17,8 +17,13 @@ import { closePackagePool } from '../../src/supervisor/packages/pool.js';
 after(() => closePackagePool());
 
 async function psJson(ws: Workspace): Promise<Array<Record<string, any>>> {
-  const r = await runCli(['ps', '--json', ...dirFlags(ws)]);
-  const rows = JSON.parse(r.stdout);
+  const r = await askDaemon(['ps', '--json', ...dirFlags(ws)]);
+  let rows;
+  try {
+    rows = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`ps --json gave no JSON (exit ${r.code}): ${r.stderr}`);
+  }
   assert.equal(r.code, exitForRows(rows), `the exit code follows the rows' health: ${r.stderr}`);
   return rows;
 }
@@ -56,7 +61,7 @@ describe('isolation by cgroups, through the daemon', () => {
       const [pid] = (await row(t.ws, 'Esc'))!.pids as number[];
       assert.equal(readProcStat(pid!)!.comm, 'sleep');
       assert.ok(!readFileSync(`/proc/${pid}/environ`, 'latin1').includes('EXT_SUPERVISOR_MARK'), 'it carries no mark');
-      const status = await runCli(['status', 'Esc', ...dirFlags(t.ws)]);
+      const status = await askDaemon(['status', 'Esc', ...dirFlags(t.ws)]);
       assert.match(status.stdout, /isolation:\s+cgroup2/);
       assert.match(status.stdout, /limits:\s+none/);
 
@@ -110,8 +115,28 @@ describe('isolation by cgroups, through the daemon', () => {
       assert.match(h.message, /killed by the kernel: memory limit 64 MB reached/);
       const [calmPid] = (await row(t.ws, 'Calm'))!.pids as number[];
       assert.ok(alive(calmPid!));
-      const status = await runCli(['status', 'Hog', ...dirFlags(t.ws)]);
+      const status = await askDaemon(['status', 'Hog', ...dirFlags(t.ws)]);
       assert.match(status.stdout, /limits:\s+memory 64 MB \(cgroup v1\)/);
+    } finally {
+      await t.end();
+    }
+  });
+
+  test('a Device Update script killed by the kernel for memory fails with its own result: code 1013, naming the limit', async () => {
+    const t = await setup('exts-cg-oom-script-');
+    try {
+      // apply (the enable) allocates 320 MB under a 64 MB limit; the kernel kills python, the script exits with its status.
+      const hog = await t.ws.scriptPackage({ name: 'ScriptHog', version: '1.0', behavior: {
+        apply: 'python3 -c "b = bytearray(b\'a\') * (320 * 1024 * 1024)"; exit $?' } });
+      const goalFile = await t.ws.goalState({ etag: 'one', handlers: [handlerEntry('ScriptHog', [hog], { limits: { memoryMB: 64 } })] });
+      await t.start(goalFile);
+      await waitFor(async () => (await row(t.ws, 'ScriptHog'))?.lastOperation?.result === 'failed', 90_000, 'ScriptHog enable to fail');
+      const h = (await row(t.ws, 'ScriptHog'))!;
+      assert.equal(h.lastOperation.name, 'enable');
+      assert.equal(h.code, 1013);
+      assert.match(h.message, /enable failed at --action-apply: killed by the kernel: memory limit 64 MB reached \(exit code 137, extendedResultCode 0x30501089/);
+      const status = await askDaemon(['status', 'ScriptHog', ...dirFlags(t.ws)]);
+      assert.match(status.stdout, /killed by the kernel: memory limit 64 MB reached/);
     } finally {
       await t.end();
     }
@@ -131,7 +156,7 @@ describe('isolation by cgroups, through the daemon', () => {
       await new Promise((resolve) => setTimeout(resolve, 3000));
       const share = (ticks() - c0) / 100 / (Number(process.hrtime.bigint() - t0) / 1e9);
       assert.ok(share <= 0.25, `the spinner used ${(share * 100).toFixed(1)} % of a core`);
-      await waitFor(async () => /cpu throttled [1-9]/.test((await runCli(['status', 'Spin', ...dirFlags(t.ws)])).stdout), 30_000, 'throttling in status');
+      await waitFor(async () => /cpu throttled [1-9]/.test((await askDaemon(['status', 'Spin', ...dirFlags(t.ws)])).stdout), 30_000, 'throttling in status');
     } finally {
       await t.end();
     }
@@ -163,7 +188,7 @@ describe('isolation by cgroups, through the daemon', () => {
       await t.start(goalFile, ['--no-cgroups']);
       await waitFor(async () => (await row(t.ws, 'M'))?.pids.length === 1, 60_000, 'the marked sleep');
       const [pid] = (await row(t.ws, 'M'))!.pids as number[];
-      const status = await runCli(['status', 'M', ...dirFlags(t.ws)]);
+      const status = await askDaemon(['status', 'M', ...dirFlags(t.ws)]);
       assert.match(status.stdout, /isolation:\s+marks only/);
       assert.match(status.stdout, /limits:\s+memory 64 MB not enforced \(no memory cgroup\)/);
       await writeFile(goalFile, JSON.stringify({ etag: 'two', handlers: [handlerEntry('M', [pkg], { state: 'disabled', limits: { memoryMB: 64 } })] }));

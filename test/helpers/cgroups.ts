@@ -67,3 +67,52 @@ export async function endLibGroups(libId: string): Promise<void> {
   }
   groups.sweep();
 }
+
+/** The groups a daemon recorded in `<lib>/cgroups.json`: its lib dir's group in cgroup2 and in each v1 hierarchy. */
+export function savedGroups(libDir: string): { v2: string | null; v1: Map<string, string> } {
+  const raw = JSON.parse(readFileSync(join(libDir, 'cgroups.json'), 'utf8')) as { v2: string | null; v1: Array<[string, string]> };
+  return { v2: raw.v2, v1: new Map(raw.v1) };
+}
+
+/** A process's group in the cgroup2 tree (`0::/path`), or null when it is gone. */
+export function v2GroupOf(pid: number): string | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/cgroup`, 'latin1').split('\n').find((l) => l.startsWith('0::'));
+    return line === undefined ? null : line.slice(3);
+  } catch {
+    return null;
+  }
+}
+
+/** Every live process (zombies count as gone) whose cgroup2 group is `rel` or below it: a scan of all of /proc. */
+export function processesUnder(rel: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const group = v2GroupOf(Number(name));
+    if (group === null || !(group === rel || group.startsWith(`${rel}/`))) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'Z' && state !== 'X') out.push(Number(name));
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/** Every directory below `rel` in any cgroup tree whose path has a component named `name` (a lib id, `h-<handler>`). */
+export function groupsNamed(name: string, rel = '/ext-supervisor'): string[] {
+  const mounts = findMounts();
+  const out: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    let entries;
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const d of entries) {
+      if (!d.isDirectory()) continue;
+      if (d.name === name) out.push(join(dir, d.name));
+      else if (depth < 4) walk(join(dir, d.name), depth + 1);
+    }
+  };
+  for (const m of new Set([mounts.v2, ...mounts.v1.values()])) if (m !== null) walk(join(m, rel), 0);
+  return out;
+}

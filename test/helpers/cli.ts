@@ -21,3 +21,15 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return startCli(args, env).done;
 }
+
+/**
+ * A command that asks the daemon, asked again while a loaded machine keeps the daemon from
+ * answering within the CLI's own wait (`got no answer from the daemon`), up to `deadlineMs`.
+ */
+export async function askDaemon(args: readonly string[], deadlineMs = 60_000): Promise<CliResult> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const r = await runCli(args);
+    if (!/got no answer from the daemon/.test(r.stderr) || Date.now() > until) return r;
+  }
+}

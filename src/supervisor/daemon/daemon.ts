@@ -6,7 +6,7 @@
  * ended), goals not started are dropped, state and report are flushed, handler processes keep running.
  */
 import { join } from 'node:path';
-import { isolationFor, isolationSummary, saveLayout } from '../process/cgroup/index.js';
+import { daemonGroup, isolationFor, isolationSummary, saveLayout } from '../process/cgroup/index.js';
 import { ActorSystem, type ActorRef } from '../../actors/actor.js';
 import { goalSourceBehavior, type CheckOutcome, type GoalSourceMessage } from '../goal/goal-source-actor.js';
 import { RawJson } from '../../core/raw-json.js';
@@ -114,7 +114,9 @@ export class Daemon {
       this.opts.log('warn', `isolation: cannot record the groups for ps without a daemon: ${(err as Error).message}`);
     }
     const adopted = groups?.handlers() ?? [];
-    this.opts.log('info', `isolation: ${description}${adopted.length ? `; adopted the groups of ${adopted.length} handler(s)` : ''}`, { isolation: description });
+    const leaf = daemonGroup();
+    this.opts.log('info', `isolation: ${description}${adopted.length ? `; adopted the groups of ${adopted.length} handler(s)` : ''}`
+      + (leaf !== null ? `; the daemon runs in ${leaf}, handlers beside it` : ''), { isolation: description });
     if (notes.length) this.opts.log(groups === null ? 'warn' : 'info', `isolation: ${notes.join('; ')}${groups === null ? '; limits are not enforced' : ''}`);
   }
 

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { HeartbeatActor, type HeartbeatMessage } from '../monitor/heartbeat-actor.js';
 import { askFacts, askReport, askReporterStats, askRow, askRows, flushReport, reporterBehavior, type ReporterMessage,
   type ReporterStats } from '../monitor/reporter-actor.js';
-import { isolationFor, isolationSummary, type HandlerLimits } from '../process/cgroup/index.js';
+import { chosenIsolation, isolationFor, isolationSummary, type HandlerLimits } from '../process/cgroup/index.js';
 import { spawnSampler, type SamplerMessage } from '../monitor/sampler-actor.js';
 import { statusCollectorBehavior, type StatusMessage } from '../monitor/status-actor.js';
 import { Fleet, type ApplySummary, type ControlReport, type FleetOptions } from '../lifecycle/fleet.js';
@@ -364,6 +364,8 @@ export class Runtime {
       await this.watcher.close();
       await this.commandLog.idle();
       if (this.spawner && this.spawner !== this.opts.spawner) await this.spawner.close();
+      // A clean stop leaves no empty group: runs whose last process ended, uninstalled handlers, the lib dir's own.
+      chosenIsolation(this.fleet.libId)?.sweep();
     })();
     return this.stopping;
   }

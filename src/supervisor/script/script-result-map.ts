@@ -68,7 +68,7 @@ export interface ActionOutcome {
   readonly decidedBy: 'resultFile' | 'exit' | 'timedOut' | 'canceled' | 'spawnFailed' | 'setup';
 }
 
-export type ProcessEnd = Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'error'>;
+export type ProcessEnd = Pick<RunResult, 'outcome' | 'exitCode' | 'signal' | 'error' | 'memoryLimitKill'>;
 
 /** The result file as the runner found it (read only after exit 0). */
 export type ResultFileContent =
@@ -100,6 +100,13 @@ export function mapProcessEnd(op: CommandName, end: ProcessEnd, timeoutMs: numbe
       const status = exitStatusOf(end);
       const code = ScriptCodes.childProcessExit + status;
       const how = end.exitCode !== null ? `exit code ${end.exitCode}` : `killed by ${end.signal ?? 'a signal'}`;
+      if (end.memoryLimitKill !== undefined) {
+        // As command-form handlers: the operation fails with 1013 (set only for a failed run whose group
+        // counted an OOM kill); ADU's extendedResultCode stays what the exit status says.
+        return { succeeded: false, code: ErrorCodes.memoryLimit, resultCode: ResultCodes.failure, extendedResultCode: code, resultDetails: '',
+          reason: `killed by the kernel: memory limit ${end.memoryLimitKill} MB reached (${how}, extendedResultCode ${formatCode(code)}; result file not read)`,
+          request: null, decidedBy: 'exit' };
+      }
       return failed(code, `${how} (extendedResultCode ${formatCode(code)}; result file not read)`, 'exit');
     }
     case 'timedOut':

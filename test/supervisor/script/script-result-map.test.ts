@@ -14,6 +14,19 @@ describe('mapProcessEnd', () => {
     assert.equal(mapProcessEnd('install', exited(0), 1000), null);
   });
 
+  test('a run the kernel killed at the memory limit fails with 1013 naming the limit; the ADU code stays the exit status\'s', () => {
+    for (const end of [{ ...exited(137), memoryLimitKill: 64 }, { ...exited(null, 'SIGKILL'), memoryLimitKill: 64 }]) {
+      const m = mapProcessEnd('enable', end, 1000);
+      assert.ok(m);
+      assert.equal(m.succeeded, false);
+      assert.equal(m.code, 1013);
+      assert.equal(m.extendedResultCode, ScriptCodes.childProcessExit + 137);
+      assert.equal(m.resultCode, ResultCodes.failure);
+      assert.match(m.reason, /^killed by the kernel: memory limit 64 MB reached \((exit code 137|killed by SIGKILL), extendedResultCode 0x30501089;/);
+      assert.equal(m.decidedBy, 'exit');
+    }
+  });
+
   test('a non-zero exit fails with 0x30501000 + exit code, result file not read', () => {
     for (const code of [1, 3, 42, 255]) {
       const m = mapProcessEnd('install', exited(code), 1000);

@@ -64,6 +64,27 @@ export interface DetectOptions {
   readonly moveSelf?: boolean;
 }
 
+/** The leaf of a systemd unit's group the daemon lives in (deploy/ext-supervisor.service: DelegateSubgroup=supervisor). */
+export const LEAF = 'supervisor';
+
+/**
+ * The systemd service whose group this process may manage: its own group when that is a
+ * `.service`, or the service above when systemd already started it in the leaf
+ * (DelegateSubgroup=supervisor, systemd 254+). Null otherwise.
+ */
+export function delegatedUnit(own: string): string | null {
+  if (own.endsWith('.service')) return own;
+  const parent = own.slice(0, own.lastIndexOf('/'));
+  return own.endsWith(`/${LEAF}`) && parent.endsWith('.service') ? parent : null;
+}
+
+let daemonLeaf: string | null = null;
+
+/** Where the daemon moved itself under systemd (null: it stayed where it was started). */
+export function daemonGroup(): string | null {
+  return daemonLeaf;
+}
+
 /** The subtree chosen by the first detection: later ones (other lib dirs, a swept root made again) reuse it. */
 let chosenRel: string | null = null;
 
@@ -83,14 +104,15 @@ function pickSubtree(opts: DetectOptions, mounts: Mounts): string {
     return opts.root; // not under a mount: taken as a path inside each hierarchy
   }
   const own = ownV2Group();
-  // A systemd service with Delegate=yes owns its unit's group: the daemon moves to a leaf (daemon-leaf.ts).
-  if (opts.moveSelf && mounts.v2 !== null && own !== null && process.env['INVOCATION_ID'] && own.endsWith('.service')) {
+  const unit = opts.moveSelf && mounts.v2 !== null && own !== null && process.env['INVOCATION_ID'] ? delegatedUnit(own) : null;
+  if (unit !== null) {
     // A cgroup2 group with controllers enabled may hold no process: the daemon (and the spawner it forks later) go to a leaf.
-    const leaf = join(mounts.v2, own, 'supervisor');
+    const leaf = join(mounts.v2!, unit, LEAF);
     try {
       makeGroup(leaf);
-      writeCg(join(leaf, 'cgroup.procs'), String(process.pid));
-      return own;
+      if (own !== join(unit, LEAF)) writeCg(join(leaf, 'cgroup.procs'), String(process.pid));
+      daemonLeaf = leaf;
+      return unit;
     } catch { /* not delegated after all: our own subtree at the top */ }
   }
   return '/ext-supervisor';

@@ -11,6 +11,7 @@ export type { GroupUsage } from './groups.js';
 export type { HandlerLimits } from './limits.js';
 export { describeLimits } from './limits.js';
 export { loadSavedGroups, saveLayout } from './saved.js';
+export { daemonGroup } from './detect.js';
 
 /** How isolation is chosen: `auto` uses cgroups when writable; `marks` never does (--no-cgroups). */
 export interface IsolationConfig {
@@ -49,6 +50,11 @@ function choose(libId: string): { groups: CgroupGroups | null; description: stri
 /** The lib dir's groups, or null when processes are found by marks. */
 export function isolationFor(libId: string): CgroupGroups | null {
   return choose(libId).groups;
+}
+
+/** The lib dir's groups if they were chosen already (never creates any): for the clean-up at stop. */
+export function chosenIsolation(libId: string): CgroupGroups | null {
+  return chosen.get(libId)?.groups ?? null;
 }
 
 /** `cgroup2 + v1 memory,cpu,pids` or `marks only`, and why anything is missing. */
