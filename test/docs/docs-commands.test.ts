@@ -167,7 +167,7 @@ async function quickTour(uid: number | null): Promise<void> {
     const readable = uid === null || (await sh(`test -r '${modules}/commander/package.json'`, { cwd: '/', env, timeoutMs: 30_000, prefix })).code === 0;
     if (readable) await symlink(modules, join(checkout, 'node_modules'));
     else await cp(modules, join(checkout, 'node_modules'), { recursive: true });
-    if (uid !== null) await sh(`chown -R -h ${uid}:${uid} '${home}'`, { cwd: '/', env: process.env, timeoutMs: 60_000 });
+    if (uid !== null) await sh(`chown -R -h ${uid}:${uid} '${home}'`, { cwd: '/', env: process.env, timeoutMs: 240_000 });
 
     // Terminal one: npm start, until the daemon says the example goal state is applied.
     npmStart = startIn(['npm', 'start'], { cwd: checkout, env, timeoutMs: 600_000, prefix });
@@ -343,7 +343,8 @@ describe('docs', { concurrency: true }, () => {
       await chmod(join(bin, 'supervisor'), 0o755);
       const env = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, TMPDIR: tmp, DOCS_TEST_ROOT: root };
 
-      const first = await sh(flow.body, { cwd: ROOT, env, timeoutMs: 60_000 });
+      // The timeouts bound a failure only: the quick tours run beside this on a loaded machine.
+      const first = await sh(flow.body, { cwd: ROOT, env, timeoutMs: 240_000 });
       assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
       assert.match(first.stdout, /hello-1\.0\.0\.zip: valid package Example\.Hello 1\.0\.0 \(command form\)/);
       assert.match(first.stdout, /goal\.json: valid, 1 handler \(1 enabled\)/);
@@ -359,7 +360,7 @@ describe('docs', { concurrency: true }, () => {
       assert.equal(status[0]?.status.status, 'success');
       assert.equal(status[0]?.status.formattedMessage.message, 'Hello, you!');
 
-      const second = await sh(uninstall.body, { cwd: ROOT, env: { ...env, work }, timeoutMs: 60_000 });
+      const second = await sh(uninstall.body, { cwd: ROOT, env: { ...env, work }, timeoutMs: 240_000 });
       assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
       assert.match(second.stdout, /^Example\.Hello +- +NotInstalled +NotReady +.* uninstall:succeeded$/m);
       // What the doc's `ls` shows (no dot entries): the handler dir is gone.
