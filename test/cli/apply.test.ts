@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers, liveProcesses } from '../helpers/fleet.js';
 import { CLI, runCli, startCli, type CliResult } from '../helpers/cli.js';
+import { waitFor } from '../helpers/daemon.js';
 import { closePackagePool } from '../../src/supervisor/packages/pool.js';
 
 after(() => closePackagePool());
@@ -137,11 +138,8 @@ describe('supervisor apply', () => {
     const hung = await ws.package({ name: 'Cli.Hung', version: '1.0', behavior: { enable: "trap '' TERM; echo waiting; sleep 300" } });
     const goal = await ws.goalState({ handlers: [handlerEntry('Cli.Hung', [hung])] }, 'hung.json');
     const { child, done } = startCli(['apply', '--goal-state', goal, '--lib-dir', ws.libDir, '--log-dir', ws.logDir, '--kill-grace', '0.3']);
-    // wait until the enable command is running
-    for (let i = 0; i < 200; i++) {
-      if ((await ws.log()).some((l) => l.handler === 'Cli.Hung' && l.op === 'enable')) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    // Until the enable command is running (a failure bound only: 5 s was too short for a loaded machine, the SIGINT came during install).
+    await waitFor(async () => (await ws.log()).some((l) => l.handler === 'Cli.Hung' && l.op === 'enable'), 60_000, 'the enable command to run');
     child.kill('SIGINT');
     const r = await done;
     assert.equal(r.code, 1, r.stderr + r.stdout);
