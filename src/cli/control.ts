@@ -4,13 +4,13 @@ import { existingDirsOf, tryConnect, type DirFlags } from './connect.js';
 
 export type ControlVerb = 'restart' | 'retry';
 
-/** 0 done, 1 an operation failed (the steps say which), 2 refused: no daemon, or a name it does not know. */
+/** 0 done, 1 an operation failed (the steps say which), 2 a name the daemon does not know, 3 no daemon (nothing done either way). */
 export async function controlCommand(verb: ControlVerb, names: readonly string[], flags: DirFlags, io: CliIO): Promise<number> {
   const dirs = existingDirsOf(flags);
   const client = await tryConnect(dirs);
   if (!client) {
     io.stderr(`supervisor ${verb}: no daemon is running on ${dirs.libDir} (start it with supervisor run); nothing done\n`);
-    return EXIT.usage;
+    return EXIT.noDaemon;
   }
   try {
     // Every name is checked before anything runs: a typo in the third name must not leave two restarted.

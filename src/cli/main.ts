@@ -38,24 +38,43 @@ function positiveNumber(name: string) {
   };
 }
 
+/**
+ * A command's exit codes under its --help, one `  N  meaning` line each. CONTRACT section 7 ends
+ * each command's row with the same codes (test/docs/docs-commands.test.ts compares them).
+ */
+function exits(cmd: Command, codes: ReadonlyArray<readonly [number, string]>): Command {
+  return cmd.addHelpText('after', `\nExit codes:\n${codes.map(([code, meaning]) => `  ${code}  ${meaning}`).join('\n')}`);
+}
+
+const USAGE: readonly [number, string] = [2, 'usage: an unknown flag or a bad flag value'];
+const LIB_DIR: readonly [number, string] = [2, 'usage, or a --lib-dir that is missing or not a folder'];
+
 let exitCode: number = EXIT.ok;
-const program = new Command('supervisor')
+const program = exits(new Command('supervisor')
   .description('Runs VM extension handlers (Azure handler protocol, Device Update script handlers) from a declared goal state')
   .version(supervisorVersion(), '-V, --version', 'print the version and exit')
   .exitOverride()
-  .showHelpAfterError();
+  .showHelpAfterError(), [
+  [0, 'ok'],
+  [1, 'a handler did not reach its goal (apply, restart, retry) or is Failed (ps, status)'],
+  [2, 'usage or invalid input (supervisor COMMAND --help says which)'],
+  [3, 'no daemon running where one is needed; for ps and status, a handler not running as its goal says'],
+  [4, 'no handler of that name (status)'],
+]);
 
 // validate and pack touch no lib dir: they do not offer --lib-dir/--log-dir.
-program.command('validate <src>')
-  .description('check a goal-state file or a package (.zip/.tar.gz) and list every problem')
+exits(program.command('validate <src>')
+  .description('check a goal-state file or a package (.zip/.tar.gz) and list every problem'),
+[[0, 'valid'], [2, 'not valid (every problem is listed), unreadable, or usage']])
   .action(async (src: string) => {
     const { validateCommand } = await import('./validate.js');
     exitCode = await validateCommand(src, processIO);
   });
 
-program.command('pack <dir>')
+exits(program.command('pack <dir>')
   .description('build a .zip package from a handler folder and print its sha256')
-  .option('-o, --output <file>', 'where to write the package (default: <folder>-<version>.zip here)')
+  .option('-o, --output <file>', 'where to write the package (default: <folder>-<version>.zip here)'),
+[[0, 'built'], [2, 'the folder or its manifest is refused, the package cannot be written, or usage']])
   .action(async (dir: string, opts: { output?: string }) => {
     const { packCommand } = await import('./pack.js');
     exitCode = await packCommand(dir, opts, processIO);
@@ -72,9 +91,11 @@ function withApplyOptions(cmd: Command): Command {
     .option('--certificates-folder <dir>', 'folder of <thumbprint>.crt/.prv for protected settings, when the goal state names none'));
 }
 
-withApplyOptions(program.command('apply')
+exits(withApplyOptions(program.command('apply')
   .description('apply a goal state once, wait for every operation, print the handler table')
-  .option('--json', 'print the result as JSON'))
+  .option('--json', 'print the result as JSON')),
+[[0, 'every handler reached its goal'], [1, 'a handler did not reach its goal (the table says why)'],
+  [2, 'an invalid goal state, a daemon or another apply holds the lib dir, or usage']])
   .action(async (opts: DirFlags & { goalState?: string; goalStateUrlFile?: string; concurrency: number; installConcurrency: number; killGrace: number; json?: boolean;
     certificatesFolder?: string }) => {
     const [{ applyCommand }, { resolveGoalSource }] = await Promise.all([import('./apply.js'), import('./goal-source.js')]);
@@ -83,7 +104,7 @@ withApplyOptions(program.command('apply')
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
 
-withApplyOptions(program.command('run')
+exits(withApplyOptions(program.command('run')
   .description('the daemon: apply the goal state, re-apply when it changes, monitor, serve the control socket')
   .addOption(new Option('--poll-interval <seconds>', 'how often a URL goal state is polled').argParser(positiveNumber('--poll-interval')).default(60))
   .addOption(new Option('--stop-grace <seconds>', 'at shutdown, how long running commands may finish before they are ended').argParser(positiveNumber('--stop-grace')).default(30))
@@ -96,77 +117,94 @@ withApplyOptions(program.command('run')
   .option('--no-cgroups', 'find handler processes by their environment mark only; limits are not enforced')
   .addOption(new Option('--log-level <level>', 'supervisor.log and console verbosity').choices(LOG_LEVELS).default('info'))
   .addOption(new Option('--output-max <bytes>', "the most bytes one file of a command's captured output holds, rotated beyond").argParser(positiveInt('--output-max')).default(8 * 1024 * 1024))
-  .addOption(new Option('--output-keep <n>', 'rotated output files kept (<op>.stdout.1 the newest)').argParser(nonNegativeInt('--output-keep')).default(3)))
+  .addOption(new Option('--output-keep <n>', 'rotated output files kept (<op>.stdout.1 the newest)').argParser(nonNegativeInt('--output-keep')).default(3))),
+[[0, 'stopped (SIGTERM, SIGINT or supervisor stop)'], [1, 'could not start for another reason than those of 2'],
+  [2, 'another daemon holds the lib dir, the socket or --metrics-listen address is taken, or usage']])
   .action(async (opts) => {
     const [{ runCommand }, { resolveGoalSource }] = await Promise.all([import('./run.js'), import('./goal-source.js')]);
     exitCode = await runCommand({ ...opts, goalState: await resolveGoalSource(opts) }, processIO);
   });
 
-withDirs(program.command('ps')
+exits(withDirs(program.command('ps')
   .description('one line per handler: state, status, processes, CPU, memory, heartbeat, last operation')
   .option('--json', 'print the rows as JSON')
   .option('--watch', 'redraw every second until Ctrl-C')
-  .addOption(new Option('--interval <seconds>', 'redraw period with --watch').argParser(positiveNumber('--interval')).default(1)))
+  .addOption(new Option('--interval <seconds>', 'redraw period with --watch').argParser(positiveNumber('--interval')).default(1))),
+[[0, 'every handler is at its goal (or there are none; --watch: ended by Ctrl-C)'], [1, 'a handler is Failed'], LIB_DIR,
+  [3, 'none is Failed, but one is not running as its goal says']])
   .action(async (opts) => {
     const { psCommand } = await import('./ps.js');
     exitCode = await psCommand(opts, processIO);
   });
 
-withDirs(program.command('status <name>')
+exits(withDirs(program.command('status <name>')
   .description('everything about one handler: operations, extensions, heartbeat, processes, log paths')
-  .option('--json', 'print as JSON'))
+  .option('--json', 'print as JSON')),
+[[0, 'the handler is at its goal'], [1, 'it is Failed'], LIB_DIR, [3, 'it is not running as its goal says'], [4, 'no handler of that name']])
   .action(async (name: string, opts) => {
     const { statusCommand } = await import('./status.js');
     exitCode = await statusCommand(name, opts, processIO);
   });
 
-withDirs(program.command('logs [name]')
+exits(withDirs(program.command('logs [name]')
   .description("a handler's lifecycle lines (CommandExecution.log) with what its commands printed; without NAME every handler's, prefixed NAME |")
   .option('-f, --follow', 'keep printing new lines, new operations and handlers included (needs the daemon)')
   .addOption(new Option('-n, --lines <n>', 'how many of the last lines (default 50; every line with --since)').argParser(positiveInt('--lines')))
   .option('--since <time>', 'only lines written since an ISO time or a duration ago (30s, 10m, 2h, 1d); an output line counts from its file\'s last write')
   .option('--output', "only the commands' stdout and stderr")
   .option('--no-output', 'only the lifecycle lines (CommandExecution.log)')
-  .option('--op <op>', "only the output of that operation (install, enable, ...)"))
+  .option('--op <op>', "only the output of that operation (install, enable, ...)")),
+[[0, 'ok (--follow: ended by Ctrl-C or SIGTERM)'], [2, 'no log for that handler, a bad --since, a --lib-dir that is missing or not a folder, or usage'],
+  [3, '--follow with no daemon running']])
   .action(async (name: string | undefined, opts) => {
     const { logsCommand } = await import('./logs.js');
     exitCode = await logsCommand(name, opts, processIO);
   });
 
-withDirs(program.command('report').description('the status report (from the daemon, or as last written)')
-  .option('--json', 'print as JSON (the report is JSON already; accepted as ps and status accept it)'))
+exits(withDirs(program.command('report').description('the status report (from the daemon, or as last written)')
+  .option('--json', 'print as JSON (the report is JSON already; accepted as ps and status accept it)')),
+[[0, 'printed'], LIB_DIR, [3, 'no daemon running and no report written yet']])
   .action(async (opts) => {
     const { reportCommand } = await import('./report.js');
     exitCode = await reportCommand(opts, processIO);
   });
 
-withDirs(program.command('sessions').description('past goal-state applications, newest first').option('--json', 'print as JSON'))
+exits(withDirs(program.command('sessions').description('past goal-state applications, newest first').option('--json', 'print as JSON')),
+[[0, 'printed'], LIB_DIR])
   .action(async (opts) => {
     const { sessionsCommand } = await import('./sessions.js');
     exitCode = await sessionsCommand(opts, processIO);
   });
 
-withDirs(program.command('reload').description('make the running daemon re-read its goal-state file, or poll its URL, now (as SIGHUP does)'))
+exits(withDirs(program.command('reload').description('make the running daemon re-read its goal-state file, or poll its URL, now (as SIGHUP does)')),
+[[0, 'read: a new goal state (being applied) or the same etag (nothing to do)'], [1, 'the goal state could not be read (the message says why)'],
+  LIB_DIR, [3, 'no daemon running']])
   .action(async (opts) => {
     const { reloadCommand } = await import('./reload.js');
     exitCode = await reloadCommand(opts, processIO);
   });
 
-withDirs(program.command('restart <name...>')
-  .description('make the running daemon disable then enable these handlers (dependents disabled before, enabled after)'))
+exits(withDirs(program.command('restart <name...>')
+  .description('make the running daemon disable then enable these handlers (dependents disabled before, enabled after)')),
+[[0, 'done'], [1, 'a step failed (the lines say which; later names untouched)'],
+  [2, 'a name the daemon does not know (nothing done), a --lib-dir that is missing or not a folder, or usage'], [3, 'no daemon running (nothing done)']])
   .action(async (names: string[], opts) => {
     const { controlCommand } = await import('./control.js');
     exitCode = await controlCommand('restart', names, opts, processIO);
   });
 
-withDirs(program.command('retry <name...>').description("reset these handlers' restart budget and re-attempt their goal now (daemon)"))
+exits(withDirs(program.command('retry <name...>')
+  .description("reset these handlers' restart budget and re-attempt their goal now (dependents as restart does)")),
+[[0, 'every goal reached'], [1, 'a goal was not reached (the lines say why; later names untouched)'],
+  [2, 'a name the daemon does not know (nothing done), a --lib-dir that is missing or not a folder, or usage'], [3, 'no daemon running (nothing done)']])
   .action(async (names: string[], opts) => {
     const { controlCommand } = await import('./control.js');
     exitCode = await controlCommand('retry', names, opts, processIO);
   });
 
-withDirs(program.command('stop').description('ask the daemon to stop gracefully (handlers keep running)')
-  .addOption(new Option('--timeout <seconds>', 'how long to wait for it to stop').argParser(positiveNumber('--timeout')).default(60)))
+exits(withDirs(program.command('stop').description('ask the daemon to stop gracefully (handlers keep running)')
+  .addOption(new Option('--timeout <seconds>', 'how long to wait for it to stop').argParser(positiveNumber('--timeout')).default(60))),
+[[0, 'stopped'], [1, 'still stopping after --timeout'], USAGE, [3, 'no daemon running']])
   .action(async (opts) => {
     const { stopCommand } = await import('./stop.js');
     exitCode = await stopCommand(opts, processIO);

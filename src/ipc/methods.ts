@@ -27,7 +27,6 @@ export interface ControlCalls {
 /** Methods that answer with a stream of items until cancelled. */
 export interface ControlStreams {
   watchPs: { params: { intervalMs?: number }; item: readonly HandlerRow[] };
-  followLogs: { params: { name: string; lines?: number }; item: { line: string } };
 }
 
 export type CallMethod = keyof ControlCalls;
@@ -64,7 +63,6 @@ export const METHODS = {
   restart: { kind: 'call', fields: { name: HANDLER_NAME } },
   retry: { kind: 'call', fields: { name: HANDLER_NAME } },
   watchPs: { kind: 'stream', fields: { intervalMs: { type: 'integer', min: 100, max: 3_600_000 } } },
-  followLogs: { kind: 'stream', fields: { name: HANDLER_NAME, lines: { type: 'integer', min: 0, max: 1_000_000 } } },
 } as const satisfies { readonly [M in CallMethod]: MethodSpec<'call'> } & { readonly [S in StreamMethod]: MethodSpec<'stream'> };
 
 export type MethodName = keyof typeof METHODS;

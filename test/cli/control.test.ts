@@ -23,7 +23,7 @@ async function ops(ws: Workspace): Promise<string[]> {
 }
 
 describe('restart and retry', () => {
-  test('restart disables the dependent first and enables it last; unknown names and no daemon are refused with exit 2', async () => {
+  test('restart disables the dependent first and enables it last; unknown names are refused with exit 2, no daemon with 3', async () => {
     const ws = await Workspace.create('exts-ctl-');
     const a = await ws.package({ name: 'C.Base', version: '1.0' });
     const b = await ws.package({ name: 'C.Dep', version: '1.0' });
@@ -54,7 +54,7 @@ describe('restart and retry', () => {
       assert.equal(stopped.code, 0, stopped.stderr);
       for (const verb of ['restart', 'retry']) {
         const none = await runCli([verb, 'C.Base', ...dirFlags(ws)]);
-        assert.equal(none.code, 2, `${verb} without a daemon`);
+        assert.equal(none.code, 3, `${verb} without a daemon: 3, as every command that needs one`);
         assert.match(none.stderr, new RegExp(`supervisor ${verb}: no daemon is running on .*nothing done`));
       }
     } finally {
@@ -84,6 +84,40 @@ describe('restart and retry', () => {
       assert.equal(row?.state, 'Enabled');
       assert.equal(row?.status, 'Ready');
       assert.deepEqual((await ops(ws)).filter((o) => o.endsWith('enable')), ['C.Flaky enable', 'C.Flaky enable', 'C.Flaky enable']);
+    } finally {
+      await daemon?.stop();
+      await killLeftovers(ws);
+      await ws.dispose();
+    }
+  });
+
+  test('retry in dependency order: a dependent its failure blocked is attempted after it; enabled dependents are disabled before it', async () => {
+    const ws = await Workspace.create('exts-ctl-retry-dep-');
+    const flag = join(ws.root, 'may-enable');
+    const base = await ws.package({ name: 'C.RBase', version: '1.0', behavior: { enable: `[ -f '${flag}' ] || rc=1` } });
+    const dep = await ws.package({ name: 'C.RDep', version: '1.0' });
+    const leaf = await ws.package({ name: 'C.RLeaf', version: '1.0' });
+    let daemon: RunningDaemon | undefined;
+    try {
+      daemon = await startDaemon(ws, await ws.goalState({ etag: 'g1', handlers: [handlerEntry('C.RBase', [base]),
+        handlerEntry('C.RDep', [dep], { dependsOn: ['C.RBase'] }), handlerEntry('C.RLeaf', [leaf], { dependsOn: ['C.RDep'] })] }));
+      await waitFor(async () => (await rowOf(ws, 'C.RLeaf'))?.status === 'Failed', 60_000, 'the dependents blocked by the failed enable');
+      assert.match((await rowOf(ws, 'C.RDep'))?.message ?? '', /not attempted: dependency "C\.RBase"/);
+
+      await writeFile(flag, '');
+      const before = (await ops(ws)).length;
+      const r = await runCli(['retry', 'C.RBase', ...dirFlags(ws)]);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.deepEqual((await ops(ws)).slice(before), ['C.RBase enable', 'C.RDep install', 'C.RDep enable', 'C.RLeaf install', 'C.RLeaf enable'],
+        'nothing was Enabled, so nothing is disabled; the blocked dependents follow their dependency');
+      assert.match(r.stdout, /^C\.RBase: restart budget reset\nC\.RBase: goal applied again: .*\nC\.RDep: goal applied again: .*\nC\.RLeaf: goal applied again: .*\n$/);
+      for (const name of ['C.RBase', 'C.RDep', 'C.RLeaf']) assert.equal((await rowOf(ws, name))?.status, 'Ready', name);
+
+      const again = (await ops(ws)).length;
+      const all = await runCli(['retry', 'C.RBase', ...dirFlags(ws)]);
+      assert.equal(all.code, 0, all.stderr);
+      assert.deepEqual((await ops(ws)).slice(again), ['C.RLeaf disable', 'C.RDep disable', 'C.RBase disable', 'C.RBase enable', 'C.RDep enable', 'C.RLeaf enable'],
+        'all Enabled: the order of a restart');
     } finally {
       await daemon?.stop();
       await killLeftovers(ws);

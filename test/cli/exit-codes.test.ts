@@ -81,7 +81,7 @@ describe('exit codes', () => {
       const file = join(ws.root, 'a-file');
       await writeFile(file, 'not a folder\n');
       for (const [lib, why] of [[missing, /no lib dir at .*no-such-lib/], [file, /lib dir .*a-file is not a folder/]] as const) {
-        for (const args of [['ps'], ['ps', '--json'], ['status', 'X'], ['logs', 'X'], ['report'], ['sessions']]) {
+        for (const args of [['ps'], ['ps', '--json'], ['status', 'X'], ['logs', 'X'], ['report'], ['sessions'], ['reload'], ['restart', 'X'], ['retry', 'X']]) {
           const r = await runCli([...args, '--lib-dir', lib]);
           assert.equal(r.code, 2, `${args.join(' ')} --lib-dir ${lib}: ${r.stderr}`);
           assert.match(r.stderr, why);

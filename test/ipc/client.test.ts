@@ -29,20 +29,26 @@ const handlers: Partial<ControlHandlers> = {
     return { name };
   },
   sessions: () => [],
+  /**
+   * Tagged by its intervalMs (its signal is `watch<intervalMs>`): 100 streams rows of 1, 2, 3, 0, ...
+   * until cancelled; FINITE sends four items (1 to 4 rows) and ends; any other sends three and waits until cancelled.
+   */
   async watchPs({ intervalMs }, { signal, send }) {
     signals.set(`watch${intervalMs ?? ''}`, signal);
-    let n = 0;
-    while (!signal.aborted) {
-      send(makeRows(++n % 4));
-      await new Promise((resolve) => setTimeout(resolve, 1));
+    if (intervalMs === 100) {
+      let n = 0;
+      while (!signal.aborted) {
+        send(makeRows(++n % 4));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      return;
     }
-  },
-  async followLogs({ name, lines }, { signal, send }) {
-    signals.set(name, signal);
-    for (let i = 0; i < (lines ?? 3); i++) send({ line: `${name} line ${i}` });
-    if (name !== 'finite') await untilAborted(signal);
+    const count = intervalMs === FINITE ? 4 : 3;
+    for (let i = 1; i <= count; i++) send(makeRows(i));
+    if (intervalMs !== FINITE) await untilAborted(signal);
   },
 };
+const FINITE = 4000;
 
 describe('control client', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -130,15 +136,15 @@ describe('control client', () => {
   });
 
   test('a stream that the handler ends resolves after all its items', async () => {
-    const lines: string[] = [];
-    await client.stream('followLogs', { name: 'finite', lines: 4 }, (item) => lines.push(item.line)).done;
-    assert.deepEqual(lines, ['finite line 0', 'finite line 1', 'finite line 2', 'finite line 3']);
+    const sizes: number[] = [];
+    await client.stream('watchPs', { intervalMs: FINITE }, (item) => sizes.push(item.length)).done;
+    assert.deepEqual(sizes, [1, 2, 3, 4]);
   });
 
   test('a consumer that throws ends the stream on both sides', async () => {
-    const follow = client.stream('followLogs', { name: 'consumer-throws' }, () => { throw new Error('disk full'); });
-    await assert.rejects(follow.done, /disk full/);
-    await waitFor(() => signals.get('consumer-throws')?.aborted === true, 10_000, 'the stream to be cancelled');
+    const watch = client.stream('watchPs', { intervalMs: 101 }, () => { throw new Error('disk full'); });
+    await assert.rejects(watch.done, /disk full/);
+    await waitFor(() => signals.get('watch101')?.aborted === true, 10_000, 'the stream to be cancelled');
   });
 
   test('a stream item may be a RawJson snapshot', async () => {
@@ -195,28 +201,28 @@ describe('control client: connections ending', () => {
     const server = await startControlServer({ socketPath: tmp.socketPath, handlers, serverInfo: info });
     try {
       const leaving = await connectControl(tmp.socketPath);
-      const got: string[] = [];
-      const follow = leaving.stream('followLogs', { name: 'left-behind' }, (item) => got.push(item.line));
-      await waitFor(() => got.length === 3, 10_000, 'the first lines');
+      const got: number[] = [];
+      const watch = leaving.stream('watchPs', { intervalMs: 102 }, (item) => got.push(item.length));
+      await waitFor(() => got.length === 3, 10_000, 'the first items');
       await leaving.close();
-      await follow.done;
-      await waitFor(() => signals.get('left-behind')?.aborted === true, 10_000, 'the handler to see the client go');
-      assert.equal((signals.get('left-behind')?.reason as SupervisorError).code, 'E_DISCONNECTED');
+      await watch.done;
+      await waitFor(() => signals.get('watch102')?.aborted === true, 10_000, 'the handler to see the client go');
+      assert.equal((signals.get('watch102')?.reason as SupervisorError).code, 'E_DISCONNECTED');
 
       const raw = await RawClient.greeted(tmp.socketPath);
-      raw.send({ id: 1, method: 'followLogs', params: { name: 'raw-gone', lines: 1 } });
+      raw.send({ id: 1, method: 'watchPs', params: { intervalMs: 103 } });
       assert.equal((await raw.next())['stream'], true);
       raw.destroy();
-      await waitFor(() => signals.get('raw-gone')?.aborted === true, 10_000, 'the handler to see the raw client go');
+      await waitFor(() => signals.get('watch103')?.aborted === true, 10_000, 'the handler to see the raw client go');
 
       const staying = await connectControl(tmp.socketPath);
-      const stream = staying.stream('followLogs', { name: 'at-shutdown' }, () => undefined);
+      const stream = staying.stream('watchPs', { intervalMs: 104 }, () => undefined);
       const callFailed = assert.rejects(staying.call('status', { name: 'slow-at-shutdown' }), { code: 'E_SHUTDOWN', message: 'the daemon is stopping' });
-      await waitFor(() => signals.has('at-shutdown') && signals.has('slow-at-shutdown'), 10_000, 'both requests to start');
+      await waitFor(() => signals.has('watch104') && signals.has('slow-at-shutdown'), 10_000, 'both requests to start');
       await server.close();
       await stream.done;
       await callFailed;
-      assert.equal(signals.get('at-shutdown')?.aborted, true);
+      assert.equal(signals.get('watch104')?.aborted, true);
       await assert.rejects(staying.call('ps', {}), { code: 'E_DISCONNECTED' });
       assert.equal(server.connectionCount(), 0);
     } finally {

@@ -50,8 +50,8 @@ describe('parseRequest', () => {
 describe('checkRequest', () => {
   test('knows calls and streams', () => {
     assert.deepEqual(checkRequest('ps', undefined), { kind: 'call', params: {} });
-    assert.deepEqual(checkRequest('followLogs', { name: 'h', lines: 10 }), { kind: 'stream', params: { name: 'h', lines: 10 } });
-    assert.equal(checkRequest('watchPs', { intervalMs: 500 }).kind, 'stream');
+    assert.deepEqual(checkRequest('restart', { name: 'h' }), { kind: 'call', params: { name: 'h' } });
+    assert.deepEqual(checkRequest('watchPs', { intervalMs: 500 }), { kind: 'stream', params: { intervalMs: 500 } });
   });
 
   test('an unknown method, or an inherited property name, is E_UNKNOWN_METHOD', () => {
@@ -66,8 +66,9 @@ describe('checkRequest', () => {
     assert.throws(() => checkRequest('status', {}), /params\.name is required \(got undefined\)/);
     assert.throws(() => checkRequest('ps', { all: true }), /ps: params\.all is not a parameter of ps \(got true\)/);
     assert.throws(() => checkRequest('watchPs', { intervalMs: 5 }), /params\.intervalMs must be >= 100 \(got 5\)/);
-    assert.throws(() => checkRequest('followLogs', { name: '', lines: 2.5 }),
-      /params\.name must be a non-empty string \(got ""\); params\.lines must be a whole number \(got 2.5\)/);
+    assert.throws(() => checkRequest('retry', { name: '', lines: 2.5 }),
+      /params\.name must be a non-empty string \(got ""\); params\.lines is not a parameter of retry \(got 2.5\)/);
+    assert.throws(() => checkRequest('watchPs', { intervalMs: 2.5 }), /params\.intervalMs must be a whole number \(got 2.5\)/);
   });
 });
 

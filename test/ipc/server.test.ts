@@ -129,12 +129,14 @@ describe('control server: what a raw client can send', () => {
   const handlers: Partial<ControlHandlers> = {
     ps: () => rows,
     status: ({ name }) => ({ name }),
-    async followLogs({ lines }, { signal, send }) {
+    // A stream that never waits: each item is a batch of rows, about 20 KB as JSON.
+    async watchPs(_params, { signal, send }) {
       streamSignal = signal;
-      const line = 'x'.repeat(lines ?? 16);
+      const batch = makeRows(40);
+      const size = JSON.stringify(batch).length;
       while (!signal.aborted) {
-        send({ line });
-        pushed += line.length;
+        send(batch);
+        pushed += size;
         await new Promise((resolve) => setImmediate(resolve));
       }
     },
@@ -204,7 +206,7 @@ describe('control server: what a raw client can send', () => {
 
   test('a duplicate id while the first is running is E_BAD_REQUEST; a cancel of an unknown id is ignored', async () => {
     const raw = await RawClient.greeted(tmp.socketPath);
-    raw.send({ id: 5, method: 'followLogs', params: { name: 'h' } });
+    raw.send({ id: 5, method: 'watchPs', params: {} });
     assert.equal((await raw.next())['stream'], true);
     raw.send({ id: 5, method: 'ps' });
     raw.send({ id: 77, method: 'cancel' });
@@ -252,7 +254,7 @@ describe('control server: what a raw client can send', () => {
     const raw = await RawClient.connect(tmp.socketPath);
     raw.socket.pause();
     raw.send({ id: 0, method: 'hello', params: { protocol: 1, client: 'sleepy' } });
-    raw.send({ id: 1, method: 'followLogs', params: { name: 'h', lines: 16 * 1024 } });
+    raw.send({ id: 1, method: 'watchPs', params: {} });
     await waitFor(() => streamSignal?.aborted === true, 10_000, 'the stream to be aborted');
     await waitFor(() => server.connectionCount() === 0, 10_000, 'the connection to be dropped');
     assert.ok(pushed < 8 * 1024 * 1024, `the server stopped after ${pushed} bytes, not without bound`);

@@ -102,7 +102,7 @@ async function rawSocketSession(socketPath: string): Promise<{ text: string; mes
       ['status', { name: 'Sec.Ok', extra: 'x' }], ...NAMES.map((name): [string, Record<string, unknown>] => ['status', { name }])];
     calls.forEach(([method, params], i) => send({ id: i + 1, method, params }));
     await until('every call answered', () => calls.every((_, i) => messages().some((m) => m.id === i + 1 && 'ok' in m)));
-    for (const [id, method, params] of [[100, 'watchPs', { intervalMs: 200 }], [101, 'followLogs', { name: 'Sec.Fail', lines: 1000 }]] as const) {
+    for (const [id, method, params] of [[100, 'watchPs', { intervalMs: 200 }]] as const) {
       send({ id, method, params });
       await until(`${method} item`, (m) => m.id === id && m.stream === true);
       send({ id, method: 'cancel' });
@@ -218,7 +218,7 @@ describe('protected settings never leak', () => {
     await suite('daemon(stage 3)');
     await Promise.all([briefly('daemon', ['ps', '--watch', '--interval', '0.2']), briefly('daemon', ['logs', 'Sec.Fail', '--follow'])]);
     const sock = await rawSocketSession(join(ws.libDir, 'supervisor.sock'));
-    captures.push({ where: 'raw control socket (status, ps, report, sessions, watchPs, followLogs, errors)', text: sock.text });
+    captures.push({ where: 'raw control socket (status, ps, report, sessions, watchPs, errors)', text: sock.text });
     facts.socket = sock.messages;
     await waitFor(async () => opsOf(await ws.log(), 'Sec.Beat').includes('disable 1.0'), 60_000, 'the heartbeat restart of Sec.Beat');
     await swapGoal(live, goalDoc(p, 4));
@@ -258,7 +258,7 @@ describe('protected settings never leak', () => {
     assert.match(facts.validate.at(-1)!.stdout, /warning: .*protectedSettingsThumbprint/);
     const socketStatus = facts.socket!.filter((m) => m['ok'] === true && (m['result'] as any)?.row?.name);
     assert.ok(socketStatus.length >= NAMES.length - 1, 'the socket answered status for the handlers');
-    assert.ok(facts.socket!.some((m) => m['stream'] === true && typeof (m['item'] as any)?.line === 'string'), 'followLogs streamed lines');
+    assert.ok(facts.socket!.some((m) => m['stream'] === true && Array.isArray(m['item'])), 'watchPs streamed rows');
   });
 
   test('the settings files hold the secret (string and nested object), mode 0600', () => {

@@ -17,8 +17,6 @@ import { scanAttributed } from '../process/attribution.js';
 import { SupervisorError } from '../../core/errors.js';
 import type { GoalState } from '../goal/goal-state.js';
 import { closestName } from '../monitor/handler-detail.js';
-import { commandLogPath } from '../logging/command-log.js';
-import { followFile, lastLines } from '../logging/tail-lines.js';
 import { Runtime, type RuntimeOptions } from './runtime.js';
 import type { MonitorEvent } from '../monitor/types.js';
 import { chokidarFolderWatch } from '../monitor/single-folder-watch.js';
@@ -298,12 +296,6 @@ export class Daemon {
             ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
           });
         }
-      },
-      followLogs: async ({ name, lines }: { name: string; lines?: number }, ctx: { signal: AbortSignal; send(item: { line: string }): void }) => {
-        await known(name);
-        const file = commandLogPath(this.opts.dirs.logDir, name);
-        for (const line of await lastLines(file, lines ?? 20)) ctx.send({ line });
-        await followFile(file, (line) => ctx.send({ line }), ctx.signal);
       },
     };
   }

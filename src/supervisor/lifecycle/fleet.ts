@@ -205,38 +205,40 @@ export class Fleet {
    * `supervisor restart NAME`: its dependents (those the goal has enabled) are disabled first, last
    * dependent first, then it; then it is enabled, then they, in dependency order. Stops at the first failure.
    */
-  async restartWithDependents(name: string): Promise<ControlReport> {
-    const goal = this.lastGoal;
-    const handlers = goal?.handlers ?? [];
-    const own = handlers.find((h) => h.name === name);
-    if (!own) return { ok: false, steps: [`${name}: not restarted: not in the goal state`] };
+  restartWithDependents(name: string): Promise<ControlReport> {
+    return this.cycleWithDependents(name, 'restart');
+  }
+
+  /**
+   * `supervisor retry NAME`: its goal again now, in the order of a restart: what is Enabled among it
+   * and its dependents is disabled first (last dependent first, so its enable runs again), then its
+   * goal and theirs are applied again in dependency order (a dependent a failure had blocked is
+   * attempted now). Stops at the first failure.
+   */
+  retry(name: string): Promise<ControlReport> {
+    return this.cycleWithDependents(name, 'retry');
+  }
+
+  private async cycleWithDependents(name: string, verb: 'restart' | 'retry'): Promise<ControlReport> {
+    const handlers = this.lastGoal?.handlers ?? [];
+    if (!handlers.some((h) => h.name === name)) return { ok: false, steps: [`${name}: not ${verb === 'restart' ? 'restarted' : 'retried'}: not in the goal state`] };
     const dependents = dependentsOf(name, handlers);
     const order = applyOrder(handlers.filter((h) => h.name === name || dependents.includes(h.name)).map((h) => ({ ...h, state: 'enabled' })));
     const up = order.layers.flat().map((h) => h.name);
     const steps: string[] = [];
-    const run = async (n: string, op: 'disable' | 'reapply'): Promise<boolean> => {
-      const r = await this.control(n, op);
-      steps.push(`${n}: ${op === 'disable' ? 'disable' : 'enable'}: ${r.message}`);
-      return r.ok;
-    };
-    for (const n of [...up].reverse()) if (!(await run(n, 'disable'))) return { ok: false, steps };
-    for (const n of up) if (!(await run(n, 'reapply'))) return { ok: false, steps };
-    return { ok: true, steps };
-  }
-
-  /** `supervisor retry NAME`: its goal again now (an enabled handler is disabled first, so its enable runs again). */
-  async retry(name: string): Promise<ControlReport> {
-    if (!this.lastGoal?.handlers.some((h) => h.name === name)) return { ok: false, steps: [`${name}: not retried: not in the goal state`] };
-    const steps: string[] = [];
-    const record = await this.store.load(name);
-    if (record.state === 'Enabled') {
-      const d = await this.control(name, 'disable');
-      steps.push(`${name}: disable: ${d.message}`);
-      if (!d.ok) return { ok: false, steps };
+    for (const n of [...up].reverse()) {
+      // A retry says only what it did: a handler that is not Enabled (a failed install, a blocked dependent) has nothing to disable.
+      if (verb === 'retry' && (await this.store.load(n)).state !== 'Enabled') continue;
+      const r = await this.control(n, 'disable');
+      steps.push(`${n}: disable: ${r.message}`);
+      if (!r.ok) return { ok: false, steps };
     }
-    const r = await this.control(name, 'reapply');
-    steps.push(`${name}: goal applied again: ${r.message}`);
-    return { ok: r.ok, steps };
+    for (const n of up) {
+      const r = await this.control(n, 'reapply');
+      steps.push(`${n}: ${verb === 'restart' ? 'enable' : 'goal applied again'}: ${r.message}`);
+      if (!r.ok) return { ok: false, steps };
+    }
+    return { ok: true, steps };
   }
 
   private control(name: string, op: 'disable' | 'reapply'): Promise<ControlOutcome> {
