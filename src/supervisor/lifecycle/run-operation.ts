@@ -95,6 +95,9 @@ export async function runOperation(inv: CommandInvocation, ctx: RunContext): Pro
       ...(inv.runId ? { runId: inv.runId } : {}), ...(inv.exitFile ? { exitFile: inv.exitFile } : {}),
     });
     ctx.onStart(running.pid, ctx.clock.now());
+    // The slot is the command's while its process lives: reading its output tails and removing its
+    // group come after, so the next install (one at a time by default) need not wait for them.
+    void running.ended.then(release);
     r = await running.done;
   } finally {
     release();

@@ -81,7 +81,7 @@ export async function runCommand(spec: RunSpec): Promise<RunningCommand> {
   };
 
   if (spec.signal?.aborted) {
-    return { pid: null, done: finish(null, { outcome: 'canceled', exitCode: null, signal: null, error: `${what} canceled before it started`, termination: null }) };
+    return notStarted(finish(null, { outcome: 'canceled', exitCode: null, signal: null, error: `${what} canceled before it started`, termination: null }));
   }
   const runId = spec.runId ?? randomBytes(8).toString('hex');
   const [file, args] = 'shell' in spec.command
@@ -102,10 +102,19 @@ export async function runCommand(spec: RunSpec): Promise<RunningCommand> {
       : await startHere(spec, launch.file, launch.args, commandEnv(spec, runId));
   } catch (err) {
     groups?.release(spec.handler, runId);
-    return { pid: null, done: finish(null, { outcome: 'spawnFailed', exitCode: null, signal: null, error: `cannot start ${what}: ${(err as Error).message}`, termination: null }) };
+    return notStarted(finish(null, { outcome: 'spawnFailed', exitCode: null, signal: null, error: `cannot start ${what}: ${(err as Error).message}`, termination: null }));
   }
   const done = supervise(spec, started, startedAt, runId, what, finish);
-  return { pid: started.pid, done: groups === null ? done : done.then((r) => afterGroupRun(groups, spec, runId, r)) };
+  const result = groups === null ? done : done.then((r) => afterGroupRun(groups, spec, runId, r));
+  // Its exit as the spawner saw it, or the end of supervision (a termination, a lost spawner).
+  const ended = Promise.race([started.exit, done]).then(noop, noop);
+  return { pid: started.pid, done: result, ended };
+}
+
+const noop = (): void => {};
+
+function notStarted(done: Promise<RunResult>): RunningCommand {
+  return { pid: null, done, ended: Promise.resolve() };
 }
 
 /** Notes a kernel kill at the memory limit, then removes the run's group if nothing of it is left. */

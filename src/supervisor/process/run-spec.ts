@@ -45,6 +45,11 @@ export interface RunningCommand {
   readonly pid: number | null;
   /** Never rejects: every failure is an outcome. */
   readonly done: Promise<RunResult>;
+  /**
+   * Resolves once the command's process has ended (or never started), before its output tails
+   * are read and its group removed: what a concurrency gate waits for. Never rejects.
+   */
+  readonly ended: Promise<void>;
 }
 
 /** How a command ended, with the tails of its output for error messages. */
