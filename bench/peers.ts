@@ -43,12 +43,12 @@ export const peersBench: Benchmark = {
     const floor = await processFloor(ctx, n);
     const listFloor = (await nodeStartFloor(5)).medianMs;
     const contenders: PeerFigures[] = [];
-    const failures: string[] = [];
+    const failures: { name: string; error: string }[] = [];
     for (const [name, runOne] of [['ext-supervisor', runOurs], ['PM2', runPm2], ['supervisord', runSupervisord]] as const) {
       try {
         contenders.push(await runOne(ctx, n));
       } catch (err) {
-        failures.push(`${name}: ${(err as Error).message}`);
+        failures.push({ name, error: (err as Error).message.split('\n')[0]! });
         ctx.log(`${name} failed: ${(err as Error).stack ?? String(err)}`);
       }
     }
@@ -59,14 +59,17 @@ export const peersBench: Benchmark = {
       ['stop all', 'stopMs', floor.stopMs], ['delete / uninstall all', 'deleteMs', null],
     ];
     s.tables.push({ title: `N = ${n}; "× floor" is ext-supervisor's figure over the floor, "× ours" each peer's over ext-supervisor's (above 1: ext-supervisor is faster):`,
-      header: ['operation', 'floor (Node itself)', ...contenders.map((c) => `${c.name} ${c.version}`), 'ext-supervisor × floor', ...others.map((c) => `${c.name} × ours`)],
+      // A contender that could not finish keeps its column, saying so (its error is in the notes).
+      header: ['operation', 'floor (Node itself)', ...contenders.map((c) => `${c.name} ${c.version}`), ...failures.map((f) => f.name),
+        'ext-supervisor × floor', ...others.map((c) => `${c.name} × ours`)],
       rows: [
         ...rows.map(([label, key, fl]) => {
           const mine = ours ? (ours[key] as number | null) : null;
-          return [label, fmt(fl), ...contenders.map((c) => fmt(c[key] as number | null)), mine !== null && fl !== null ? `${ratio(mine, fl)} ×` : null,
+          return [label, fmt(fl), ...contenders.map((c) => fmt(c[key] as number | null)), ...failures.map(() => 'did not finish'),
+            mine !== null && fl !== null ? `${ratio(mine, fl)} ×` : null,
             ...others.map((c) => (mine !== null && c[key] !== null ? `${ratio(c[key] as number, mine)} ×` : null))];
         }),
-        ['daemon RSS with N running', null, ...contenders.map((c) => `${(c.daemonRssBytes / 1e6).toFixed(1)} MB`), null,
+        ['daemon RSS with N running', null, ...contenders.map((c) => `${(c.daemonRssBytes / 1e6).toFixed(1)} MB`), ...failures.map(() => 'did not finish'), null,
           ...others.map((c) => (ours ? `${ratio(c.daemonRssBytes, ours.daemonRssBytes)} ×` : null))],
       ] });
     if (ours) {
@@ -83,10 +86,11 @@ export const peersBench: Benchmark = {
     }
     for (const c of contenders) s.notes.push(...c.notes);
     s.notes.push(`Floor: Node spawning N \`/bin/sh loop.sh\` (start: until every spawn event), then SIGTERM to each process group until every one exited (stop); list floor: \`node -e 0\`.`);
-    for (const f of failures) s.notes.push(`**Not measured:** ${f}`);
+    for (const f of failures) s.notes.push(`**${f.name} did not finish** at N = ${n}: ${f.error}`);
+    s.data['failures'] = failures;
     s.data['contenders'] = contenders;
     s.data['floor'] = { ...floor, listMs: listFloor };
-    if (!ours) s.error = failures.join('; ');
+    if (!ours) s.error = failures.map((f) => `${f.name}: ${f.error}`).join('; ');
     return [s];
   },
 };
