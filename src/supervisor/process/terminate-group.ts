@@ -29,7 +29,7 @@ export async function terminateGroup(o: GroupTerminateOptions): Promise<Terminat
   const killed: number[] = [];
   const report = (unkillable: number[]): TerminationReport => {
     if (runId !== undefined && unkillable.length === 0) groups.release(handler, runId);
-    else if (unkillable.length === 0) groups.sweep();
+    else if (unkillable.length === 0) groups.releaseAll(handler);
     return { reason: o.reason, termed, killed, unkillable, durationMs: clock.now() - started };
   };
   const members = groups.members(handler, runId);

@@ -186,24 +186,36 @@ export class CgroupGroups {
     this.releaseHandler(handler);
   }
 
-  /** Removes every empty group (after a crash, at start and stop, after a kill). */
-  sweep(): void {
-    for (const handler of new Set(this.roots.flatMap((r) => childGroups(r, 'h-').map((d) => d.slice(2))))) {
-      for (const root of this.roots) {
-        for (const run of childGroups(join(root, handlerDir(handler)), 'r-')) {
-          if (!this.active.has(`${handlerDir(handler)}/${run}`)) removeGroup(join(root, handlerDir(handler), run));
-        }
+  /**
+   * Removes one handler's empty run groups (not those prepared and not yet entered), then its
+   * group and the lib root if nothing is left: after that handler's processes were all ended.
+   * Only its own folders are read, so ending N handlers costs N times one handler, not N x N.
+   */
+  releaseAll(handler: string): void {
+    for (const root of this.roots) {
+      for (const run of childGroups(join(root, handlerDir(handler)), 'r-')) {
+        if (!this.active.has(`${handlerDir(handler)}/${run}`)) removeGroup(join(root, handlerDir(handler), run));
       }
-      this.releaseHandler(handler);
     }
-    for (const root of this.roots) if (childGroups(root, 'h-').length === 0) removeGroup(root);
+    this.releaseHandler(handler);
   }
 
+  /** Removes every empty group (after a crash, at start and stop). */
+  sweep(): void {
+    for (const handler of new Set(this.roots.flatMap((r) => childGroups(r, 'h-').map((d) => d.slice(2))))) this.releaseAll(handler);
+  }
+
+  /**
+   * The handler's group, then the lib root, each where it is empty. No listing first: the kernel
+   * refuses to remove a group that holds a process or a child group (EBUSY), which is the same
+   * test made atomically, and listing a root of N handler groups at every release made a stop
+   * of N handlers cost N x N directory reads (docs/decisions.md, "Stopping N handlers").
+   */
   private releaseHandler(handler: string): void {
-    for (const root of this.roots) {
-      if (childGroups(join(root, handlerDir(handler)), 'r-').length === 0) removeGroup(join(root, handlerDir(handler)));
-    }
-    for (const root of this.roots) if (childGroups(root, 'h-').length === 0) removeGroup(root);
+    let handlerLeft = false;
+    for (const root of this.roots) if (!removeGroup(join(root, handlerDir(handler))) && existsSync(join(root, handlerDir(handler)))) handlerLeft = true;
+    if (handlerLeft) return;
+    for (const root of this.roots) removeGroup(root);
   }
 
   /** Which controllers are enforced, for limit messages. */
