@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { writeExampleGoal } from './example-goal.mjs';
 
@@ -53,7 +53,8 @@ function probe(port) {
 }
 
 let httpNote = '';
-if (!extra.some((a) => /^--(http|metrics)-listen(=|$)/.test(a))) {
+const portChosenHere = !extra.some((a) => /^--(http|metrics)-listen(=|$)/.test(a));
+if (portChosenHere) {
   let port = await probe(DEFAULT_PORT);
   if (port === null) {
     port = await probe(0);
@@ -75,5 +76,24 @@ running and the next npm start adopts them.
 `);
 // The daemon ignores our SIGINT handling: it gets Ctrl-C itself from the terminal and stops gracefully.
 process.on('SIGINT', () => {});
-const r = supervisor(['run', '--goal-state', goalFile, '--lib-dir', libDir, '--log-dir', logDir, ...extra]);
-process.exit(r.status ?? 1);
+
+/** Runs the daemon in the foreground, its stderr passed through and kept (the start of it) to read why it stopped. */
+function runDaemon(args) {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['inherit', 'inherit', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => { process.stderr.write(d); if (err.length < 65536) err += d; });
+    child.on('exit', (code) => done({ code: code ?? 1, err }));
+  });
+}
+
+const runArgs = () => ['run', '--goal-state', goalFile, '--lib-dir', libDir, '--log-dir', logDir, ...extra];
+let r = await runDaemon(runArgs());
+// Another npm start may have taken the port between the probe and the daemon's listen: a free one then.
+for (let attempt = 0; portChosenHere && r.code === 2 && /EADDRINUSE/.test(r.err) && attempt < 3; attempt += 1) {
+  const port = await probe(0);
+  extra.splice(extra.indexOf('--http-listen'), 2, '--http-listen', `127.0.0.1:${port}`);
+  console.log(`(the status page's port was taken as the daemon started: now http://127.0.0.1:${port}/)`);
+  r = await runDaemon(runArgs());
+}
+process.exit(r.code);

@@ -37,7 +37,12 @@ describe('terminateHandler', () => {
       const r = await (await runCommand(spec(libId, 'Daemon', `sh -c ': > ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
       assert.equal(r.outcome, 'exited');
       await waitFor('the daemon', exists(ready));
-      const daemon = (await scanAttributed(libId)).get('Daemon') ?? [];
+      // Seen once it has become the sleep: a scan during its execve reads a blank environ.
+      const daemon = await waitFor('the daemon in a scan, as sleep', async () => {
+        const found = (await scanAttributed(libId)).get('Daemon') ?? [];
+        const comm = found.length === 1 ? (() => { try { return readFileSync(`/proc/${found[0]!.pid}/comm`, 'utf8'); } catch { return ''; } })() : '';
+        return comm === 'sleep\n' ? found : undefined;
+      });
       assert.equal(daemon.length, 1);
 
       const report = await terminateHandler({ libId, handler: 'Daemon', graceMs: 3000, reason: 'cleanup' });

@@ -23,9 +23,10 @@ class CountingStore extends SessionStore {
   readonly writes: SessionDoc[] = [];
   #waiters: Array<{ n: number; resolve: () => void }> = [];
 
-  override async write(doc: SessionDoc): Promise<void> {
-    await super.write(doc);
-    this.writes.push(doc);
+  /** Every write ends here (write() serialises, then calls it; the recorder calls it directly). */
+  override async writeText(id: string, json: string, first?: false): Promise<void> {
+    await super.writeText(id, json, first);
+    this.writes.push(JSON.parse(json) as SessionDoc);
     this.#waiters = this.#waiters.filter((w) => (this.writes.length >= w.n ? (w.resolve(), false) : true));
   }
 
