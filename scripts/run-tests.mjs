@@ -2,6 +2,8 @@
 // Runs every test/**/*.test.ts with node:test through tsx. Node 20's --test does not
 // expand globs or pick up .ts files itself, so the list is built here.
 import { readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+
+const runStartedAt = Date.now();
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -39,7 +41,23 @@ function removeEmptyDefaultRoots() {
       .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2').map((f) => f[1]);
   } catch { /* no /proc: nothing to clean */ }
   for (const m of mounts) {
-    try { rmdirSync(join(m, 'ext-supervisor')); } catch { /* absent, or in use */ }
+    // Lib groups (12 hex digits) made during this run and left empty: a unit test that drives
+    // commands below the daemon has no stop to remove its lib dir's group. Only childless groups
+    // with no member, made since the run began (a cgroup dir's mtime is its creation), so a
+    // supervisor running on this host keeps its own.
+    const sub = join(m, 'ext-supervisor');
+    let libs = [];
+    try { libs = readdirSync(sub, { withFileTypes: true }).filter((d) => d.isDirectory() && /^[0-9a-f]{12}$/.test(d.name)); } catch { /* none */ }
+    for (const d of libs) {
+      const g = join(sub, d.name);
+      try {
+        if (statSync(g).mtimeMs < runStartedAt - 1000) continue;
+        if (readdirSync(g, { withFileTypes: true }).some((e) => e.isDirectory())) continue;
+        if (readFileSync(join(g, 'cgroup.procs'), 'utf8').trim() !== '') continue;
+        rmdirSync(g);
+      } catch { /* in use, or gone */ }
+    }
+    try { rmdirSync(sub); } catch { /* absent, or in use */ }
   }
 }
 child.on('exit', (code, signal) => {
