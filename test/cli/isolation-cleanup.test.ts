@@ -9,24 +9,14 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers } from '../helpers/fleet.js';
-import { askDaemon } from '../helpers/cli.js';
-import { dirFlags, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
+import { startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { endLibGroups, groupsNamed, processesUnder, savedGroups } from '../helpers/cgroups.js';
 import { libIdOf } from '../../src/storage/dirs.js';
-import { readProcStat } from '../../src/supervisor/process/proc.js';
 import { closePackagePool } from '../../src/supervisor/packages/pool.js';
+import { alive, psRow as row } from '../helpers/isolation.js';
 
 after(() => closePackagePool());
 
-const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };
-const row = async (ws: Workspace, name: string) => {
-  const r = await askDaemon(['ps', '--json', ...dirFlags(ws)]);
-  try {
-    return (JSON.parse(r.stdout) as Array<Record<string, any>>).find((x) => x.name === name);
-  } catch {
-    throw new Error(`ps --json gave no JSON (exit ${r.code}): ${r.stderr}`);
-  }
-};
 
 test('after a daemon run and a clean stop no group of its lib dir remains', async () => {
   const ws = await Workspace.create('exts-cg-clean-');

@@ -11,25 +11,16 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers } from '../helpers/fleet.js';
-import { CLI, askDaemon, type CliResult } from '../helpers/cli.js';
+import { CLI, type CliResult } from '../helpers/cli.js';
 import { dirFlags, waitFor } from '../helpers/daemon.js';
 import { groupsNamed, processesUnder, testCgroupRoot, v2GroupOf } from '../helpers/cgroups.js';
 import { findMounts } from '../../src/supervisor/process/cgroup/detect.js';
 import { libIdOf } from '../../src/storage/dirs.js';
-import { readProcStat } from '../../src/supervisor/process/proc.js';
 import { closePackagePool } from '../../src/supervisor/packages/pool.js';
+import { alive, psRow as row } from '../helpers/isolation.js';
 
 after(() => closePackagePool());
 
-const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };
-const row = async (ws: Workspace, name: string) => {
-  const r = await askDaemon(['ps', '--json', ...dirFlags(ws)]);
-  try {
-    return (JSON.parse(r.stdout) as Array<Record<string, any>>).find((x) => x.name === name);
-  } catch {
-    throw new Error(`ps --json gave no JSON (exit ${r.code}): ${r.stderr}`);
-  }
-};
 const procsOf = (dir: string): number[] => readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number);
 
 interface Unit { readonly pid: number; readonly done: Promise<CliResult>; stop(): Promise<CliResult> }
