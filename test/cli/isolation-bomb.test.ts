@@ -14,8 +14,8 @@ import { askDaemon } from '../helpers/cli.js';
 import { dirFlags, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { processesUnder, savedGroups, testCgroupRoot } from '../helpers/cgroups.js';
 import { findMounts } from '../../src/supervisor/process/cgroup/detect.js';
-import { readProcStat } from '../../src/supervisor/process/proc.js';
 import { closePackagePool } from '../../src/supervisor/packages/pool.js';
+import { alive } from '../helpers/isolation.js';
 
 after(() => closePackagePool());
 
@@ -31,7 +31,6 @@ sh "$0" $((d - 1)) &
 wait
 `;
 
-const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };
 
 async function rows(ws: Workspace): Promise<Array<Record<string, any>>> {
   const r = await askDaemon(['ps', '--json', ...dirFlags(ws)]);

@@ -13,6 +13,7 @@ import { dirFlags, startDaemon, waitFor, type RunningDaemon } from '../helpers/d
 import { testCgroupRoot } from '../helpers/cgroups.js';
 import { readProcStat } from '../../src/supervisor/process/proc.js';
 import { closePackagePool } from '../../src/supervisor/packages/pool.js';
+import { alive } from '../helpers/isolation.js';
 
 after(() => closePackagePool());
 
@@ -28,7 +29,6 @@ async function psJson(ws: Workspace): Promise<Array<Record<string, any>>> {
   return rows;
 }
 const row = async (ws: Workspace, name: string) => (await psJson(ws)).find((r) => r.name === name);
-const alive = (pid: number): boolean => { const s = readProcStat(pid); return s !== null && s.state !== 'Z' && s.state !== 'X'; };
 
 /** A workspace, a daemon on its own cgroup subtree, and the clean-up of all three. */
 async function setup(prefix: string): Promise<{ ws: Workspace; root: string; start: (goal: string, extra?: string[]) => Promise<RunningDaemon>; end: () => Promise<void> }> {
