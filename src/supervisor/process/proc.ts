@@ -89,7 +89,7 @@ export function isKernelThread(stat: ProcStat): boolean {
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * Reads a whole /proc file into the shared scratch buffer (valid until the next call);
+ * Reads a whole /proc (or cgroupfs) file into the shared scratch buffer (valid until the next call);
  * returns null when the process is gone or unreadable. With `oneLine`, for files the kernel
  * renders as one short line in a single read (stat, schedstat, uptime), a read that did not fill
  * the buffer is the whole file: the read that would return 0 is skipped (3 system calls instead

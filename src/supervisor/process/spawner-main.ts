@@ -28,6 +28,7 @@ function send(reply: SpawnerReply): void {
 }
 let supervisorGone = false;
 function flush(): void {
+  if (queued.length === 0) return; // already sent by the spawn loop
   const text = `${queued.join('\n')}\n`;
   queued = [];
   if (!supervisorGone) process.stdout.write(text);
@@ -95,7 +96,12 @@ process.stdin.on('data', (chunk: Buffer) => {
       process.stderr.write(`spawner: not a request: ${line.slice(0, 200)}\n`);
       continue;
     }
-    if (req.t === 'spawn') start(req);
+    if (req.t === 'spawn') {
+      start(req);
+      // Each fork is told at once: a fork waits for the child's exec (~5-25 ms here under a burst), and
+      // the supervisor's timeout of a command counts from its answer (run-command.ts).
+      if (queued.length) flush();
+    }
   }
 });
 process.stdin.on('end', () => {

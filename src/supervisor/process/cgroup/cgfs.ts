@@ -2,15 +2,18 @@
  * The few cgroupfs operations the backend needs. cgroupfs files are tiny and served from kernel
  * memory, so these are synchronous: a write never blocks on a disk.
  */
-import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readProcFile } from '../proc.js';
 
-/** A cgroupfs file's text, or null when it cannot be read (absent, group removed). */
+/**
+ * A cgroupfs file's text, or null when it cannot be read (absent, group removed). Read into the
+ * shared scratch buffer with one read per file (the kernel's seq_file fills the buffer as far as
+ * the file goes): readFileSync's stat, allocation and second read made each read ~55 µs against
+ * ~18 µs here, measured on 3000 v1 memory files; the sampler reads ~5 per handler every tick.
+ */
 export function readCg(path: string): string | null {
-  try {
-    return readFileSync(path, 'latin1');
-  } catch {
-    return null;
-  }
+  const buf = readProcFile(path, true);
+  return buf === null ? null : buf.toString('latin1');
 }
 
 /** Writes a cgroupfs file; throws the errno error (EINVAL, EBUSY, ENOENT...) for the caller to word. */

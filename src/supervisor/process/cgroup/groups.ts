@@ -29,6 +29,8 @@ export class CgroupGroups {
   private readonly membershipRoot: string;
   /** Runs prepared and not yet released: empty until their shell writes itself in, and never swept meanwhile. */
   private readonly active = new Set<string>();
+  /** The limits each handler's group was last given here; a handler adopted from a previous daemon is absent (read all). */
+  private readonly limitsOf = new Map<string, HandlerLimits | null>();
 
   /** `cgroupKill: false` takes the path of kernels before 5.14 (no cgroup.kill): tests only. */
   constructor(readonly layout: CgroupLayout, private readonly onPrepare: () => void = () => {}, private readonly opts: { cgroupKill?: boolean } = {}) {
@@ -45,6 +47,7 @@ export class CgroupGroups {
     this.active.add(runDir(handler, runId));
     for (const root of this.roots) makeGroup(join(root, runDir(handler, runId)));
     const problems = applyLimits(this.layout, handlerDir(handler), limits);
+    this.limitsOf.set(handler, limits);
     return { procsFiles: this.roots.map((root) => join(root, runDir(handler, runId), 'cgroup.procs')), problems };
   }
 
@@ -168,15 +171,18 @@ export class CgroupGroups {
       : mem === 'v1' ? readNumber(join(this.layout.v1.get('memory')!, rel, 'memory.usage_in_bytes')) : null;
     let nrThrottled = 0;
     let throttledUsec = 0;
+    // Without a limit nothing throttles or OOM-kills: two reads less per handler and tick (v1).
+    const limits = this.limitsOf.get(handler);
+    const capped = (key: 'cpuPercent' | 'memoryMB'): boolean => limits === undefined || (limits !== null && limits[key] !== undefined);
     if (this.layout.where.cpu === 'v2') {
       nrThrottled = cpuStat?.get('nr_throttled') ?? 0;
       throttledUsec = cpuStat?.get('throttled_usec') ?? 0;
-    } else if (this.layout.where.cpu === 'v1') {
+    } else if (this.layout.where.cpu === 'v1' && capped('cpuPercent')) {
       const s = readKeyed(join(this.layout.v1.get('cpu')!, rel, 'cpu.stat'));
       nrThrottled = s?.get('nr_throttled') ?? 0;
       throttledUsec = nsToUs(s?.get('throttled_time') ?? 0) ?? 0;
     }
-    return { cpuUsec, memoryBytes, nrThrottled, throttledUsec, oomKills: this.oomKills(handler) };
+    return { cpuUsec, memoryBytes, nrThrottled, throttledUsec, oomKills: capped('memoryMB') ? this.oomKills(handler) : 0 };
   }
 
   /** Removes a run's groups once empty, then its handler's and the lib root if nothing is left. */
@@ -215,6 +221,7 @@ export class CgroupGroups {
     let handlerLeft = false;
     for (const root of this.roots) if (!removeGroup(join(root, handlerDir(handler))) && existsSync(join(root, handlerDir(handler)))) handlerLeft = true;
     if (handlerLeft) return;
+    this.limitsOf.delete(handler);
     for (const root of this.roots) removeGroup(root);
   }
 
