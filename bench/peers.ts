@@ -24,7 +24,27 @@ export function peerLimitMs(n: number): number {
 }
 
 /** Node starting N loop.sh (each in its own group) until all spawned, then SIGTERM to each group until all exited. */
-async function processFloor(ctx: BenchContext, n: number): Promise<{ startMs: number; stopMs: number }> {
+/**
+ * What the handler protocol adds to a stop: every handler's disable command runs before its
+ * processes are ended. Node running N `sh -c 'exit 0'` (a disable that does nothing), 16 at a
+ * time as the daemon's --concurrency 16, until the last exited.
+ */
+async function disableCommandsFloor(ctx: BenchContext, n: number): Promise<number> {
+  const libId = randomBytes(6).toString('hex');
+  ctx.libIds.add(libId);
+  const t0 = Date.now();
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      await start('/bin/sh', ['-c', 'exit 0'], { env: markEnv(libId, `D${i}`) }).exited;
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, lane));
+  return Date.now() - t0;
+}
+
+async function processFloor(ctx: BenchContext, n: number): Promise<{ startMs: number; stopMs: number; protocolStopMs: number }> {
   const libId = randomBytes(6).toString('hex');
   ctx.libIds.add(libId);
   const t0 = Date.now();
@@ -36,7 +56,8 @@ async function processFloor(ctx: BenchContext, n: number): Promise<{ startMs: nu
   for (const p of procs) process.kill(-p.child.pid!, 'SIGTERM');
   await Promise.all(procs.map((p) => p.exited));
   while ((await marked(new Set([libId]))).length > 0) await sleep(20);
-  return { startMs, stopMs: Date.now() - t1 };
+  const stopMs = Date.now() - t1;
+  return { startMs, stopMs, protocolStopMs: stopMs + await disableCommandsFloor(ctx, n) };
 }
 
 const fmt = (ms: number | null): string | null => (ms === null ? null : `${(ms / 1000).toFixed(2)} s`);
@@ -70,7 +91,7 @@ async function runLimited(ctx: BenchContext, name: string, runOne: Contender[1],
 }
 
 /** The table, figures and notes of one N. */
-export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[], floor: { startMs: number; stopMs: number }, listFloor: number): void {
+export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[], floor: { startMs: number; stopMs: number; protocolStopMs?: number }, listFloor: number): void {
   const contenders = outcomes.flatMap((o) => ('figures' in o ? [o.figures] : []));
   const ours = contenders.find((c) => c.name === 'ext-supervisor');
   const others = contenders.filter((c) => c !== ours);
@@ -79,6 +100,7 @@ export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[
     ['start N (cold)', 'startMs', floor.startMs], ['start N again (warm)', 'warmStartMs', floor.startMs], ['list (median of 5)', 'listMs', listFloor],
     ['stop all', 'stopMs', floor.stopMs], ['delete / uninstall all', 'deleteMs', null],
   ];
+  const protocolStop = floor.protocolStopMs ?? null;
   s.tables.push({ title: `N = ${n}; "× floor" is ext-supervisor's figure over the floor, "× ours" each peer's over ext-supervisor's (above 1: ext-supervisor is faster):`,
     header: ['operation', 'floor (Node itself)', ...outcomes.map((o) => ('figures' in o ? `${o.name} ${o.figures.version}` : o.name)), 'ext-supervisor × floor', ...others.map((c) => `${c.name} × ours`)],
     rows: [
@@ -88,6 +110,8 @@ export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[
         return [label, fmt(fl), ...outcomes.map((o) => cellOf(o, (c) => fmt(c[key] as number | null))), mine !== null && fl !== null ? `${ratio(mine, fl)} ×` : null,
           ...others.map((c) => (mine !== null && c[key] !== null ? `${ratio(c[key] as number, mine)} ×` : null))];
       }),
+      ...(protocolStop !== null ? [['stop all, protocol floor: the signals + N disable commands (`sh -c \'exit 0\'`, 16 at a time)', fmt(protocolStop),
+        ...outcomes.map(() => null), ours ? `${ratio(ours.stopMs, protocolStop)} ×` : null, ...others.map(() => null)]] : []),
       ['daemon RSS with N running', null, ...outcomes.map((o) => cellOf(o, (c) => `${(c.daemonRssBytes / 1e6).toFixed(1)} MB`)), null,
         ...others.map((c) => (ours ? `${ratio(c.daemonRssBytes, ours.daemonRssBytes)} ×` : null))],
     ] });
@@ -100,6 +124,14 @@ export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[
       s.figures.push({ name: `ext-supervisor ${label}, N = ${n}`, value: round(mine / 1000, 2), unit: 's', floor: round(fl / 1000, 2),
         ratio: ratio(mine, fl), target: others.length ? `faster than every peer that finished (best ${(best / 1000).toFixed(2)} s)` : undefined,
         met: others.length ? mine < best : null });
+    }
+    if (protocolStop !== null) {
+      // supervisord and PM2 run no disable command: when that alone takes longer than the fastest peer's stop, the row is out of reach.
+      const best = Math.min(...others.map((c) => c.stopMs));
+      s.figures.push({ name: `stop all, N = ${n}: protocol floor (signals + N disable commands at 16)`, value: round(protocolStop / 1000, 2), unit: 's',
+        target: others.length ? `below the fastest peer's stop (${(best / 1000).toFixed(2)} s), else "faster than every peer" is out of reach for a handler-protocol supervisor` : undefined,
+        met: others.length ? protocolStop < best : null });
+      s.figures.push({ name: `ext-supervisor stop all over the protocol floor, N = ${n}`, value: ratio(ours.stopMs, protocolStop), unit: '×' });
     }
     s.figures.push({ name: `ext-supervisor daemon RSS with N = ${n} running`, value: round(ours.daemonRssBytes / 1e6, 1), unit: 'MB',
       target: others.length ? 'smaller than every peer that finished' : undefined, met: others.length ? others.every((c) => ours.daemonRssBytes < c.daemonRssBytes) : null });
@@ -116,7 +148,7 @@ export const peersBench: Benchmark = {
     const s = newSection('peers', TITLE);
     const sizes = ctx.quick ? QUICK_SIZES : SIZES;
     const failedAt = new Map<string, number>();
-    const all: { n: number; outcomes: Outcome[]; floor: { startMs: number; stopMs: number; listMs: number } }[] = [];
+    const all: { n: number; outcomes: Outcome[]; floor: { startMs: number; stopMs: number; protocolStopMs: number; listMs: number } }[] = [];
     for (const n of sizes) {
       if (CONTENDERS.every(([name]) => failedAt.has(name))) {
         for (const [name] of CONTENDERS) s.notes.push(`**${name} was not run at N = ${n}:** it could not finish N = ${failedAt.get(name)}.`);
@@ -138,7 +170,8 @@ export const peersBench: Benchmark = {
     const notes = new Set<string>();
     for (const { outcomes } of all) for (const o of outcomes) if ('figures' in o) for (const note of o.figures.notes) notes.add(note);
     s.notes.unshift(...notes);
-    s.notes.push(`Floor: Node spawning N \`/bin/sh loop.sh\` (start: until every spawn event), then SIGTERM to each process group until every one exited (stop); list floor: \`node -e 0\`.`);
+    s.notes.push(`Floor: Node spawning N \`/bin/sh loop.sh\` (start: until every spawn event), then SIGTERM to each process group until every one exited (stop); list floor: \`node -e 0\`. `
+      + 'Protocol floor of a stop: that SIGTERM floor plus Node running N `sh -c \'exit 0\'` 16 at a time: the disable command the handler protocol runs for every handler before ending its processes, which PM2 and supervisord do not have.');
     s.notes.push(`Each contender has ${peerLimitMs(300) / 1000} s at N = 300 and ${peerLimitMs(1000) / 1000} s at N = 1000 for everything (its install included); past it, or on an error, it is reported as not finished with its error, and not tried at a larger N.`);
     s.data['sizes'] = all;
     s.data['contenders'] = all.flatMap((x) => x.outcomes.flatMap((o) => ('figures' in o ? [{ n: x.n, ...o.figures }] : [])));

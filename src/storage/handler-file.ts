@@ -7,6 +7,7 @@
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { SupervisorError } from '../core/errors.js';
+import { readHandleCapped } from './capped-read.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_APPEND, O_NONBLOCK, O_NOFOLLOW } = constants;
 // O_NONBLOCK: opening a FIFO returns at once (ENXIO for writing without a reader) instead of
@@ -128,20 +129,9 @@ async function readCapped(path: string, maxBytes: number): Promise<Buffer | null
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw err;
   }
-  const { handle } = opened;
+  const { handle, stats } = opened;
   try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      // One byte past the cap tells "exactly at the cap" from "over it", also for a file still growing.
-      const buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1 - total, 1024 * 1024));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(buffer.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > maxBytes) throw new SupervisorError('E_FILE_TOO_LARGE', `${path} is larger than ${maxBytes} bytes`, { path, maxBytes });
-    }
-    return Buffer.concat(chunks, total);
+    return await readHandleCapped(handle, path, maxBytes, stats.size);
   } finally {
     await handle.close().catch(() => {});
   }

@@ -4,6 +4,7 @@
  */
 import { open } from 'node:fs/promises';
 import { SupervisorError } from '../core/errors.js';
+import { readHandleCapped } from './capped-read.js';
 import { contentStart, decodeText, tryParseJson } from '../protocol/lenient.js';
 
 /** Default read cap: far above any sane status, heartbeat or state file. */
@@ -19,21 +20,7 @@ export async function readFileCapped(path: string, maxBytes = DEFAULT_MAX_READ_B
     throw readError(path, error);
   }
   try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      // Read one byte past the cap so a file exactly at the cap is fine and one over is caught.
-      const room = maxBytes + 1 - total;
-      const buffer = Buffer.allocUnsafe(Math.min(Math.max(room, 1), 1024 * 1024));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(buffer.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > maxBytes) {
-        throw new SupervisorError('E_FILE_TOO_LARGE', `${path} is larger than ${maxBytes} bytes`, { path, maxBytes });
-      }
-    }
-    return Buffer.concat(chunks, total);
+    return await readHandleCapped(handle, path, maxBytes);
   } catch (error) {
     if (error instanceof SupervisorError) throw error;
     throw readError(path, error);
