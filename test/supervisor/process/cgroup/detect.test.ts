@@ -1,5 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describeLayout, findMounts, ownV2Group, type CgroupLayout } from '../../../../src/supervisor/process/cgroup/detect.js';
 import { cpuQuotaUs, describeLimits, memoryBytes } from '../../../../src/supervisor/process/cgroup/limits.js';
 import { enterGroups } from '../../../../src/supervisor/process/cgroup/index.js';
@@ -55,5 +59,29 @@ describe('cgroup detection', () => {
     const { file, args } = enterGroups(['/a/cgroup.procs', '/b/cgroup.procs'], '/bin/x', ['-- y', '']);
     assert.equal(file, '/bin/sh');
     assert.deepEqual(args.slice(2), ['ext-supervisor-enter', '/a/cgroup.procs', '/b/cgroup.procs', '--', '/bin/x', '-- y', '']);
+  });
+
+  test('a shell command runs in the entering shell, as /bin/sh -c runs it: same $0, no arguments, nothing set', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'enter-'));
+    try {
+      const procs = [join(dir, 'a.procs'), join(dir, 'b.procs')];
+      const line = 'echo "$0|$#|${f-unset}|$$"; exit 7';
+      const { file, args } = enterGroups(procs, '/bin/sh', ['-c', line]);
+      const r = spawnSync(file, args, { encoding: 'utf8' });
+      assert.equal(r.status, 7);
+      const [zero, count, f, pid] = r.stdout.trim().split('|');
+      assert.deepEqual([zero, count, f], ['/bin/sh', '0', 'unset']);
+      // The pid that ran the line is the one written into every group: no exec in between.
+      for (const p of procs) assert.equal(readFileSync(p, 'utf8').trim(), pid);
+      assert.deepEqual(spawnSync('/bin/sh', ['-c', line], { encoding: 'utf8' }).stdout.split('|').slice(0, 3), [zero, count, f]);
+      // A write that fails stops the run before the line: exit 125, the line never ran.
+      const bad = enterGroups([join(dir, 'missing', 'x.procs')], '/bin/sh', ['-c', 'echo ran']);
+      const r2 = spawnSync(bad.file, bad.args, { encoding: 'utf8' });
+      assert.equal(r2.status, 125);
+      assert.equal(r2.stdout, '');
+      assert.match(r2.stderr, /cannot enter cgroup/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
