@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry } from '../helpers/handlers.js';
 import { killLeftovers } from '../helpers/fleet.js';
 import { CLI, type CliResult } from '../helpers/cli.js';
-import { dirFlags, waitFor } from '../helpers/daemon.js';
+import { dirFlags, waitFor, whenListening } from '../helpers/daemon.js';
 import { groupsNamed, processesUnder, testCgroupRoot, v2GroupOf } from '../helpers/cgroups.js';
 import { findMounts } from '../../src/supervisor/process/cgroup/detect.js';
 import { libIdOf } from '../../src/storage/dirs.js';
@@ -35,22 +35,7 @@ async function startAsUnit(ws: Workspace, goal: string, group: string): Promise<
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  let exited = false;
-  void done.then(() => { exited = true; });
-  const stop = async (): Promise<CliResult> => {
-    if (!exited) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    try { return await done; } finally { clearTimeout(timer); }
-  };
-  try {
-    await waitFor(async () => {
-      if (exited) throw new Error(`supervisor run exited early: ${JSON.stringify(await done)}`);
-      return access(join(ws.libDir, 'supervisor.sock')).then(() => true, () => false);
-    }, 60_000, 'the control socket');
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  const stop = await whenListening(ws, child, done);
   return { pid: child.pid!, done, stop };
 }
 

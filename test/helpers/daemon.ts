@@ -25,9 +25,12 @@ export function dirFlags(ws: Workspace): string[] {
   return ['--lib-dir', ws.libDir, '--log-dir', ws.logDir];
 }
 
-export async function startDaemon(ws: Workspace, goalSource: string, extra: readonly string[] = []): Promise<RunningDaemon> {
-  const args = ['run', '--goal-state', goalSource, ...dirFlags(ws), '--kill-grace', '0.3', '--sample-interval', '0.5', ...extra];
-  const { child, done } = startCli(args);
+/**
+ * Waits until the daemon `child` (ending with `done`) has opened its control socket, and returns
+ * its stop: SIGTERM, then SIGKILL past the stop and kill graces. One that exits first, or is not
+ * listening by the deadline, is killed and the wait throws.
+ */
+export async function whenListening(ws: Workspace, child: ChildProcess, done: Promise<CliResult>): Promise<() => Promise<CliResult>> {
   let exited = false;
   void done.then(() => { exited = true; });
   try {
@@ -41,18 +44,22 @@ export async function startDaemon(ws: Workspace, goalSource: string, extra: read
     if (!exited) { child.kill('SIGKILL'); await done; }
     throw err;
   }
-  return {
-    child, done, args,
-    async stop() {
-      if (!exited) child.kill('SIGTERM');
-      // A daemon that does not stop (a defect under test) must not keep the test file, and the
-      // whole run, alive: past its stop grace (30 s) and kill grace, it is killed.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-      try {
-        return await done;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+  return async () => {
+    if (!exited) child.kill('SIGTERM');
+    // A daemon that does not stop (a defect under test) must not keep the test file, and the
+    // whole run, alive: past its stop grace (30 s) and kill grace, it is killed.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    try {
+      return await done;
+    } finally {
+      clearTimeout(timer);
+    }
   };
+}
+
+export async function startDaemon(ws: Workspace, goalSource: string, extra: readonly string[] = []): Promise<RunningDaemon> {
+  const args = ['run', '--goal-state', goalSource, ...dirFlags(ws), '--kill-grace', '0.3', '--sample-interval', '0.5', ...extra];
+  const { child, done } = startCli(args);
+  const stop = await whenListening(ws, child, done);
+  return { child, done, args, stop };
 }
