@@ -4,9 +4,10 @@
  * read for membership (the kill bench counts a process that dropped its mark), and swept: every
  * member SIGKILLed (cgroup.kill where cgroup2 has it), then every group removed, deepest first.
  */
-import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findMounts } from '../src/supervisor/process/cgroup/detect.js';
+import { readPids } from '../src/supervisor/process/cgroup/cgfs.js';
 import { sleep } from './proc-tools.js';
 
 /** How deep under a mount a lib id's group is looked for (`/ext-supervisor/<id>` is 2; a systemd unit's subtree a few more). */
@@ -58,14 +59,6 @@ function membershipOf(libId: string): string | undefined {
   return found;
 }
 
-function pidsIn(dir: string): number[] {
-  try {
-    return readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** A group and its descendants, deepest first. */
 function tree(dir: string): string[] {
   const out: string[] = [];
@@ -81,7 +74,7 @@ export function groupMembers(libId: string): Map<string, number[]> {
   if (lib === undefined) return out;
   for (const h of subdirs(lib)) {
     if (!h.startsWith('h-')) continue;
-    const pids = tree(join(lib, h)).flatMap(pidsIn);
+    const pids = tree(join(lib, h)).flatMap(readPids);
     if (pids.length) out.set(h.slice(2), pids);
   }
   return out;
@@ -112,7 +105,7 @@ export async function sweepCgroups(libIds: ReadonlySet<string>, timeoutMs = 30_0
     for (const lib of libs) {
       const groups = tree(lib);
       for (const g of groups) {
-        const members = pidsIn(g);
+        const members = readPids(g);
         for (const pid of members) killed.add(pid);
         if (!existsSync(join(g, 'cgroup.kill')) || !tryWrite(join(g, 'cgroup.kill'), '1')) {
           for (const pid of members) {

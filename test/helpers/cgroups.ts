@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, rmdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findMounts } from '../../src/supervisor/process/cgroup/detect.js';
+import { readPids } from '../../src/supervisor/process/cgroup/cgfs.js';
 import { isolationFor } from '../../src/supervisor/process/cgroup/index.js';
 
 let n = 0;
@@ -20,20 +21,12 @@ function dirsUnder(rel: string): string[] {
   return out;
 }
 
-function pidsIn(dir: string): number[] {
-  try {
-    return readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** SIGKILLs every process in the subtree, waits for them to go, and removes its groups. */
 export async function removeSubtree(rel: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const dirs = dirsUnder(rel);
-    const pids = dirs.flatMap(pidsIn);
+    const pids = dirs.flatMap(readPids);
     if (pids.length === 0) break;
     for (const dir of dirs) {
       const freeze = join(dir, 'freezer.state');
