@@ -210,7 +210,15 @@ export class Connection {
       socket.destroy();
       return;
     }
-    socket.write(encodeMessage(message));
+    const line = encodeMessage(message);
+    if (typeof line === 'string') {
+      socket.write(line);
+      return;
+    }
+    // One writev for the chunks of a line, in order.
+    socket.cork();
+    for (const chunk of line) socket.write(chunk);
+    socket.uncork();
   }
 
   private endIfIdle(): void {

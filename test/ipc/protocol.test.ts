@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  PROTOCOL_VERSION, checkHello, checkRequest, encodeMessage, parseRequest, parseServerMessage, toWireError,
+  PROTOCOL_VERSION, RawJson, checkHello, checkRequest, encodeMessage, parseRequest, parseServerMessage, toWireError,
 } from '../../src/ipc/protocol.js';
 import { SupervisorError } from '../../src/core/errors.js';
 
@@ -107,10 +107,25 @@ describe('server messages', () => {
   });
 
   test('a result JSON cannot carry becomes an E_INTERNAL error for that id', () => {
-    const line = encodeMessage({ id: 9, ok: true, result: { n: 1n } });
+    const line = String(encodeMessage({ id: 9, ok: true, result: { n: 1n } }));
     assert.ok(line.endsWith('\n'));
     const back = parseServerMessage(line.trimEnd());
     assert.equal(back && 'error' in back && back.id === 9 && back.error.code, 'E_INTERNAL');
+  });
+});
+
+describe('a snapshot serialised earlier', () => {
+  test('goes out as the same line as the value itself, bytes kept for the next send', () => {
+    const value = [{ name: 'Ünïcode.Handler', message: 'résumé … − done', pids: [1, 2] }];
+    const raw = RawJson.of(value);
+    for (const message of [{ id: 4, ok: true as const, result: raw }, { id: 5, stream: true as const, item: raw }]) {
+      const line = encodeMessage(message);
+      assert.ok(Array.isArray(line));
+      const plain = 'result' in message ? { ...message, result: value } : { ...message, item: value };
+      assert.equal(Buffer.concat(line as Buffer[]).toString('utf8'), `${JSON.stringify(plain)}\n`);
+      assert.equal((line as Buffer[])[1], raw.bytes, 'the kept bytes themselves, not a copy');
+    }
+    assert.equal(raw.bytes, raw.bytes, 'encoded once');
   });
 });
 
