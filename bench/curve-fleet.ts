@@ -89,7 +89,7 @@ export async function measureFleetPoint(ctx: BenchContext, dirs: SupervisorDirs,
   tracker: StageTracker, out: Partial<FleetPoint>): Promise<void> {
   const n = handlers.length;
   enter(ctx, tracker, n, 'bringing the fleet up');
-  const up = await bringUpFleet(ctx, dirs, root, handlers, { n, timeoutSec: p.timeoutSec });
+  const up = await bringUpFleet(ctx, dirs, root, handlers, { n, timeoutSec: p.timeoutSec }, { env: { BENCH_HEARTBEAT_PERIOD: String(p.periodSec) } });
   try {
     await measureUp(ctx, dirs, handlers, p, tracker, up, out);
   } finally {

@@ -34,6 +34,8 @@ export interface DaemonStartOptions {
   readonly timeoutMs?: number;
   /** Working directory of the daemon (where --heapsnapshot-signal writes). */
   readonly cwd?: string;
+  /** Added to the daemon's environment (its handlers inherit it). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Starts `supervisor run --goal-state <goal>` and waits until its socket answers the handshake. */
@@ -42,7 +44,7 @@ export async function startDaemon(ws: SupervisorDirs, goal: string, opts: Daemon
   const args = [...LONG_RUNNING_NODE_FLAGS, ...(opts.nodeFlags ?? []), CLI, 'run', '--goal-state', goal, ...ws.dirFlags, '--log-level', 'warn', ...(opts.extraArgs ?? [])];
   const stderrFile = join(dirname(ws.libDir), `${basename(ws.libDir)}-daemon-${Date.now()}.stderr`);
   const errFd = openSync(stderrFile, 'a');
-  const { child, exited } = start(process.execPath, args, { stdio: ['ignore', 'ignore', errFd], env: { ...process.env, ...daemonStartEnv() },
+  const { child, exited } = start(process.execPath, args, { stdio: ['ignore', 'ignore', errFd], env: { ...process.env, ...opts.env, ...daemonStartEnv() },
     ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   closeSync(errFd);
   let ended = false;

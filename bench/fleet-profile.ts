@@ -31,14 +31,16 @@ async function takeHeapSnapshot(pid: number, dir: string): Promise<string> {
 }
 
 /** Runs the profiled fleet and adds its profiles (data.profiles) and heap table to `section`. */
-export async function profileFleet(ctx: BenchContext, ws: BenchWorkspace, handlers: readonly BuiltHandler[], timeoutSec: number, section: SectionOutput): Promise<void> {
+export async function profileFleet(ctx: BenchContext, ws: BenchWorkspace, handlers: readonly BuiltHandler[], timeoutSec: number, section: SectionOutput,
+  periodSec?: number): Promise<void> {
   const n = handlers.length;
   const dirOf = (attempt: number): string => join(ctx.profileDir, `daemon-${n}-${attempt}`);
   for (const a of [1, 2]) await mkdir(dirOf(a), { recursive: true });
   const dirs = ws.instance('profiled');
   ctx.libIds.add(dirs.libId);
   const up = await bringUpFleet(ctx, dirs, ws.root, handlers, { n, timeoutSec },
-    { nodeFlags: (a) => ['--cpu-prof', '--cpu-prof-dir', dirOf(a), '--heapsnapshot-signal=SIGUSR2'], cwd: dirOf });
+    { nodeFlags: (a) => ['--cpu-prof', '--cpu-prof-dir', dirOf(a), '--heapsnapshot-signal=SIGUSR2'], cwd: dirOf,
+      ...(periodSec !== undefined ? { env: { BENCH_HEARTBEAT_PERIOD: String(periodSec) } } : {}) });
   const { daemon } = up;
   const attempt = up.crash ? 2 : 1;
   // The profile's clock starts with the process: windows are measured from its start in /proc.

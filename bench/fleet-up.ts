@@ -40,7 +40,7 @@ export interface FleetParamsLike { readonly n: number; readonly timeoutSec: numb
 
 /** Starts a daemon on `dirs` and brings `handlers` up; `nodeFlags(attempt)` lets a profiled run keep each process's files apart. */
 export async function bringUpFleet(ctx: BenchContext, dirs: SupervisorDirs, root: string, handlers: readonly BuiltHandler[], p: FleetParamsLike,
-  opts: { nodeFlags?: (attempt: number) => string[]; cwd?: (attempt: number) => string; extraArgs?: readonly string[] } = {}): Promise<FleetUp> {
+  opts: { nodeFlags?: (attempt: number) => string[]; cwd?: (attempt: number) => string; extraArgs?: readonly string[]; env?: Readonly<Record<string, string>> } = {}): Promise<FleetUp> {
   const goal = join(root, `goal-${dirs.libId}.json`);
   const writeGoal = async (count: number): Promise<void> => {
     await writeFile(`${goal}.tmp`, JSON.stringify(goalState(handlers.slice(0, count), { heartbeatTimeout: p.timeoutSec, etag: `first-${count}` })));
@@ -48,7 +48,8 @@ export async function bringUpFleet(ctx: BenchContext, dirs: SupervisorDirs, root
   };
   // The socket is up within a second when the machine is quiet; 120 s only bounds a failure on a machine others load heavily.
   const launch = (attempt: number): Promise<BenchDaemon> => startDaemon(dirs, goal, { cwd: opts.cwd?.(attempt) ?? root,
-    nodeFlags: opts.nodeFlags?.(attempt) ?? [], extraArgs: [...DAEMON_ARGS, ...(opts.extraArgs ?? [])], timeoutMs: 120_000 });
+    nodeFlags: opts.nodeFlags?.(attempt) ?? [], extraArgs: [...DAEMON_ARGS, ...(opts.extraArgs ?? [])], timeoutMs: 120_000,
+    ...(opts.env ? { env: opts.env } : {}) });
   await writeGoal(p.n);
   const startedAt = Date.now();
   let daemon = await launch(1);
