@@ -10,10 +10,11 @@
  * drained across a supervisor restart. docs/decisions.md, "Command output".
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { closeSync, constants as fsConstants, mkdtempSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsConstants, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { processStartTime } from '../../storage/lock.js';
 import { OutputSink, type OutputBounds } from './output-sink.js';
 
 interface SinkEntry { sink: OutputSink; readers: number }
@@ -56,9 +57,35 @@ function fifoNames(n: number): string[] {
   return Array.from({ length: n }, () => join(fifoDir!, `${++seq}.fifo`));
 }
 
+const FIFO_DIR_PREFIX = 'ext-supervisor-pipes-';
+const FIFO_DIR_NAME = /^ext-supervisor-pipes-(\d+)-(\d+)-/;
+
+/**
+ * Removes the FIFO folders of spawners that are gone, from `dir` (the temp folder): a spawner
+ * SIGKILLed runs no exit hook, and its folder kept the FIFOs made ahead. A folder is named after
+ * its spawner's pid and start time (field 22 of /proc/<pid>/stat), so a pid reused since is not
+ * taken for its owner; folders of live spawners (other daemons, other lib dirs) are left alone.
+ * Returns the folders removed.
+ */
+export function sweepStaleFifoDirs(dir = tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return removed; }
+  for (const name of names) {
+    const m = FIFO_DIR_NAME.exec(name);
+    if (m === null || processStartTime(Number(m[1])) === m[2]) continue;
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch { /* another's, or gone: not ours to insist on */ }
+  }
+  return removed;
+}
+
 function makeFifosNow(n: number): void {
   if (fifoDir === null) {
-    const dir = mkdtempSync(join(tmpdir(), 'ext-supervisor-pipes-'));
+    sweepStaleFifoDirs();
+    const dir = mkdtempSync(join(tmpdir(), `${FIFO_DIR_PREFIX}${process.pid}-${processStartTime(process.pid) ?? 0}-`));
     fifoDir = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
