@@ -57,8 +57,13 @@ export function childGroups(dir: string, prefix: string): string[] {
 
 /** The pids in a group's cgroup.procs (its own members, not its children's). */
 export function readPids(dir: string): number[] {
+  return readPidsOrNull(dir) ?? [];
+}
+
+/** readPids, or null when the group is not there (removed since it was listed). */
+export function readPidsOrNull(dir: string): number[] | null {
   const text = readCg(`${dir}/cgroup.procs`);
-  if (text === null) return [];
+  if (text === null) return null;
   const out: number[] = [];
   for (const line of text.split('\n')) if (line) out.push(Number(line));
   return out;

@@ -6,7 +6,7 @@
 import { existsSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../../core/clock.js';
-import { childGroups, makeGroup, readCg, readKeyed, readNumber, readPids, removeGroup, tryWriteCg } from './cgfs.js';
+import { childGroups, makeGroup, readCg, readKeyed, readNumber, readPids, readPidsOrNull, removeGroup, tryWriteCg } from './cgfs.js';
 import { CONTROLLERS, type CgroupLayout } from './detect.js';
 import { applyLimits, type HandlerLimits } from './limits.js';
 
@@ -31,6 +31,13 @@ export class CgroupGroups {
   private readonly active = new Set<string>();
   /** The limits each handler's group was last given here; a handler adopted from a previous daemon is absent (read all). */
   private readonly limitsOf = new Map<string, HandlerLimits | null>();
+  /**
+   * Each handler's run groups, as this process made and removed them; a handler first seen here
+   * (adopted from a previous daemon) is listed once. The sampler reads only these runs' members
+   * each tick, with no directory listing: only this process makes run groups in its lib root (the
+   * lib-dir lock), and a run removed by anyone else is dropped when its cgroup.procs is gone.
+   */
+  private readonly runsOf = new Map<string, Set<string>>();
 
   /** `cgroupKill: false` takes the path of kernels before 5.14 (no cgroup.kill): tests only. */
   constructor(readonly layout: CgroupLayout, private readonly onPrepare: () => void = () => {}, private readonly opts: { cgroupKill?: boolean } = {}) {
@@ -45,6 +52,7 @@ export class CgroupGroups {
   prepareRun(handler: string, runId: string, limits: HandlerLimits | null): { procsFiles: string[]; problems: string[] } {
     if (!existsSync(this.membershipRoot)) this.onPrepare(); // swept when it was empty: made again, controllers on
     this.active.add(runDir(handler, runId));
+    this.runsFor(handler).add(runId);
     for (const root of this.roots) makeGroup(join(root, runDir(handler, runId)));
     const problems = applyLimits(this.layout, handlerDir(handler), limits);
     this.limitsOf.set(handler, limits);
@@ -57,17 +65,32 @@ export class CgroupGroups {
     return collect(dir);
   }
 
-  /** A handler's members, removing its run groups that are empty now (the sampler calls it each tick). */
+  /**
+   * A handler's members, removing its run groups that are empty now (the sampler calls it each
+   * tick): one cgroup.procs read per run group it knows of (runsOf), no listing. Commands enter
+   * run groups only, so the handler group's own cgroup.procs is not read.
+   */
   prune(handler: string): number[] {
     const out: number[] = [];
     const dir = join(this.membershipRoot, handlerDir(handler));
-    for (const run of childGroups(dir, 'r-')) {
-      const pids = collect(join(dir, run));
-      if (pids.length === 0 && !this.active.has(`${handlerDir(handler)}/${run}`)) { this.release(handler, run.slice(2)); continue; }
+    const runs = this.runsFor(handler);
+    for (const runId of [...runs]) {
+      const pids = readPidsOrNull(join(dir, `r-${runId}`));
+      if (pids === null) { runs.delete(runId); continue; } // removed by a sweep, or by hand
+      if (pids.length === 0 && !this.active.has(runDir(handler, runId))) { this.release(handler, runId); continue; }
       out.push(...pids);
     }
-    out.push(...readPids(dir));
     return out;
+  }
+
+  /** The run groups known for `handler`, listed from the membership tree the first time it is asked for. */
+  private runsFor(handler: string): Set<string> {
+    let runs = this.runsOf.get(handler);
+    if (runs === undefined) {
+      runs = new Set(childGroups(join(this.membershipRoot, handlerDir(handler)), 'r-').map((d) => d.slice(2)));
+      this.runsOf.set(handler, runs);
+    }
+    return runs;
   }
 
   /** Names of handlers that have a group (from a previous daemon too: adoption). */
@@ -189,6 +212,8 @@ export class CgroupGroups {
   release(handler: string, runId: string): void {
     this.active.delete(runDir(handler, runId));
     for (const root of this.roots) removeGroup(join(root, runDir(handler, runId)));
+    // Still there when it holds what the command left running (a daemon it started): the sampler reads it on.
+    if (!existsSync(join(this.membershipRoot, runDir(handler, runId)))) this.runsOf.get(handler)?.delete(runId);
     this.releaseHandler(handler);
   }
 
@@ -222,6 +247,7 @@ export class CgroupGroups {
     for (const root of this.roots) if (!removeGroup(join(root, handlerDir(handler))) && existsSync(join(root, handlerDir(handler)))) handlerLeft = true;
     if (handlerLeft) return;
     this.limitsOf.delete(handler);
+    this.runsOf.delete(handler);
     for (const root of this.roots) removeGroup(root);
   }
 

@@ -107,6 +107,29 @@ describe('cgroup backend', () => {
     assert.equal(await groups.waitEmpty('bomb', undefined, 30_000, systemClock), true);
   });
 
+  test('prune: members of the runs it made or adopted; an ended run\'s group removed; one removed by another dropped', async () => {
+    const { groups } = groupsFor();
+    const a = startIn(groups, 'p', 'a', 'exec sleep 1000');
+    const b = startIn(groups, 'p', 'b', 'exec sleep 1000');
+    await waitFor('both members in', () => (groups.members('p').length === 2 ? true : undefined), 30_000);
+    groups.release('p', 'a'); // entered: no longer "prepared", and still holds its process, so it stays
+    groups.release('p', 'b');
+    assert.deepEqual(groups.prune('p').sort((x, y) => x - y), [a.pid, b.pid].sort((x, y) => x - y));
+    // A second daemon over the same groups (adoption): it lists the runs once, then reads them.
+    const adopter = new CgroupGroups(groups.layout, () => {});
+    assert.deepEqual(adopter.prune('p').sort((x, y) => x - y), [a.pid, b.pid].sort((x, y) => x - y));
+    groups.kill('p', 'a');
+    assert.equal(await groups.waitEmpty('p', 'a', 30_000, systemClock), true);
+    await a.exit;
+    assert.deepEqual(adopter.prune('p'), [b.pid], 'the ended run left, its group removed');
+    assert.equal(existsSync(join(groups.layout.v2 ?? groups.layout.v1.get('pids')!, 'h-p', 'r-a')), false);
+    assert.deepEqual(groups.prune('p'), [b.pid], 'the first instance drops the run another removed');
+    groups.kill('p');
+    await b.exit;
+    assert.equal(await groups.waitEmpty('p', undefined, 30_000, systemClock), true);
+    assert.deepEqual(groups.prune('p'), []);
+  });
+
   test('usage: a member newer than one already seen has no /proc read; its start is read once no earlier member is left', async () => {
     const { groups } = groupsFor();
     const constants = await loadProcConstants();
