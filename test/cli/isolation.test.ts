@@ -185,7 +185,7 @@ describe('isolation by cgroups, through the daemon', () => {
     try {
       const pkg = await t.ws.package({ name: 'M', version: '1.0', behavior: { enable: 'sleep 1000 >/dev/null 2>&1 &' } });
       const goalFile = await t.ws.goalState({ etag: 'one', handlers: [handlerEntry('M', [pkg], { limits: { memoryMB: 64 } })] });
-      await t.start(goalFile, ['--no-cgroups']);
+      const daemon = await t.start(goalFile, ['--no-cgroups']);
       await waitFor(async () => (await row(t.ws, 'M'))?.pids.length === 1, 60_000, 'the marked sleep');
       const [pid] = (await row(t.ws, 'M'))!.pids as number[];
       const status = await askDaemon(['status', 'M', ...dirFlags(t.ws)]);
@@ -193,6 +193,10 @@ describe('isolation by cgroups, through the daemon', () => {
       assert.match(status.stdout, /limits:\s+memory 64 MB not enforced \(no memory cgroup\)/);
       await writeFile(goalFile, JSON.stringify({ etag: 'two', handlers: [handlerEntry('M', [pkg], { state: 'disabled', limits: { memoryMB: 64 } })] }));
       await waitFor(() => !alive(pid!), 60_000, 'the marked sleep ended by disable');
+      const { stderr } = await daemon.stop();
+      const line = stderr.split('\n').find((l) => / isolation: marks only/.test(l));
+      assert.ok(line, `the choice is logged once at start:\n${stderr}`);
+      assert.doesNotMatch(line, /isolation=marks only/, 'said once, not again as a field');
     } finally {
       await t.end();
     }

@@ -76,8 +76,11 @@ export function createLogger(opts: LoggerOptions): SupervisorLogger {
         ...(opts.tty ? [winston.format.colorize()] : []),
         winston.format.printf((info) => {
           const { level, message, timestamp, ...rest } = info as Record<string, unknown>;
-          // The message already names handler, operation, version and result: the console shows the rest.
-          const extra = Object.entries(rest).filter(([k]) => !['time', 'handler', 'operation', 'version', 'result'].includes(k))
+          // The message already names handler, operation, version and result, and any field whose text it quotes
+          // ("isolation: marks only", field isolation=marks only): the console shows the rest.
+          const text = String(message);
+          const extra = Object.entries(rest).filter(([k, v]) => !['time', 'handler', 'operation', 'version', 'result'].includes(k)
+            && !(typeof v === 'string' && v !== '' && text.includes(v)))
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
           return `${String(timestamp)} ${String(level)} ${String(message)}${extra ? ` ${extra}` : ''}`;
         }),
