@@ -158,22 +158,33 @@ function phaseRow(r: OneRun): (string | number | null)[] {
 const TITLE = '1. Parallel apply of N trivial handlers';
 const APPLY_FLOOR = fileURLToPath(new URL('./fixtures/apply-floor.mjs', import.meta.url));
 
-/** The apply's work floor (bench/fixtures/apply-floor.mjs) for these handlers, between two spawn floors; wall times in ms. */
-async function workFloor(ws: BenchWorkspace, handlers: readonly BuiltHandler[], concurrency: number): Promise<{ wallMs: number; insideMs: number; spawnFloorMs: number }> {
+/**
+ * bench/fixtures/apply-floor.mjs over these handlers at `concurrency`, in a temp folder removed
+ * after; `env` is its environment (and its commands'): a mark lets the caller end what enable left
+ * running. Wall time of the whole process and the time inside its loop, in ms.
+ */
+export async function runApplyFloor(ws: BenchWorkspace, handlers: readonly BuiltHandler[], concurrency: number,
+  env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; insideMs: number }> {
   const root = await mkdtemp(join(ws.root, 'apply-floor-'));
   try {
     const specFile = join(root, 'spec.json');
     await writeFile(specFile, JSON.stringify({ root, concurrency,
       handlers: handlers.map((h) => ({ name: h.name, version: h.version, zip: fileURLToPath(h.uri), sha256: h.sha256 })) }));
-    const phases = [{ count: handlers.length, concurrency }, { count: handlers.length, concurrency }];
-    const before = await spawnFloor(phases);
-    const r = await run(process.execPath, [APPLY_FLOOR, specFile], { timeoutMs: 300_000 });
+    const r = await run(process.execPath, [APPLY_FLOOR, specFile], { timeoutMs: 600_000, env });
     if (r.code !== 0) throw new Error(`apply work floor exited ${r.code}: ${r.stderr.slice(-500)}`);
-    const after = await spawnFloor(phases);
-    return { wallMs: r.ms, insideMs: (JSON.parse(r.stdout) as { insideMs: number }).insideMs, spawnFloorMs: (before.wallMs + after.wallMs) / 2 };
+    return { wallMs: r.ms, insideMs: (JSON.parse(r.stdout) as { insideMs: number }).insideMs };
   } finally {
-    await rm(root, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true, maxRetries: 3 });
   }
+}
+
+/** The apply's work floor (bench/fixtures/apply-floor.mjs) for these handlers, between two spawn floors; wall times in ms. */
+async function workFloor(ws: BenchWorkspace, handlers: readonly BuiltHandler[], concurrency: number): Promise<{ wallMs: number; insideMs: number; spawnFloorMs: number }> {
+  const phases = [{ count: handlers.length, concurrency }, { count: handlers.length, concurrency }];
+  const before = await spawnFloor(phases);
+  const r = await runApplyFloor(ws, handlers, concurrency);
+  const after = await spawnFloor(phases);
+  return { ...r, spawnFloorMs: (before.wallMs + after.wallMs) / 2 };
 }
 
 /** Benchmark 1: `supervisor apply` at N = 100, 500, 1000 in both concurrency settings, next to its floors. */

@@ -5,7 +5,7 @@
  * (`node -e 0`, the least client), and heartbeat detection with 10 % of the writers SIGKILLed.
  * The same measurements as sections 2, 3 and 5, shortened so five sizes fit one run.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scanProcesses } from '../src/supervisor/process/attribution.js';
@@ -40,7 +40,7 @@ export interface FleetPoint {
   readonly cpuPct: number;
   readonly idleNodeCpuPct: number;
   readonly workFloorCpuPct: number;
-  readonly workFloorCounts: { watched?: number; heartbeatReads?: number; walks?: number };
+  readonly workFloorCounts: { watched?: number; heartbeatReads?: number; walks?: number; groupReads?: number };
   readonly fds: number;
   readonly fdsFirst: number;
   readonly inotifyWatches: number;
@@ -112,7 +112,10 @@ async function measureUp(ctx: BenchContext, dirs: SupervisorDirs, handlers: read
   // Steady window: the daemon next to an idle node and the work floor, sampled at the same instants.
   enter(ctx, tracker, n, 'the steady window');
   const idle = start(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
-  const work = start(process.execPath, [WORK_FLOOR, dirs.libDir, String(SAMPLE_MS)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The floor of the daemon's own mode: given the groups it chose (cgroups.json), the group reads; without, the /proc walk.
+  const layoutFile = join(dirs.libDir, 'cgroups.json');
+  const inGroups = await readFile(layoutFile, 'utf8').then((t) => JSON.parse(t) !== null, () => false);
+  const work = start(process.execPath, [WORK_FLOOR, dirs.libDir, String(SAMPLE_MS), ...(inGroups ? [layoutFile] : [])], { stdio: ['ignore', 'pipe', 'ignore'] });
   let workOut = '';
   work.child.stdout!.setEncoding('utf8').on('data', (d: string) => { workOut += d; });
   const samples: { t: number; d: ProcStats; f: ProcStats; w: ProcStats }[] = [];

@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { newSection, type BenchContext, type Benchmark, type SectionOutput } from './context.js';
-import { FIXTURES } from './fixtures.js';
+import { runApplyFloor } from './apply.js';
+import { BenchWorkspace, FIXTURES } from './fixtures.js';
 import { nodeStartFloor } from './floors.js';
 import { runPm2 } from './peers-pm2.js';
 import { runOurs, type PeerFigures } from './peers-ours.js';
@@ -44,7 +45,27 @@ async function disableCommandsFloor(ctx: BenchContext, n: number): Promise<numbe
   return Date.now() - t0;
 }
 
-async function processFloor(ctx: BenchContext, n: number): Promise<{ startMs: number; stopMs: number; protocolStopMs: number }> {
+/**
+ * What the handler protocol asks of a cold start, as the least Node does it: the apply's work floor
+ * (bench/fixtures/apply-floor.mjs: verify, extract, HandlerEnvironment and settings, install,
+ * enable, state written durably) over N of the same service packages at 16, its commands marked
+ * so the loops enable started are ended after. PM2 and supervisord fetch, verify, extract and
+ * install nothing.
+ */
+async function coldStartFloor(ctx: BenchContext, n: number): Promise<number> {
+  const ws = await BenchWorkspace.create('peers-floor');
+  const libId = randomBytes(6).toString('hex');
+  ctx.libIds.add(libId);
+  try {
+    const handlers = await ws.buildHandlers('service', n, { prefix: 'Floor' });
+    return (await runApplyFloor(ws, handlers, 16, markEnv(libId, 'W'))).wallMs;
+  } finally {
+    await killMarked(new Set([libId]), 60_000).catch(() => 0);
+    await ws.dispose();
+  }
+}
+
+async function processFloor(ctx: BenchContext, n: number): Promise<{ startMs: number; stopMs: number; protocolStopMs: number; protocolStartMs: number }> {
   const libId = randomBytes(6).toString('hex');
   ctx.libIds.add(libId);
   const t0 = Date.now();
@@ -57,7 +78,7 @@ async function processFloor(ctx: BenchContext, n: number): Promise<{ startMs: nu
   await Promise.all(procs.map((p) => p.exited));
   while ((await marked(new Set([libId]))).length > 0) await sleep(20);
   const stopMs = Date.now() - t1;
-  return { startMs, stopMs, protocolStopMs: stopMs + await disableCommandsFloor(ctx, n) };
+  return { startMs, stopMs, protocolStopMs: stopMs + await disableCommandsFloor(ctx, n), protocolStartMs: await coldStartFloor(ctx, n) };
 }
 
 const fmt = (ms: number | null): string | null => (ms === null ? null : `${(ms / 1000).toFixed(2)} s`);
@@ -91,7 +112,8 @@ async function runLimited(ctx: BenchContext, name: string, runOne: Contender[1],
 }
 
 /** The table, figures and notes of one N. */
-export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[], floor: { startMs: number; stopMs: number; protocolStopMs?: number }, listFloor: number): void {
+export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[], floor: { startMs: number; stopMs: number; protocolStopMs?: number; protocolStartMs?: number },
+  listFloor: number): void {
   const contenders = outcomes.flatMap((o) => ('figures' in o ? [o.figures] : []));
   const ours = contenders.find((c) => c.name === 'ext-supervisor');
   const others = contenders.filter((c) => c !== ours);
@@ -101,6 +123,7 @@ export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[
     ['stop all', 'stopMs', floor.stopMs], ['delete / uninstall all', 'deleteMs', null],
   ];
   const protocolStop = floor.protocolStopMs ?? null;
+  const protocolStart = floor.protocolStartMs ?? null;
   s.tables.push({ title: `N = ${n}; "× floor" is ext-supervisor's figure over the floor, "× ours" each peer's over ext-supervisor's (above 1: ext-supervisor is faster):`,
     header: ['operation', 'floor (Node itself)', ...outcomes.map((o) => ('figures' in o ? `${o.name} ${o.figures.version}` : o.name)), 'ext-supervisor × floor', ...others.map((c) => `${c.name} × ours`)],
     rows: [
@@ -110,6 +133,8 @@ export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[
         return [label, fmt(fl), ...outcomes.map((o) => cellOf(o, (c) => fmt(c[key] as number | null))), mine !== null && fl !== null ? `${ratio(mine, fl)} ×` : null,
           ...others.map((c) => (mine !== null && c[key] !== null ? `${ratio(c[key] as number, mine)} ×` : null))];
       }),
+      ...(protocolStart !== null ? [['start N (cold), protocol floor: the apply\'s work floor over the same N packages at 16 (verify, extract, install, enable, durable state; fixtures/apply-floor.mjs)', fmt(protocolStart),
+        ...outcomes.map(() => null), ours ? `${ratio(ours.startMs, protocolStart)} ×` : null, ...others.map(() => null)]] : []),
       ...(protocolStop !== null ? [['stop all, protocol floor: the signals + N disable commands (`sh -c \'exit 0\'`, 16 at a time)', fmt(protocolStop),
         ...outcomes.map(() => null), ours ? `${ratio(ours.stopMs, protocolStop)} ×` : null, ...others.map(() => null)]] : []),
       ['daemon RSS with N running', null, ...outcomes.map((o) => cellOf(o, (c) => `${(c.daemonRssBytes / 1e6).toFixed(1)} MB`)), null,
@@ -124,6 +149,14 @@ export function renderN(s: SectionOutput, n: number, outcomes: readonly Outcome[
       s.figures.push({ name: `ext-supervisor ${label}, N = ${n}`, value: round(mine / 1000, 2), unit: 's', floor: round(fl / 1000, 2),
         ratio: ratio(mine, fl), target: others.length ? `faster than every peer that finished (best ${(best / 1000).toFixed(2)} s)` : undefined,
         met: others.length ? mine < best : null });
+    }
+    if (protocolStart !== null) {
+      // PM2 and supervisord fetch, verify, extract and install nothing: when the protocol's cold start alone is slower than the fastest peer, the row is out of reach.
+      const best = Math.min(...others.map((c) => c.startMs));
+      s.figures.push({ name: `start N (cold), N = ${n}: protocol floor (the apply's work floor over the same packages at 16)`, value: round(protocolStart / 1000, 2), unit: 's',
+        target: others.length ? `below the fastest peer's cold start (${(best / 1000).toFixed(2)} s), else "faster than every peer" is out of reach for a handler-protocol supervisor` : undefined,
+        met: others.length ? protocolStart < best : null });
+      s.figures.push({ name: `ext-supervisor cold start over the protocol floor, N = ${n}`, value: ratio(ours.startMs, protocolStart), unit: '×' });
     }
     if (protocolStop !== null) {
       // supervisord and PM2 run no disable command: when that alone takes longer than the fastest peer's stop, the row is out of reach.
@@ -148,7 +181,7 @@ export const peersBench: Benchmark = {
     const s = newSection('peers', TITLE);
     const sizes = ctx.quick ? QUICK_SIZES : SIZES;
     const failedAt = new Map<string, number>();
-    const all: { n: number; outcomes: Outcome[]; floor: { startMs: number; stopMs: number; protocolStopMs: number; listMs: number } }[] = [];
+    const all: { n: number; outcomes: Outcome[]; floor: { startMs: number; stopMs: number; protocolStopMs: number; protocolStartMs: number; listMs: number } }[] = [];
     for (const n of sizes) {
       if (CONTENDERS.every(([name]) => failedAt.has(name))) {
         for (const [name] of CONTENDERS) s.notes.push(`**${name} was not run at N = ${n}:** it could not finish N = ${failedAt.get(name)}.`);
@@ -171,7 +204,8 @@ export const peersBench: Benchmark = {
     for (const { outcomes } of all) for (const o of outcomes) if ('figures' in o) for (const note of o.figures.notes) notes.add(note);
     s.notes.unshift(...notes);
     s.notes.push(`Floor: Node spawning N \`/bin/sh loop.sh\` (start: until every spawn event), then SIGTERM to each process group until every one exited (stop); list floor: \`node -e 0\`. `
-      + 'Protocol floor of a stop: that SIGTERM floor plus Node running N `sh -c \'exit 0\'` 16 at a time: the disable command the handler protocol runs for every handler before ending its processes, which PM2 and supervisord do not have.');
+      + 'Protocol floor of a stop: that SIGTERM floor plus Node running N `sh -c \'exit 0\'` 16 at a time: the disable command the handler protocol runs for every handler before ending its processes, which PM2 and supervisord do not have. '
+      + 'Protocol floor of a cold start: bench/fixtures/apply-floor.mjs over N of the same service packages, 16 at a time: read and check the sha256, extract, write HandlerEnvironment.json and the settings, run install and enable, persist the state durably after each, in a bare Node loop; PM2 and supervisord are given a script already on disk.');
     s.notes.push(`Each contender has ${peerLimitMs(300) / 1000} s at N = 300 and ${peerLimitMs(1000) / 1000} s at N = 1000 for everything (its install included); past it, or on an error, it is reported as not finished with its error, and not tried at a larger N.`);
     s.data['sizes'] = all;
     s.data['contenders'] = all.flatMap((x) => x.outcomes.flatMap((o) => ('figures' in o ? [{ n: x.n, ...o.figures }] : [])));
