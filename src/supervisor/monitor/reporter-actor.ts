@@ -9,13 +9,13 @@
  */
 import type { ActorContext, ActorRef, Behavior, Reply } from '../../actors/actor.js';
 import type { TimerId, Clock } from '../../core/clock.js';
-import { atomicWriteJson } from '../../storage/atomic-write.js';
+import { atomicWrite } from '../../storage/atomic-write.js';
 import { SupervisorError, showValue } from '../../core/errors.js';
 import { ReportPusher, type ReportPusherOptions } from './report-pusher.js';
 import { Snapshot, type HandlerFacts } from './snapshot.js';
 import { journalFiles } from './journal.js';
 import { JournalWriter } from './journal-writer.js';
-import { buildReport, reportContentKey, reportPath, type StatusReport, type SupervisorInfo } from './status-report.js';
+import { buildReport, reportPath, serializeReport, type StatusReport, type SupervisorInfo } from './status-report.js';
 import type { HandlerRow, MonitorEvent } from './types.js';
 import { backoffDelay } from '../../core/backoff.js';
 
@@ -134,8 +134,7 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
   function startWrite(): void {
     disarm();
     if (inflight !== null) return;
-    const doc = report();
-    const key = reportContentKey(doc);
+    const { key, json } = serializeReport(report());
     dirty = false;
     if (key === lastKey) {
       settleWaiters(null);
@@ -143,10 +142,10 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
     }
     if (pusher && key !== lastPushedKey) {
       lastPushedKey = key;
-      pusher.submit(JSON.stringify(doc));
+      pusher.submit(json);
     }
     lastStartedAt = clock.now();
-    const write = atomicWriteJson(path, doc).then(() => new WriteDone(key, null), (error: unknown) => new WriteDone(key, error));
+    const write = atomicWrite(path, `${json}\n`).then(() => new WriteDone(key, null), (error: unknown) => new WriteDone(key, error));
     inflight = write;
     // While stopping, tell() would drop the message: onStop awaits the write itself instead.
     void write.then((done) => { if (self?.status === 'running') self.tell(done); });
@@ -232,10 +231,9 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
       if (inflight !== null) recordWrite(await inflight);
       let error: unknown = null;
       if (dirty || flushWaiters.length > 0) {
-        const doc = report();
-        const key = reportContentKey(doc);
+        const { key, json } = serializeReport(report());
         if (key !== lastKey) {
-          error = await atomicWriteJson(path, doc).then(() => null, (e: unknown) => e);
+          error = await atomicWrite(path, `${json}\n`).then(() => null, (e: unknown) => e);
           recordWrite(new WriteDone(key, error));
         }
       }

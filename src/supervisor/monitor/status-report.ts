@@ -88,5 +88,19 @@ export function buildReport(rows: readonly HandlerRow[], supervisor: SupervisorI
 
 /** The report's content without its timestamp: equal keys mean there is nothing new to write or push. */
 export function reportContentKey(report: StatusReport): string {
-  return JSON.stringify([report.version, report.supervisor, report.handlers]);
+  return serializeReport(report).key;
+}
+
+/**
+ * The report's JSON (what JSON.stringify gives, key for key) and its content key, from one
+ * serialisation of the handlers: the reporter compared a stringify of the content and then
+ * wrote a second one of the whole document, each O(N) once a second while anything changes.
+ */
+export function serializeReport(report: StatusReport): { readonly key: string; readonly json: string } {
+  const supervisor = JSON.stringify(report.supervisor);
+  const handlers = JSON.stringify(report.handlers);
+  return {
+    key: `${report.version}\n${supervisor}\n${handlers}`,
+    json: `{"version":${JSON.stringify(report.version)},"timestampUTC":${JSON.stringify(report.timestampUTC)},"supervisor":${supervisor},"handlers":${handlers}}`,
+  };
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildReport, reportContentKey, reportPath, utcTimestamp, REPORT_FILE_NAME } from '../../../src/supervisor/monitor/status-report.js';
+import { buildReport, reportContentKey, reportPath, serializeReport, utcTimestamp, REPORT_FILE_NAME } from '../../../src/supervisor/monitor/status-report.js';
 import type { HandlerRow } from '../../../src/supervisor/monitor/types.js';
 
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0, 789);
@@ -74,3 +74,12 @@ test('timestamps are UTC to the second, as the agent writes them; the file lives
   assert.equal(reportPath('/var/lib/ext-supervisor'), `/var/lib/ext-supervisor/${REPORT_FILE_NAME}`);
   assert.equal(REPORT_FILE_NAME, 'status-report.json');
 });
+
+test('serializeReport gives JSON.stringify\'s text of the report, key for key, and its content key', () => {
+  const doc = buildReport([row(), row({ name: 'B.Ünï', message: 'résumé … "quoted"\n' })], supervisor, T0);
+  const { key, json } = serializeReport(doc);
+  assert.equal(json, JSON.stringify(doc));
+  assert.equal(key, reportContentKey(doc));
+  assert.equal(key, serializeReport(buildReport([row(), row({ name: 'B.Ünï', message: 'résumé … "quoted"\n' })], supervisor, T0 + 5000)).key, 'the timestamp is not content');
+});
+
