@@ -1,3 +1,5 @@
+import { onAbort } from '../../core/abort.js';
+
 /**
  * A counting semaphore with a FIFO queue: how many commands of a kind may run at once
  * (install/update/uninstall one at a time by default, enable/disable 16).
@@ -20,8 +22,9 @@ export class Gate {
   acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
+      let stopWaiting = (): void => {};
       const grant = (): void => {
-        signal?.removeEventListener('abort', onAbort);
+        stopWaiting();
         this.active++;
         if (this.active > this.peakActive) this.peakActive = this.active;
         let released = false;
@@ -32,7 +35,7 @@ export class Gate {
           this.waiters.shift()?.();
         });
       };
-      const onAbort = (): void => {
+      const aborted = (): void => {
         const i = this.waiters.indexOf(grant);
         if (i >= 0) this.waiters.splice(i, 1);
         reject(signal?.reason);
@@ -40,7 +43,7 @@ export class Gate {
       if (this.active < this.limit) grant();
       else {
         this.waiters.push(grant);
-        signal?.addEventListener('abort', onAbort, { once: true });
+        if (signal) stopWaiting = onAbort(signal, aborted);
       }
     });
   }

@@ -4,6 +4,7 @@
  * facts (work started, how it settled): what the handler shows is decided in monitor/handler-status.ts.
  * A goal whose ticket a newer goal dropped while it waited is skipped (goal-ticket.ts).
  */
+import { onAbort } from '../../core/abort.js';
 import type { Behavior, Reply } from '../../actors/actor.js';
 import type { HandlerGoal } from '../goal/goal-state.js';
 import { disablePlan, planHandler, restartPlan } from './plan.js';
@@ -94,7 +95,7 @@ export function handlerBehavior(name: string, deps: HandlerActorDeps): Behavior<
   /** The goal this handler was last applied with: restarts and watch specs use it. */
   let lastGoal: HandlerGoal | null = null;
   const retry = new TransientRetry(deps.clock, deps.transientRetry === undefined ? TRANSIENT_RETRY : deps.transientRetry);
-  deps.signal.addEventListener('abort', () => retry.cancel(), { once: true });
+  onAbort(deps.signal, () => retry.cancel());
   let self: ActorRef<HandlerMessage> | null = null;
   /** Why a checkpointed plan was cut short in this process (a failed write), for the resume's message. */
   let interruptedBy: string | null = null;

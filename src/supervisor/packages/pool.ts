@@ -1,3 +1,4 @@
+import { onAbort } from '../../core/abort.js';
 import { stat } from 'node:fs/promises';
 import type { Piscina } from 'piscina';
 import runPackageTask from './worker.js';
@@ -44,8 +45,7 @@ async function run<T>(input: TaskInput, signal?: AbortSignal): Promise<T> {
   // A shared flag instead of piscina's signal: the worker stops itself and we wait for it,
   // so nothing is still writing when the caller cleans up.
   const abort = new Int32Array(new SharedArrayBuffer(4));
-  const onAbort = (): void => { Atomics.store(abort, 0, 1); };
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const stopWaiting = signal ? onAbort(signal, () => { Atomics.store(abort, 0, 1); }) : () => {};
   let result: PackageTaskResult<HashResult | ExtractResult>;
   try {
     const size = await stat(input.file).then((s) => s.size, () => Infinity);
@@ -53,7 +53,7 @@ async function run<T>(input: TaskInput, signal?: AbortSignal): Promise<T> {
   } catch (err) {
     throw new SupervisorError('E_PACKAGE_WORKER', `package worker failed: ${(err as Error).message}`, {}, { cause: err });
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    stopWaiting();
   }
   if (!result.ok) throw new SupervisorError(result.error.code, result.error.message, result.error.details);
   return result.value as T;

@@ -1,3 +1,4 @@
+import { onAbort } from '../../core/abort.js';
 import { spawn } from 'node:child_process';
 import { checkExecutable } from './exec-check.js';
 import type { ChildProcess } from 'node:child_process';
@@ -174,7 +175,10 @@ async function supervise(
   // The timeout counts from the moment the process exists (the spawner answers each fork at once).
   const timer = clock.setTimeout(() => stop('timeout'), spec.timeoutMs);
   life.signal.addEventListener('abort', () => clock.clearTimeout(timer), { once: true });
-  spec.signal?.addEventListener('abort', () => stop('cancel'), { signal: life.signal, once: true });
+  if (spec.signal) {
+    const stopWaiting = onAbort(spec.signal, () => stop('cancel'));
+    life.signal.addEventListener('abort', stopWaiting, { once: true });
+  }
   if (spec.signal?.aborted) stop('cancel'); // aborted while the process was being started
 
   try {
