@@ -31,9 +31,9 @@ export function tryWriteCg(path: string, text: string): boolean {
   }
 }
 
-/** Creates a group and its missing parents (a group's parent is created by mkdir too). */
-export function makeGroup(dir: string): void {
-  mkdirSync(dir, { recursive: true });
+/** Creates a group and its missing parents (a group's parent is created by mkdir too); returns the first one it made, if any. */
+export function makeGroup(dir: string): string | undefined {
+  return mkdirSync(dir, { recursive: true });
 }
 
 /** Removes an empty group; false when it still holds processes or children (EBUSY, ENOTEMPTY) or is gone. */

@@ -31,6 +31,8 @@ export class CgroupGroups {
   private readonly active = new Set<string>();
   /** The limits each handler's group was last given here; a handler adopted from a previous daemon is absent (read all). */
   private readonly limitsOf = new Map<string, HandlerLimits | null>();
+  /** The limits written to each handler's groups by this process, and what could not be set: not written again for each run. */
+  private readonly appliedLimits = new Map<string, { readonly key: string; readonly problems: readonly string[] }>();
   /**
    * Each handler's run groups, as this process made and removed them; a handler first seen here
    * (adopted from a previous daemon) is listed once. The sampler reads only these runs' members
@@ -53,8 +55,20 @@ export class CgroupGroups {
     if (!existsSync(this.membershipRoot)) this.onPrepare(); // swept when it was empty: made again, controllers on
     this.active.add(runDir(handler, runId));
     this.runsFor(handler).add(runId);
-    for (const root of this.roots) makeGroup(join(root, runDir(handler, runId)));
-    const problems = applyLimits(this.layout, handlerDir(handler), limits);
+    // A handler group made now (first run, or removed since) has no limits yet, whatever was written before.
+    for (const root of this.roots) {
+      const made = makeGroup(join(root, runDir(handler, runId)));
+      if (made !== undefined && !made.startsWith(join(root, handlerDir(handler), 'r-'))) this.appliedLimits.delete(handler);
+    }
+    // Written once per handler group and change of limits: a run's writes to the v1 limit files cost
+    // ~2.5 ms each and were 4.4 % of the main thread bringing up 5000 handlers (docs/decisions.md).
+    const key = JSON.stringify(limits);
+    let applied = this.appliedLimits.get(handler);
+    if (applied === undefined || applied.key !== key) {
+      applied = { key, problems: applyLimits(this.layout, handlerDir(handler), limits) };
+      this.appliedLimits.set(handler, applied);
+    }
+    const problems = [...applied.problems];
     this.limitsOf.set(handler, limits);
     return { procsFiles: this.roots.map((root) => join(root, runDir(handler, runId), 'cgroup.procs')), problems };
   }
@@ -247,6 +261,7 @@ export class CgroupGroups {
     for (const root of this.roots) if (!removeGroup(join(root, handlerDir(handler))) && existsSync(join(root, handlerDir(handler)))) handlerLeft = true;
     if (handlerLeft) return;
     this.limitsOf.delete(handler);
+    this.appliedLimits.delete(handler);
     this.runsOf.delete(handler);
     for (const root of this.roots) removeGroup(root);
   }

@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { detectLayout, describeLayout, findMounts } from '../../../../src/supervisor/process/cgroup/detect.js';
 import { CgroupGroups } from '../../../../src/supervisor/process/cgroup/groups.js';
@@ -128,6 +128,27 @@ describe('cgroup backend', () => {
     await b.exit;
     assert.equal(await groups.waitEmpty('p', undefined, 30_000, systemClock), true);
     assert.deepEqual(groups.prune('p'), []);
+  });
+
+  test('limits are written once per handler group and change, not for every run; a group made again gets them again', () => {
+    const { groups } = groupsFor();
+    const where = groups.layout.where.memory;
+    assert.ok(where !== null, 'this machine has a memory controller');
+    const file = where === 'v2' ? join(groups.layout.v2!, 'h-l', 'memory.max') : join(groups.layout.v1.get('memory')!, 'h-l', 'memory.limit_in_bytes');
+    const mb = (n: number): string => String(n * 1024 * 1024);
+    const limit = (): string => readFileSync(file, 'latin1').trim();
+    groups.prepareRun('l', 'a', { memoryMB: 64 });
+    assert.equal(limit(), mb(64));
+    writeFileSync(file, mb(48)); // by hand (lower: v1 refuses a memory limit above its memory+swap one), to see whether the next run writes it again
+    groups.prepareRun('l', 'b', { memoryMB: 64 });
+    assert.equal(limit(), mb(48), 'the same limits: not written again');
+    groups.prepareRun('l', 'c', { memoryMB: 32 });
+    assert.equal(limit(), mb(32), 'changed limits: written');
+    for (const run of ['a', 'b', 'c']) groups.release('l', run);
+    assert.equal(existsSync(file), false, 'the empty handler group was removed');
+    groups.prepareRun('l', 'd', { memoryMB: 32 });
+    assert.equal(limit(), mb(32), 'a group made again gets its limits again');
+    groups.release('l', 'd');
   });
 
   test('usage: a member newer than one already seen has no /proc read; its start is read once no earlier member is left', async () => {
