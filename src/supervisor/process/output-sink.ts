@@ -22,6 +22,7 @@ export const DEFAULT_OUTPUT_MAX_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_OUTPUT_KEEP = 3;
 
 const NL = 0x0a;
+const EMPTY = Buffer.alloc(0);
 
 function ignoreMissing(fn: () => void): void {
   try { fn(); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
@@ -32,6 +33,8 @@ export class OutputSink {
   readonly keep: number;
   private fd: number;
   private size = 0;
+  /** The bytes after the last newline written to the current file: a line still being written. */
+  private tail: Buffer = EMPTY;
   /** Bytes that could not be written (disk full...): the command is never held up by its output. */
   dropped = 0;
   lastError: Error | null = null;
@@ -57,6 +60,14 @@ export class OutputSink {
         // One line longer than the whole file: it is split at the bound.
         this.put(buf.subarray(0, room));
         buf = buf.subarray(room);
+      } else if (this.tail.length > 0 && this.tail.length < this.size) {
+        // The file ends with the head of a line (a pipe read ends anywhere) whose rest does not fit:
+        // the head moves to the next file, so no line is cut at a file boundary.
+        const head = this.tail;
+        this.cutTail();
+        this.rotate();
+        this.put(head);
+        continue;
       }
       this.rotate();
     }
@@ -78,10 +89,26 @@ export class OutputSink {
       this.lastError = err as Error;
     }
     this.size += off;
+    // What follows the file's last newline, copied (the chunk is the reader's): at most the bound.
+    const written = buf.subarray(0, off);
+    const nl = written.lastIndexOf(NL);
+    this.tail = nl >= 0 ? Buffer.from(written.subarray(nl + 1)) : Buffer.concat([this.tail, written]);
+  }
+
+  /** Takes the unfinished last line out of the file (it goes on in the next one). */
+  private cutTail(): void {
+    try {
+      ftruncateSync(this.fd, this.size - this.tail.length);
+      this.size -= this.tail.length;
+    } catch (err) {
+      this.lastError = err as Error;
+    }
+    this.tail = EMPTY;
   }
 
   private rotate(): void {
     this.size = 0;
+    this.tail = EMPTY;
     try {
       if (this.keep === 0) { ftruncateSync(this.fd, 0); return; }
       for (let i = this.keep - 1; i >= 1; i--) ignoreMissing(() => renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`));

@@ -26,6 +26,19 @@ describe('OutputSink: a file bounded as it is written', () => {
     assert.equal(existsSync(`${file}.3`), false);
   });
 
+  test('a chunk that ends mid-line: the line\'s head moves with its rest to the next file, no line is cut between files', () => {
+    const file = join(dir, 'm.stdout');
+    const sink = new OutputSink(file, { maxBytes: 20, keep: 3 });
+    sink.write(Buffer.from('line 1\nline 2\nli')); // a pipe read ends anywhere
+    sink.write(Buffer.from('ne 3\nline 4\n'));
+    assert.deepEqual([read(`${file}.1`), read(file)], ['line 1\nline 2\n', 'line 3\nline 4\n']);
+    sink.write(Buffer.from('line 5\nline 6\nline 7 is long')); // then a line longer than the whole file
+    sink.write(Buffer.from('er than the file\n'));
+    sink.close();
+    assert.deepEqual([`${file}.3`, `${file}.2`, `${file}.1`, file].map(read),
+      ['line 3\nline 4\n', 'line 5\nline 6\n', 'line 7 is long', 'er than the file\n'], 'a line longer than the bound is still split at it');
+  });
+
   test('a line longer than the bound is split at it; keep 0 starts the one file over', () => {
     const file = join(dir, 'b.stdout');
     const sink = new OutputSink(file, { maxBytes: 10, keep: 1 });

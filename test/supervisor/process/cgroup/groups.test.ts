@@ -111,7 +111,10 @@ describe('cgroup backend', () => {
     const { groups } = groupsFor();
     const a = startIn(groups, 'p', 'a', 'exec sleep 1000');
     const b = startIn(groups, 'p', 'b', 'exec sleep 1000');
-    await waitFor('both members in', () => (groups.members('p').length === 2 ? true : undefined), 30_000);
+    // Entered in every tree: the entering shell writes itself into each group, then runs the line (exec sleep).
+    // A release before that would remove a v1 run group it has not entered yet, and it would exit 125.
+    await waitFor('both sleeping in their groups', () => ([a.pid, b.pid].every((pid) => readProcStat(pid)?.comm === 'sleep')
+      && groups.members('p').length === 2 ? true : undefined), 30_000);
     groups.release('p', 'a'); // entered: no longer "prepared", and still holds its process, so it stays
     groups.release('p', 'b');
     assert.deepEqual(groups.prune('p').sort((x, y) => x - y), [a.pid, b.pid].sort((x, y) => x - y));
