@@ -1,7 +1,7 @@
-import { onAbort } from '../../core/abort.js';
 import { stat } from 'node:fs/promises';
 import type { Piscina } from 'piscina';
 import runPackageTask from './worker.js';
+import { onAbort } from '../../core/abort.js';
 import { SupervisorError } from '../../core/errors.js';
 import type { ExtractLimits, ExtractResult } from './extract.js';
 import { PACKAGE_ERROR } from './limits.js';

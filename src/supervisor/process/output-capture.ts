@@ -58,7 +58,7 @@ function fifoNames(n: number): string[] {
 }
 
 const FIFO_DIR_PREFIX = 'ext-supervisor-pipes-';
-const FIFO_DIR_NAME = /^ext-supervisor-pipes-(\d+)-(\d+)-/;
+const FIFO_DIR_NAME = new RegExp(`^${FIFO_DIR_PREFIX}(\\d+)-(\\d+)-`);
 
 /**
  * Removes the FIFO folders of spawners that are gone, from `dir` (the temp folder): a spawner

@@ -1,5 +1,5 @@
-import { onAbort } from '../../core/abort.js';
 import { spawn } from 'node:child_process';
+import { onAbort } from '../../core/abort.js';
 import { checkExecutable } from './exec-check.js';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -176,10 +176,10 @@ async function supervise(
   const timer = clock.setTimeout(() => stop('timeout'), spec.timeoutMs);
   life.signal.addEventListener('abort', () => clock.clearTimeout(timer), { once: true });
   if (spec.signal) {
+    // Called at once when it was aborted while the process was being started.
     const stopWaiting = onAbort(spec.signal, () => stop('cancel'));
     life.signal.addEventListener('abort', stopWaiting, { once: true });
   }
-  if (spec.signal?.aborted) stop('cancel'); // aborted while the process was being started
 
   try {
     await stopped;
