@@ -9,6 +9,7 @@ import { RUN_ENV } from '../process/attribution.js';
 import { readExitFile } from '../process/exit-file.js';
 import { findEnvVar, readProcFile, readProcStat, isGone } from '../process/proc.js';
 import { terminateHandler } from '../process/terminate.js';
+import { loadProcConstants } from '../monitor/proc-usage.js';
 import type { RunningStep } from './progress.js';
 
 export type Recovered =
@@ -25,6 +26,14 @@ function aliveAsRun(pid: number, runId: string): boolean {
   if (!st || isGone(st.state)) return false;
   const env = readProcFile(`/proc/${pid}/environ`);
   return env !== null && findEnvVar(env, RUN_ENV) === runId;
+}
+
+/** When the process started, in ms since the epoch (to /proc's 10 ms and btime's 1 s), or null when gone. */
+async function processStartMs(pid: number): Promise<number | null> {
+  const st = readProcStat(pid);
+  if (!st) return null;
+  const c = await loadProcConstants();
+  return Math.round(c.bootTimeMs + (st.startTicks / c.clockTicks) * 1000);
 }
 
 export interface RecoverOptions {
@@ -49,8 +58,10 @@ export async function recoverCommand(r: RunningStep, opts: RecoverOptions): Prom
   if (done) return done;
   const pid = await readExitFile(`${r.exitFile}.pid`);
   if (pid === null || !aliveAsRun(pid, r.runId)) return (await exited()) ?? { kind: 'unknown' };
-  // Still running: wait for it as if we had never left, up to its own deadline.
-  const deadline = r.startedAt + opts.timeoutMs;
+  // Still running: wait for it as if we had never left, up to its own deadline, which counts from
+  // the moment its process existed (docs/contract.md, section 4), not from the checkpoint of its request.
+  // (btime is whole seconds, so the start read from /proc may seem up to 1 s early: never before the request.)
+  const deadline = Math.max(r.startedAt, await processStartMs(pid) ?? r.startedAt) + opts.timeoutMs;
   while (aliveAsRun(pid, r.runId) && !opts.signal.aborted) {
     if (opts.clock.now() >= deadline) {
       await terminateHandler({ libId: opts.libId, handler: opts.handler, pgid: pid, runId: r.runId, graceMs: opts.graceMs, reason: 'timeout' });
