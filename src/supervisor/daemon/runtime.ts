@@ -32,6 +32,10 @@ import { ValidationError } from '../../core/errors.js';
 import { protectedValues } from '../../core/redact.js';
 import { protectedValuesInFolder, scrubEvent } from '../monitor/scrub-events.js';
 import { handlerPaths } from '../../storage/layout.js';
+import type { Work } from '../lifecycle/events.js';
+
+/** Work that stops the running version's commands (a heartbeat restart keeps its own watch: its book needs it). */
+const PAUSES_HEARTBEAT: ReadonlySet<Work['action']> = new Set(['disable', 'uninstall', 'upgrade', 'downgrade', 'rollback']);
 
 export interface RuntimeOptions extends Omit<FleetOptions, 'system' | 'onEvent'> {
   readonly reportUrl?: string;
@@ -169,6 +173,10 @@ export class Runtime {
         this.heartbeat.tell(event);
         // Script-form handlers have no status files to collect: their result is the handler status.
         this.status.tell(event.spec?.form === 'script' ? { type: 'watch', handler: event.handler, spec: null } : event);
+        break;
+      case 'workStarted':
+        // Its writer is about to be stopped on purpose: not a stale heartbeat to warn of or restart for.
+        if (PAUSES_HEARTBEAT.has(event.work.action)) this.heartbeat.tell({ type: 'pause', handler: event.handler });
         break;
       case 'operationStarted':
         void this.commandLog.append(event.handler, formatStart(event.handler, event.op, event.version, event.extension, event.pid, event.startedAt));

@@ -23,6 +23,12 @@ export { readHeartbeatNow, type ParsedContent } from './heartbeat-read.js';
 
 export type HeartbeatMessage =
   | { readonly type: 'watch'; readonly handler: string; readonly spec: WatchSpec | null }
+  /**
+   * The supervisor starts disabling the handler (a disable, uninstall or version change): its writer
+   * is about to be stopped on purpose, so its heartbeat is not judged (no stale warning, no restart)
+   * until the next watch spec, sent when that work has settled. Its restart book is kept.
+   */
+  | { readonly type: 'pause'; readonly handler: string }
   /** The fleet's answer to a RestartRequest. */
   | RestartDone
   /** Start-up: the restart books a previous daemon left (before any watch). */
@@ -103,6 +109,7 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
     const w = this.#watched.get(handler);
     switch (msg.type) {
       case 'watch': return this.#onWatch(handler, msg.spec, ctx.self);
+      case 'pause': return this.#stopWatching(handler);
       case 'heartbeatWritten':
         this.#posted.delete(msg.gen);
         if (w?.gen === msg.gen) this.#look(handler, w, 'read', ctx.self);
@@ -131,13 +138,7 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
     const current = this.#watched.get(handler);
     const restarts = this.#restarts.get(handler);
     if (!heartbeatWatched(spec)) {
-      if (current) this.#unwatch(current);
-      this.#watched.delete(handler);
-      if (restarts?.book.phase === 'scheduled') { // a disable (or removal) during the backoff: nothing left to restart
-        if (restarts.timer !== undefined) this.#deps.clock.clearTimeout(restarts.timer);
-        restarts.timer = undefined;
-        restarts.book.cancel();
-      }
+      this.#stopWatching(handler);
       if (spec === null && restarts && restarts.book.phase !== 'running') {
         this.#restarts.delete(handler);
         this.#writeBook(handler, null);
@@ -164,6 +165,19 @@ export class HeartbeatActor implements Behavior<HeartbeatMessage> {
       parsed: { current: null }, toldMtime: null };
     this.#watched.set(handler, w);
     this.#look(handler, w, 'read', self);
+  }
+
+  /** No more watch, timer or scheduled restart for the handler (a restart under way finishes; the book stays). */
+  #stopWatching(handler: string): void {
+    const current = this.#watched.get(handler);
+    if (current) this.#unwatch(current);
+    this.#watched.delete(handler);
+    const restarts = this.#restarts.get(handler);
+    if (restarts?.book.phase === 'scheduled') { // a disable (or removal) during the backoff: nothing left to restart
+      if (restarts.timer !== undefined) this.#deps.clock.clearTimeout(restarts.timer);
+      restarts.timer = undefined;
+      restarts.book.cancel();
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rename, writeFile } from 'node:fs/promises';
+import { access, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace, handlerEntry, opsOf } from '../../helpers/handlers.js';
 import { killLeftovers } from '../../helpers/fleet.js';
@@ -68,6 +68,39 @@ describe('runtime: heartbeat and status reach ps', () => {
     await rename(join(dir, 'hb.tmp'), join(dir, 'heartbeat.log'));
     await waitFor(async () => (await row(rt, 'Beat')).status === 'Ready', 10_000, 'Ready after a write by rename');
   }, undefined, clock));
+
+  test('an uninstall whose disable outlasts the heartbeat timeout: no stale heartbeat, no warning, no restart', async () => {
+    const ws = await Workspace.create('exts-rt-');
+    const dir = join(ws.libDir, 'Quits-1.0');
+    const own = behindTheFiles();
+    const stale: string[] = [];
+    const rt = new Runtime({ dirs: ws.dirs, graceMs: 300, sampleIntervalMs: 300, clock: own,
+      onEvent: (e) => { if (e.type === 'heartbeat' && e.state === 'stale') stale.push(e.handler); } });
+    try {
+      // disable stops the writer, then waits for the test's word: the heartbeat stops well before the uninstall ends.
+      const pkg = await ws.package({ name: 'Quits', version: '1.0', manifest: { reportHeartbeat: true }, behavior: {
+        enable: beatingEnable,
+        disable: 'touch "$here/stop-beating"; touch "$here/disabling"; while [ ! -f "$here/release" ]; do sleep 0.05; done' } });
+      const entry = (state?: string) => handlerEntry('Quits', [pkg], { heartbeatTimeout: 1, onUnresponsive: 'restart', ...(state ? { state } : {}) });
+      assert.ok((await rt.apply(parseGoalState(JSON.stringify({ handlers: [entry()] }), 'goal'))).ok);
+      await waitFor(async () => (await row(rt, 'Quits')).heartbeat?.status === 'ready', 10_000, 'the first heartbeat');
+      const uninstall = rt.apply(parseGoalState(JSON.stringify({ handlers: [entry('uninstall')] }), 'goal'));
+      await waitFor(() => access(join(dir, 'disabling')).then(() => true, () => false), 10_000, 'the disable to run');
+      await own.advanceAsync(5000); // five timeouts without a beat, while the disable runs
+      await rt.settle();
+      assert.notEqual((await row(rt, 'Quits')).status, 'Unresponsive');
+      await writeFile(join(dir, 'release'), '');
+      assert.ok((await uninstall).ok);
+      await rt.settle();
+      assert.deepEqual(stale, [], 'no stale heartbeat reported for a handler being uninstalled');
+      assert.deepEqual(opsOf(await ws.log(), 'Quits'), ['install 1.0', 'enable 1.0', 'disable 1.0', 'uninstall 1.0'], 'no restart');
+    } finally {
+      await writeFile(join(dir, 'release'), '').catch(() => {});
+      await rt.stop();
+      await killLeftovers(ws);
+      await ws.dispose();
+    }
+  });
 
   test('onUnresponsive restart runs disable + enable, counts restarts, and gives up past the budget', () => withRuntime(async (ws, rt) => {
     // enable writes one heartbeat and never again: every restart goes stale once more

@@ -257,6 +257,27 @@ describe('HeartbeatActor with real files (timeout 1 s, injected clock)', () => {
     // A future mtime counts from when it was first seen: without writes, it goes stale too (within timeout + 1 s).
     await r.events.waitFor(heartbeat('Future', 'stale'), 'Future stale after a timeout without writes', from);
   });
+
+  test('paused (the supervisor is disabling it): never judged stale, no timer; the next watch spec judges it again', async () => {
+    const file = join(await r.handlerDir('Paused'), 'heartbeat.log');
+    await writeFile(file, body());
+    const from = r.events.list.length;
+    const spec = await r.watch('Paused');
+    const fresh = await r.events.waitFor(heartbeat('Paused', 'fresh'), 'Paused fresh', from);
+    const timers = clock.pending();
+    r.ref.tell({ type: 'pause', handler: 'Paused' });
+    await r.system.drain();
+    assert.equal(clock.pending(), timers - 1, 'its timer is gone');
+    await clock.advanceAsync(5000); // far past its 1 s timeout
+    await r.system.drain();
+    assert.deepEqual(statesSince(r.events, 'Paused', fresh.index + 1), [], 'nothing reported while paused');
+    // The disable failed and the handler is still Enabled: the same spec again, watched again.
+    // A new look: the write counts from when it is seen again (a full timeout), then it goes stale.
+    r.ref.tell({ type: 'watch', handler: 'Paused', spec });
+    const again = await r.events.waitFor(heartbeat('Paused', 'fresh'), 'Paused seen again', fresh.index + 1);
+    await clock.advanceAsync(2000);
+    await r.events.waitFor(heartbeat('Paused', 'stale'), 'Paused stale once watched again', again.index);
+  });
 });
 
 describe('HeartbeatActor restarts', () => {
