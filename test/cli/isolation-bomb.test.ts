@@ -31,6 +31,13 @@ sh "$0" $((d - 1)) &
 wait
 `;
 
+// Fills its group once and stops: waits until the enable's shell ($1) has gone (only it and its sleeps
+// count then), forks sleeps until the limit refuses one and exits there, leaving tasksMax - 1 sleeps.
+const FILL = `while kill -0 "$1" 2>/dev/null; do :; done
+i=0
+while [ "$i" -lt 100 ]; do sleep 1000 & i=$((i + 1)); done
+`;
+const FULL_MAX = 10;
 
 async function rows(ws: Workspace): Promise<Array<Record<string, any>>> {
   const r = await askDaemon(['ps', '--json', ...dirFlags(ws)]);
@@ -72,8 +79,12 @@ test('a fork bomb under tasksMax 50 never has more than 50 tasks; the supervisor
       // Commands that need no fork of their own: the group is full while they run.
       manifest: { enableCommand: 'sh bomb.sh 9 >/dev/null 2>&1 &', disableCommand: 'echo disabled', uninstallCommand: 'echo uninstalled' } });
     const calm = await ws.package({ name: 'Calm', version: '1.0', behavior: { enable: 'sleep 1000 >/dev/null 2>&1 &' } });
+    // A group left full: its disable and uninstall fork (sleep), which the kernel would refuse there.
+    const full = await ws.package({ name: 'Full', version: '1.0', files: { 'fill.sh': FILL },
+      manifest: { enableCommand: 'sh fill.sh $$ >/dev/null 2>&1 &', disableCommand: 'sleep 0 && echo disabled', uninstallCommand: 'sleep 0 && echo uninstalled' } });
     const goal = (bombState: string, calmSeq: number) => ({ etag: `${bombState}-${calmSeq}`, handlers: [
       handlerEntry('Bomb', [bomb], { state: bombState, limits: { tasksMax: TASKS_MAX } }),
+      handlerEntry('Full', [full], { state: bombState, limits: { tasksMax: FULL_MAX } }),
       handlerEntry('Calm', [calm], { extensions: [{ name: 'default', sequenceNumber: calmSeq, publicSettings: {} }] })] });
     const goalFile = await ws.goalState(goal('enabled', 1));
     daemon = await startDaemon(ws, goalFile, ['--cgroup-root', cg.root]);
@@ -124,7 +135,16 @@ test('a fork bomb under tasksMax 50 never has more than 50 tasks; the supervisor
       60_000, 'Calm enabled again beside the bomb');
     assert.equal(daemon.child.exitCode, null, 'the daemon runs');
 
+    // Full holds tasksMax - 1 sleeps: no room for a disable's shell and its fork.
+    await waitFor(async () => (await row(ws, 'Full'))?.pids.length === FULL_MAX - 1, 60_000, `Full at ${FULL_MAX - 1} processes`)
+      .catch(async (err: Error) => { throw new Error(`${err.message}: ${JSON.stringify(await row(ws, 'Full'))}`); });
+    const fullPids = (await row(ws, 'Full'))!.pids as number[];
+
     await writeFile(goalFile, JSON.stringify(goal('uninstall', 2)));
+    // Full's disable forks: the supervisor ends its processes first, so it runs and the uninstall completes.
+    await waitFor(async () => { const f = await row(ws, 'Full'); return f === undefined || f.state === 'NotInstalled'; }, 60_000, 'Full uninstalled')
+      .catch(async (err: Error) => { throw new Error(`${err.message}: ${JSON.stringify(await row(ws, 'Full'))}`); });
+    assert.deepEqual(fullPids.filter(alive), [], 'Full\'s processes ended');
     // Uninstalled: its row leaves `ps` and its handler dir is removed (both only after a successful uninstall).
     await waitFor(async () => { const b = await row(ws, 'Bomb'); return b === undefined || b.state === 'NotInstalled'; }, 60_000, 'Bomb uninstalled')
       .catch(async (err: Error) => { throw new Error(`${err.message}: ${JSON.stringify(await row(ws, 'Bomb'))}`); });

@@ -3,7 +3,7 @@
  * to the agent's error codes, and end stragglers after a successful disable/uninstall.
  */
 import type { Spawner } from '../process/spawner.js';
-import type { HandlerLimits } from '../process/cgroup/index.js';
+import { isolationFor, type HandlerLimits } from '../process/cgroup/index.js';
 import { join } from 'node:path';
 import { runCommand, type RunResult } from '../process/run-command.js';
 import { terminateHandler } from '../process/terminate.js';
@@ -81,11 +81,27 @@ function outcomeOf(inv: CommandInvocation, r: RunResult): Pick<OperationResult, 
   }
 }
 
+/**
+ * A disable or uninstall of a handler whose group is at its tasksMax could not fork (a fork bomb
+ * holds every slot): the handler's processes are ended first, as they would be after it, and the
+ * result says so. Returns that note, or '' when there was room.
+ */
+async function makeRoomToStop(inv: CommandInvocation, ctx: RunContext): Promise<string> {
+  if (inv.op !== 'disable' && inv.op !== 'uninstall') return '';
+  const full = isolationFor(ctx.libId)?.tasksAtLimit(inv.handler) ?? null;
+  if (full === null) return '';
+  const t = await terminateHandler({ libId: ctx.libId, handler: inv.handler, graceMs: ctx.graceMs, reason: 'cleanup', clock: ctx.clock });
+  const ended = t.termed.length + t.killed.length;
+  return `; its group was at tasksMax ${full.max} (${full.current} tasks), so its ${ended} process${ended === 1 ? ' was' : 'es were'} ended before ${inv.op} ran`;
+}
+
 /** Runs the command holding a gate slot; never throws for a command failure, only reports it. */
 export async function runOperation(inv: CommandInvocation, ctx: RunContext): Promise<OperationResult> {
   const release = await ctx.gate.acquire(ctx.signal);
   let r: RunResult;
+  let note = '';
   try {
+    note = await makeRoomToStop(inv, ctx);
     const base = `${inv.op}${inv.extension ? `.${inv.extension}` : ''}`;
     const running = await runCommand({
       libId: ctx.libId, handler: inv.handler, operation: inv.op, command: inv.command, cwd: inv.cwd, env: inv.env,
@@ -102,7 +118,8 @@ export async function runOperation(inv: CommandInvocation, ctx: RunContext): Pro
   } finally {
     release();
   }
-  return completeOperation(inv, r, ctx);
+  const result = await completeOperation(inv, r, ctx);
+  return note ? { ...result, message: `${result.message}${note}` } : result;
 }
 
 /** Maps a finished command to its OperationResult, ending stragglers after a successful disable/uninstall. */

@@ -222,6 +222,20 @@ export class CgroupGroups {
     return { cpuUsec, memoryBytes, nrThrottled, throttledUsec, oomKills: capped('memoryMB') ? this.oomKills(handler) : 0 };
   }
 
+  /**
+   * The handler's task count and tasksMax when it has no room for a command's shell and one fork
+   * of it (pids.current >= pids.max - 1), else null. A shell may still move in over the limit (the
+   * kernel bounds forks, not migrations), but whatever it runs that forks would fail.
+   */
+  tasksAtLimit(handler: string): { readonly current: number; readonly max: number } | null {
+    const tree = this.layout.where.pids === 'v2' ? this.layout.v2 : this.layout.where.pids === 'v1' ? this.layout.v1.get('pids') ?? null : null;
+    if (tree === null || tree === undefined) return null;
+    const dir = join(tree, handlerDir(handler));
+    const max = readNumber(join(dir, 'pids.max')); // "max" (no limit) reads as null
+    const current = max === null ? null : readNumber(join(dir, 'pids.current'));
+    return max !== null && current !== null && current >= max - 1 ? { current, max } : null;
+  }
+
   /** Removes a run's groups once empty, then its handler's and the lib root if nothing is left. */
   release(handler: string, runId: string): void {
     this.active.delete(runDir(handler, runId));

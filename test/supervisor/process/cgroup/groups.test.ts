@@ -103,6 +103,9 @@ describe('cgroup backend', () => {
     assert.equal(Number(require_('pids', groups, 'bomb', 'pids.max')), 50);
     const members = groups.members('bomb').length;
     assert.ok(members >= 40 && members <= 50, `${members} members`);
+    // No room for a command's shell and one fork: a disable must make room first (run-operation.ts).
+    assert.deepEqual(groups.tasksAtLimit('bomb'), { current: Number(require_('pids', groups, 'bomb', 'pids.current')), max: 50 });
+    assert.equal(groups.tasksAtLimit('no-such-handler'), null);
     groups.kill('bomb');
     assert.equal(await groups.waitEmpty('bomb', undefined, 30_000, systemClock), true);
   });
