@@ -183,6 +183,31 @@ describe('cgroup backend', () => {
     groups.kill('u');
     await second.exit;
   });
+
+  test('usage in chunks: the same sample as in one piece, with turns of the event loop between chunks', async () => {
+    const { groups } = groupsFor();
+    const constants = await loadProcConstants();
+    const runs = ['c1', 'c2', 'c3', 'c4', 'c5'].map((h) => ({ h, ...startIn(groups, h, 'r', 'exec sleep 1000') }));
+    try {
+      await waitFor('all five in their groups', () => (runs.every((r) => groups.members(r.h).includes(r.pid)) ? true : undefined), 30_000);
+      const whole = new GroupUsageTracker(groups, constants).sample(readUptimeSec());
+      // A callback queued for the event loop's next turn runs before the chunked sample ends: it yields.
+      let turned = false;
+      setImmediate(() => { turned = true; });
+      let uptimes = 0;
+      const got = await new GroupUsageTracker(groups, constants).sampleChunked(() => { uptimes += 1; return readUptimeSec(); }, 2);
+      assert.equal(turned, true, 'the event loop turned during the sample');
+      assert.equal(uptimes, 3, 'five handlers in chunks of two: three chunks, each measured when it is read');
+      assert.deepEqual([...got.keys()].sort(), [...whole.keys()].sort());
+      for (const r of runs) {
+        assert.deepEqual(got.get(r.h)!.pids, whole.get(r.h)!.pids);
+        assert.equal(got.get(r.h)!.oldestStartMs, whole.get(r.h)!.oldestStartMs);
+      }
+    } finally {
+      for (const r of runs) groups.kill(r.h);
+      await Promise.all(runs.map((r) => r.exit));
+    }
+  });
 });
 
 function require_(controller: 'pids', groups: CgroupGroups, handler: string, file: string): string {
