@@ -24,7 +24,6 @@ export function peerLimitMs(n: number): number {
   return 240_000 + 600 * n;
 }
 
-/** Node starting N loop.sh (each in its own group) until all spawned, then SIGTERM to each group until all exited. */
 /**
  * What the handler protocol adds to a stop: every handler's disable command runs before its
  * processes are ended. Node running N `sh -c 'exit 0'` (a disable that does nothing), 16 at a
@@ -65,6 +64,7 @@ async function coldStartFloor(ctx: BenchContext, n: number): Promise<number> {
   }
 }
 
+/** Node starting N loop.sh (each in its own group) until all spawned, then SIGTERM to each group until all exited. */
 async function processFloor(ctx: BenchContext, n: number): Promise<{ startMs: number; stopMs: number; protocolStopMs: number; protocolStartMs: number }> {
   const libId = randomBytes(6).toString('hex');
   ctx.libIds.add(libId);
