@@ -21,6 +21,10 @@ export interface GroupUsage {
 }
 
 const handlerDir = (handler: string): string => `h-${handler}`;
+
+/** Whether any limit is set (absent or null: unlimited, the state of a group the kernel just made). */
+const hasLimits = (limits: HandlerLimits | null): boolean =>
+  limits !== null && (limits.memoryMB !== undefined || limits.cpuPercent !== undefined || limits.tasksMax !== undefined);
 const runDir = (handler: string, runId: string): string => `h-${handler}/r-${runId}`;
 
 export class CgroupGroups {
@@ -56,16 +60,23 @@ export class CgroupGroups {
     this.active.add(runDir(handler, runId));
     this.runsFor(handler).add(runId);
     // A handler group made now (first run, or removed since) has no limits yet, whatever was written before.
+    let madeIn = 0;
     for (const root of this.roots) {
       const made = makeGroup(join(root, runDir(handler, runId)));
-      if (made !== undefined && !made.startsWith(join(root, handlerDir(handler), 'r-'))) this.appliedLimits.delete(handler);
+      if (made !== undefined && !made.startsWith(join(root, handlerDir(handler), 'r-'))) {
+        this.appliedLimits.delete(handler);
+        madeIn += 1;
+      }
     }
     // Written once per handler group and change of limits: a run's writes to the v1 limit files cost
     // ~2.5 ms each and were 4.4 % of the main thread bringing up 5000 handlers (docs/decisions.md).
+    // A group the kernel has just made is unlimited already: no limits means nothing to write (they
+    // were still 4.4 % bringing up 5000 handlers, whose groups are made again for each run).
     const key = JSON.stringify(limits);
     let applied = this.appliedLimits.get(handler);
     if (applied === undefined || applied.key !== key) {
-      applied = { key, problems: applyLimits(this.layout, handlerDir(handler), limits) };
+      const nothingToWrite = madeIn === this.roots.length && !hasLimits(limits);
+      applied = { key, problems: nothingToWrite ? [] : applyLimits(this.layout, handlerDir(handler), limits) };
       this.appliedLimits.set(handler, applied);
     }
     const problems = [...applied.problems];

@@ -154,7 +154,13 @@ describe('cgroup backend', () => {
     assert.equal(existsSync(file), false, 'the empty handler group was removed');
     groups.prepareRun('l', 'd', { memoryMB: 32 });
     assert.equal(limit(), mb(32), 'a group made again gets its limits again');
-    groups.release('l', 'd');
+    groups.prepareRun('l', 'e', null);
+    assert.notEqual(limit(), mb(32), 'no limits on a group that had some: lifted');
+    const unlimited = limit();
+    for (const run of ['d', 'e']) groups.release('l', run);
+    groups.prepareRun('l', 'f', null);
+    assert.equal(limit(), unlimited, 'a group made anew without limits is unlimited (nothing written)');
+    groups.release('l', 'f');
   });
 
   test('usage: a member newer than one already seen has no /proc read; its start is read once no earlier member is left', async () => {
