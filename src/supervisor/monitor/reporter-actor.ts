@@ -72,6 +72,19 @@ class JournalFailed {
 type SelfMessage = WriteDue | WriteDone | JournalsDue | JournalFailed;
 
 export const DEFAULT_COALESCE_MS = 500;
+
+/**
+ * A large report waits longer between writes, up to this, so that one change still reaches the
+ * file within the contract's 1 s (the write itself comes on top): each write serialises every
+ * handler's row, O(N), and at 5000 handlers (~1.5 MB) twice a second it and its garbage were a
+ * share of the main thread that grew with N (`--cpu-prof` of the bring-up).
+ */
+const MAX_WINDOW_MS = 800;
+
+/** The coalescing window after a report of `bytes`: 1 ms per 2 KB, at least `coalesceMs`, at most MAX_WINDOW_MS. */
+export function reportWindowMs(coalesceMs: number, bytes: number): number {
+  return Math.max(coalesceMs, Math.min(MAX_WINDOW_MS, Math.round(bytes / 2000)));
+}
 const MAX_WRITE_RETRY_MS = 30_000;
 
 /** The reporter's behavior; spawn it once per daemon. Throws E_INVALID_ARGUMENT / E_INVALID_REPORT_URL on bad deps. */
@@ -95,6 +108,7 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
   let lastPushedKey: string | null = null;
   let lastStartedAt = -Infinity;
   let failuresInARow = 0;
+  let lastBytes = 0;
   let flushWaiters: Reply<void>[] = [];
   const stats = { writes: 0, writeFailures: 0 };
   const journals = new JournalWriter({ files: journalFiles(deps.libDir), clock, delayMs: coalesceMs,
@@ -121,7 +135,7 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
   /** A change: the first one arms the timer; later ones ride on it (or on the write in flight). */
   function changed(): void {
     dirty = true;
-    if (inflight === null) arm(coalesceMs);
+    if (inflight === null) arm(reportWindowMs(coalesceMs, lastBytes));
   }
 
   function settleWaiters(error: unknown): void {
@@ -135,6 +149,7 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
     disarm();
     if (inflight !== null) return;
     const { key, json } = serializeReport(report());
+    lastBytes = json.length;
     dirty = false;
     if (key === lastKey) {
       settleWaiters(null);
@@ -181,7 +196,7 @@ export function reporterBehavior(deps: ReporterDeps): Behavior<ReporterMessage> 
     } else if (dirty) {
       // Rate-limit by write starts: under a steady stream, one write per coalescing window.
       const delay = failed ? backoffDelay(failuresInARow, { initialMs: coalesceMs, maxMs: MAX_WRITE_RETRY_MS })
-        : Math.max(0, coalesceMs - (clock.now() - lastStartedAt));
+        : Math.max(0, reportWindowMs(coalesceMs, lastBytes) - (clock.now() - lastStartedAt));
       arm(delay);
     }
     if (failed) writeFailed(done.error);

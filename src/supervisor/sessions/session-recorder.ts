@@ -13,12 +13,25 @@ import type { MonitorEvent } from '../monitor/types.js';
 
 const CHECKPOINT_MS = 500;
 
+/**
+ * Each checkpoint rewrites the whole document, O(N) in the handlers named: 5000 handlers made it
+ * ~2 MB, serialised twice a second while their operations ran (4.3 % of the main thread bringing
+ * them up, and its garbage; `--cpu-prof`). So the next checkpoint waits 1 ms per KB of the last
+ * one, at least CHECKPOINT_MS: small sessions keep 500 ms, a 2 MB one is rewritten every ~2 s,
+ * and the share of the main thread it takes no longer grows with N.
+ */
+export function checkpointDelayMs(lastBytes: number): number {
+  return Math.max(CHECKPOINT_MS, Math.round(lastBytes / 1000));
+}
+
 export class SessionRecorder {
   private doc: SessionDoc;
   private timer: ReturnType<Clock['setTimeout']> | null = null;
   private writing: Promise<void> = Promise.resolve();
   private finished = false;
   private written = false;
+  /** Size of the last document written (its checkpoints are spaced by it). */
+  private lastBytes = 0;
   /** Handlers whose outcome in this session is known: later operations of theirs belong to a newer session. */
   private readonly done = new Set<string>();
 
@@ -85,7 +98,7 @@ export class SessionRecorder {
     await this.write();
   }
 
-  /** Keeps each handler's operations; the file follows within CHECKPOINT_MS. */
+  /** Keeps each handler's operations; the file follows within CHECKPOINT_MS (longer for a large session: checkpointDelayMs). */
   onEvent(e: MonitorEvent): void {
     if (this.finished || (e.type !== 'operationStarted' && e.type !== 'operationEnded')) return;
     const h = this.doc.handlers[e.handler];
@@ -104,7 +117,7 @@ export class SessionRecorder {
       if (i >= 0) operations[i] = ended; else operations.push(ended);
     }
     if (this.timer === null) {
-      this.timer = this.clock.setTimeout(() => { this.timer = null; void this.write(); }, CHECKPOINT_MS);
+      this.timer = this.clock.setTimeout(() => { this.timer = null; void this.write(); }, checkpointDelayMs(this.lastBytes));
     }
   }
 
@@ -137,6 +150,7 @@ export class SessionRecorder {
     // of an apply's main thread every 500 ms, and its garbage (`--cpu-prof` of 300 handlers).
     const id = this.doc.id;
     const json = JSON.stringify(this.doc);
+    this.lastBytes = json.length;
     // Once written, never "first" again: a long session pruned by newer ones must not take last-session back.
     this.writing = this.writing.then(() => this.store.writeText(id, json, this.written ? false : undefined)).then(() => { this.written = true; })
       .catch(this.onError);

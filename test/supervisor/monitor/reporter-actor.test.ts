@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorSystem, type ActorRef } from '../../../src/actors/actor.js';
 import { ManualClock, systemClock, type Clock } from '../../../src/core/clock.js';
-import { askReport, askReporterStats, askRow, askRows, flushReport, reporterBehavior, type ReporterDeps, type ReporterMessage,
+import { askReport, askReporterStats, askRow, askRows, flushReport, reporterBehavior, reportWindowMs, type ReporterDeps, type ReporterMessage,
   type ReporterStats } from '../../../src/supervisor/monitor/reporter-actor.js';
 import { SupervisorError } from '../../../src/core/errors.js';
 import type { LifecycleState } from '../../../src/supervisor/lifecycle/record.js';
@@ -125,6 +125,13 @@ describe('writing the report', () => {
     await waitStats(ref, (s) => s.writes === 1, 'the write started within 1 s to land');
     assert.ok((await readFile(reportFile(lib), 'utf8')).includes('Contoso.Monitor'));
     assert.equal((await stat(reportFile(lib))).mode & 0o777, 0o600);
+  });
+
+  test('a large report waits longer between writes, never past 800 ms (the contract\'s 1 s holds)', () => {
+    assert.equal(reportWindowMs(500, 20_000), 500, 'a few handlers: the coalescing window');
+    assert.equal(reportWindowMs(500, 1_400_000), 700, 'about 5000 handlers: 1 ms per 2 KB');
+    assert.equal(reportWindowMs(500, 10_000_000), 800, 'bounded');
+    assert.equal(reportWindowMs(50, 0), 50);
   });
 
   test('flush writes now without waiting for the timer, and stop writes what is still pending', async () => {

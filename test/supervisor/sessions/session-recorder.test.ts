@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../../src/core/clock.js';
 import { SessionStore, type SessionDoc } from '../../../src/storage/sessions.js';
-import { SessionRecorder } from '../../../src/supervisor/sessions/session-recorder.js';
+import { SessionRecorder, checkpointDelayMs } from '../../../src/supervisor/sessions/session-recorder.js';
 import { operationFromSession, sessionEvents } from '../../../src/supervisor/sessions/session-replay.js';
 import { parseGoalState, type GoalState, type HandlerGoal } from '../../../src/supervisor/goal/goal-state.js';
 import { emptyRecord, transition } from '../../../src/supervisor/lifecycle/record.js';
@@ -128,6 +128,12 @@ describe('SessionRecorder', () => {
     ]);
     await clock.advanceAsync(10_000);
     assert.equal(store.writes.length, 2, 'no event, no timer, no write');
+  });
+
+  test('a large session is checkpointed less often: 1 ms per KB of its last write, at least 500 ms', () => {
+    assert.equal(checkpointDelayMs(0), 500);
+    assert.equal(checkpointDelayMs(200_000), 500, '200 KB (a few hundred handlers): the usual 500 ms');
+    assert.equal(checkpointDelayMs(2_000_000), 2000, '2 MB (about 5000 handlers): every 2 s');
   });
 
   test('an end replaces its running start (per extension); an end without a start is appended', async () => {
