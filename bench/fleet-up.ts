@@ -14,6 +14,14 @@ import { join } from 'node:path';
 export const STEP = 100;
 export const DAEMON_ARGS = ['--concurrency', '16', '--install-concurrency', '16'];
 
+/**
+ * How often the bench asks `ps` whether the fleet is up: each answer is O(N) work in the daemon
+ * (rows, one stat per heartbeat, ~2.7 MB of JSON at 5000), so a fixed 1 s made the bench's own
+ * polls a share of the bring-up that grew with N (6 % of the main thread at 5000, --cpu-prof).
+ * N ms keeps that share per handler constant: 1 s at 1000, 5 s at 5000.
+ */
+export const upPollMs = (n: number): number => Math.max(1000, n);
+
 /** A check that every named handler is Enabled, Ready and has a heartbeat (other rows may be orphans of an earlier attempt). */
 function allUp(names: ReadonlySet<string>): (rows: readonly HandlerRow[]) => boolean {
   return (rows) => rows.filter((r) => names.has(r.name) && r.state === 'Enabled' && r.status === 'Ready' && r.heartbeatAgeSeconds !== null).length === names.size;
@@ -58,7 +66,7 @@ export async function bringUpFleet(ctx: BenchContext, dirs: SupervisorDirs, root
   ctx.log(`daemon pid ${daemon.pid} applying ${p.n} heartbeat handlers`);
   const deadline = ctx.quick ? 120_000 : 600_000;
   try {
-    await waitRows(daemon, allUp(new Set(handlers.map((h) => h.name))), deadline, `${p.n} handlers Enabled, Ready, with a heartbeat`, 1000);
+    await waitRows(daemon, allUp(new Set(handlers.map((h) => h.name))), deadline, `${p.n} handlers Enabled, Ready, with a heartbeat`, upPollMs(p.n));
     const upAt = Date.now();
     return { daemon, startedAt, upAt, setupMs: upAt - startedAt, how: `one goal state of ${p.n} handlers`, crash: null };
   } catch (err) {
@@ -70,7 +78,7 @@ export async function bringUpFleet(ctx: BenchContext, dirs: SupervisorDirs, root
     for (let m = STEP; ; m = Math.min(p.n, m + STEP)) {
       await writeGoal(m);
       if (m === STEP) current.daemon = daemon = await launch(2);
-      await waitRows(daemon, allUp(new Set(handlers.slice(0, m).map((h) => h.name))), deadline, `the first ${m} handlers up`, 1000);
+      await waitRows(daemon, allUp(new Set(handlers.slice(0, m).map((h) => h.name))), deadline, `the first ${m} handlers up`, upPollMs(m));
       if (m === p.n) break;
     }
     const upAt = Date.now();
