@@ -85,6 +85,7 @@ const MAX_WINDOW_MS = 800;
 export function reportWindowMs(coalesceMs: number, bytes: number): number {
   return Math.max(coalesceMs, Math.min(MAX_WINDOW_MS, Math.round(bytes / 2000)));
 }
+
 const MAX_WRITE_RETRY_MS = 30_000;
 
 /** The reporter's behavior; spawn it once per daemon. Throws E_INVALID_ARGUMENT / E_INVALID_REPORT_URL on bad deps. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Clock } from '../../../core/clock.js';
 import { childGroups, makeGroup, readCg, readKeyed, readNumber, readPids, readPidsOrNull, removeGroup, tryWriteCg } from './cgfs.js';
 import { CONTROLLERS, type CgroupLayout } from './detect.js';
-import { applyLimits, type HandlerLimits } from './limits.js';
+import { applyLimits, hasLimits, type HandlerLimits } from './limits.js';
 
 /** A handler group's counters, read in one sample. */
 export interface GroupUsage {
@@ -21,10 +21,6 @@ export interface GroupUsage {
 }
 
 const handlerDir = (handler: string): string => `h-${handler}`;
-
-/** Whether any limit is set (absent or null: unlimited, the state of a group the kernel just made). */
-const hasLimits = (limits: HandlerLimits | null): boolean =>
-  limits !== null && (limits.memoryMB !== undefined || limits.cpuPercent !== undefined || limits.tasksMax !== undefined);
 const runDir = (handler: string, runId: string): string => `h-${handler}/r-${runId}`;
 
 export class CgroupGroups {

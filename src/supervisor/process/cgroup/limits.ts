@@ -75,9 +75,14 @@ export function applyLimits(layout: CgroupLayout, rel: string, limits: HandlerLi
   return problems;
 }
 
+/** Whether any limit is set (absent or null: unlimited, the state of a group the kernel just made). */
+export function hasLimits(limits: HandlerLimits | null): limits is HandlerLimits {
+  return limits !== null && (limits.memoryMB !== undefined || limits.cpuPercent !== undefined || limits.tasksMax !== undefined);
+}
+
 /** What `ps`/`status` say about a handler's limits: where each is enforced, or why it is not. */
 export function describeLimits(layout: CgroupLayout | null, limits: HandlerLimits | null): string {
-  if (limits === null || (limits.memoryMB === undefined && limits.cpuPercent === undefined && limits.tasksMax === undefined)) return 'none';
+  if (!hasLimits(limits)) return 'none';
   const parts: string[] = [];
   const say = (c: Controller, text: string): void => {
     const where = layout?.where[c] ?? null;
