@@ -9,16 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { ManualClock, type Clock } from '../../../src/core/clock.js';
 import { RUN_ENV } from '../../../src/supervisor/process/attribution.js';
 import { readProcStat } from '../../../src/supervisor/process/proc.js';
+import { alive } from '../../helpers/isolation.js';
 import { loadProcConstants } from '../../../src/supervisor/monitor/proc-usage.js';
 import { recoverCommand } from '../../../src/supervisor/lifecycle/recover-command.js';
 
 const dirs: string[] = [];
 after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
-
-function gone(pid: number): boolean {
-  const st = readProcStat(pid);
-  return st === null || st.state === 'Z' || st.state === 'X';
-}
 
 describe('recoverCommand', () => {
   test('the deadline of a command still running counts from its process start, not from the checkpoint of its request', async () => {
@@ -42,13 +38,13 @@ describe('recoverCommand', () => {
       const clock = { now: () => { stop.abort(); return processStart + 5000; } } as unknown as Clock;
       const waited = await recoverCommand(running, { ...base, clock, signal: stop.signal });
       assert.equal(waited.kind, 'unknown', 'still running within its deadline: waited for, not ended');
-      assert.ok(!gone(pid), 'the command was left running');
+      assert.ok(alive(pid), 'the command was left running');
 
       // 13 s after its start: past its deadline, ended as a timeout.
       const late = await recoverCommand(running, { ...base, clock: new ManualClock(processStart + 13_000), signal: new AbortController().signal });
       assert.equal(late.kind, 'timedOut');
       await exited;
-      assert.ok(gone(pid), 'the command was ended');
+      assert.ok(!alive(pid), 'the command was ended');
     } finally {
       try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
     }
