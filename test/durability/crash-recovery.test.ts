@@ -103,10 +103,13 @@ async function crashSeed(seed: number, pk: Packages, expected: FinalState): Prom
           try {
             await waitFor(() => sessionDone(lib, 'upgrade'), 180_000, `seed ${seed}: the last session to finish`);
           } catch (err) {
+            // What a failure needs to be understood: what the daemon was doing and what it wrote.
+            const ps = await runCli(['ps', '--json', ...dirFlags(lib)]);
             // A daemon left running would keep this test file, and so the whole run, from ever ending.
             d.child.kill('SIGKILL');
-            await d.done;
-            throw err;
+            const out = await d.done;
+            const session = await readFile(join(lib.libDir, 'sessions', 'last-session', 'session'), 'utf8').catch((e: Error) => e.message);
+            throw new Error(`${(err as Error).message}\nsession: ${session}\nps: ${ps.stdout}${ps.stderr}\ndaemon stderr (tail): ${out.stderr.slice(-6000)}`);
           }
           await d.stop();
           break;

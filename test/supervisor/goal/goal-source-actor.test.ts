@@ -56,6 +56,8 @@ interface Rig {
   readonly clock: ManualClock;
   readonly goals: GoalState[];
   readonly errors: unknown[];
+  /** What onUnchanged said: [reason, etag]. */
+  readonly unchanged: Array<[string, string | null]>;
   readonly handled: GoalSourceMessage[];
   readonly ref: ActorRef<GoalSourceMessage>;
   readonly system: ActorSystem;
@@ -69,10 +71,11 @@ function rig(source: string, watcher: HandWatcher | ReturnType<typeof chokidarFo
   const system = new ActorSystem({ clock });
   const goals: GoalState[] = [];
   const errors: unknown[] = [];
+  const unchanged: Array<[string, string | null]> = [];
   const c = counted(goalSourceBehavior({ source, pollIntervalSec: POLL_SEC, watcher,
-    onGoal: (g) => goals.push(g), onError: (e) => errors.push(e) }));
+    onGoal: (g) => goals.push(g), onError: (e) => errors.push(e), onUnchanged: (reason, etag) => unchanged.push([reason, etag]) }));
   const ref = system.spawn('goal-source', c.behavior);
-  return { clock, goals, errors, handled: c.handled, ref, system, until: c.until,
+  return { clock, goals, errors, unchanged, handled: c.handled, ref, system, until: c.until,
     async send(msg) { const n = c.handled.length + 1; ref.tell(msg); await c.until(n); } };
 }
 
@@ -198,8 +201,12 @@ describe('goal-source actor: a file', () => {
     await r.send({ type: 'check', reason: 'start' });
     await writeFile(file, JSON.stringify({ etag: 'e2', handlers: [{ name: 'Contoso.A', version: 'not a version!' }] }));
     await change();
+    assert.equal(r.errors.length, 0, 'the event\'s look may have met a write in progress: the confirming look decides');
+    await recheck();
+    assert.equal(r.errors.length, 1, 'still invalid 250 ms later: reported');
     await writeFile(file, '{"etag": "e3", "handlers": [');
     await change();
+    await recheck();
     assert.equal(r.goals.length, 1, 'nothing new delivered');
     assert.equal(r.errors.length, 2);
     for (const err of r.errors) {
@@ -220,10 +227,60 @@ describe('goal-source actor: a file', () => {
     await r.send({ type: 'check', reason: 'start' });
     await writeFile(file, '{"etag": "e2", "handlers": 5}');
     await change();
+    await recheck();
     assert.equal(r.errors.length, 1);
     await writeFile(file, doc('e1'));
     await change();
     assert.deepEqual(r.goals.map((g) => g.etag), ['e1', 'e1'], 'without a delivery nothing tells the daemon the source is good again');
+  });
+
+  // Was a defect: a look that met a write in progress (the file truncated, its bytes not yet
+  // written) reported an invalid goal state and forgot the last etag, so the same document,
+  // read whole a moment later, was applied again instead of being said unchanged.
+  test('a file caught mid-write by its event is no error: the look 250 ms later reads it whole and says it unchanged', async () => {
+    await writeFile(file, doc('e1'));
+    r = rig(file, watcher);
+    await r.send({ type: 'check', reason: 'start' });
+    await writeFile(file, '');
+    await change();
+    assert.deepEqual(r.errors, []);
+    await writeFile(file, doc('e1'));
+    await recheck();
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.goals.map((g) => g.etag), ['e1'], 'the same document is not delivered again');
+    assert.deepEqual(r.unchanged, [[`change ${file}`, 'e1']], 'said once, for the event that met the write');
+    assert.equal(r.clock.pending(), 0);
+  });
+
+  test('the quiet look meeting a write in progress waits too; the write\'s own event then finds it unchanged', async () => {
+    await writeFile(file, doc('e1'));
+    r = rig(file, watcher);
+    await r.send({ type: 'check', reason: 'start' });
+    await writeFile(file, '{"etag": "e1", "hand');
+    await r.send({ type: 'recheckDue' });
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.clock.pending(), 1, 'a confirming look armed');
+    await writeFile(file, doc('e1'));
+    await change();
+    assert.deepEqual(r.unchanged, [[`change ${file}`, 'e1']]);
+    await recheck();
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.goals.map((g) => g.etag), ['e1']);
+    assert.equal(r.unchanged.length, 1, 'the confirming look stays quiet');
+  });
+
+  test('a file still invalid at the confirming look is reported once, and a reload reports at once', async () => {
+    await writeFile(file, doc('e1'));
+    r = rig(file, watcher);
+    await r.send({ type: 'check', reason: 'start' });
+    await writeFile(file, '{');
+    await change();
+    await change();
+    assert.equal(r.errors.length, 0, 'a burst of events: the look after the last decides');
+    await recheck();
+    assert.equal(r.errors.length, 1);
+    await r.send({ type: 'check', reason: 'reload' });
+    assert.equal(r.errors.length, 2, 'an operator who asks gets the answer now');
   });
 
   test('a missing file is reported; creating it later is picked up by the watch', async () => {
