@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { type Capture, capturesOpen, onCaptureError, openCapture, whenNoCaptures } from './output-capture.js';
-import { MAX_SPAWNER_LINE_BYTES, type SpawnRequest, type SpawnerReply } from './spawner-protocol.js';
+import { MAX_SPAWNER_LINE_BYTES, type SpawnRequest, type SpawnerReply, type SpawnerRequest } from './spawner-protocol.js';
 import { LineSplitter } from '../../core/ndjson.js';
 import { handlerBaseEnv } from './daemon-env.js';
 import { releaseMemory } from '../../core/memory.js';
@@ -51,6 +51,9 @@ function noteBusy(): void {
   idleCollect.unref();
 }
 
+/** Commands started whose exit is not told yet. */
+let running = 0;
+
 function start(req: SpawnRequest): void {
   noteBusy();
   let child;
@@ -71,8 +74,9 @@ function start(req: SpawnRequest): void {
     return;
   }
   send({ t: 'started', id: req.id, pid: child.pid });
+  running++;
   // The exit is told once the output written before it is in the files (the result carries its tail).
-  child.once('exit', (code, signal) => void capture.settled().then(() => send({ t: 'exit', id: req.id, code, signal })));
+  child.once('exit', (code, signal) => void capture.settled().then(() => { running--; send({ t: 'exit', id: req.id, code, signal }); }));
 }
 
 // A Ctrl-C, TERM or HUP to the supervisor's process group is the supervisor's to handle: it still
@@ -89,9 +93,9 @@ process.stdin.on('data', (chunk: Buffer) => {
     framing = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
   }
   for (const line of lines) {
-    let req: SpawnRequest;
+    let req: SpawnerRequest;
     try {
-      req = JSON.parse(line) as SpawnRequest;
+      req = JSON.parse(line) as SpawnerRequest;
     } catch {
       process.stderr.write(`spawner: not a request: ${line.slice(0, 200)}\n`);
       continue;
@@ -101,6 +105,14 @@ process.stdin.on('data', (chunk: Buffer) => {
       // Each fork is told at once: a fork waits for the child's exec (~5-25 ms here under a burst), and
       // the supervisor's timeout of a command counts from its answer (run-command.ts).
       if (queued.length) flush();
+    } else if (req.t === 'retire') {
+      // The supervisor has had nothing to run for a while: an idle spawner is ~10-20 MB it need not hold.
+      if (running === 0 && capturesOpen() === 0) {
+        send({ t: 'retiring', id: 0 });
+        flush();
+        process.exit(0);
+      }
+      send({ t: 'staying', id: 0, running, pipes: capturesOpen() });
     }
   }
 });

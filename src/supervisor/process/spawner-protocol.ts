@@ -18,12 +18,22 @@ export interface SpawnRequest {
   readonly output?: { readonly maxBytes?: number; readonly keep?: number };
 }
 
+/** Sent when no command has run for a while: the spawner exits if it drains no output, or says why it stays. */
+export interface RetireRequest {
+  readonly t: 'retire';
+}
+
+export type SpawnerRequest = SpawnRequest | RetireRequest;
+
 export type SpawnerReply =
   | { readonly t: 'started'; readonly id: number; readonly pid: number }
   | { readonly t: 'failed'; readonly id: number; readonly error: string }
   | { readonly t: 'exit'; readonly id: number; readonly code: number | null; readonly signal: string | null }
   /** Its stdin ended while command output pipes are open: it stays to drain them, then exits. */
-  | { readonly t: 'linger'; readonly id: 0; readonly pipes: number };
+  | { readonly t: 'linger'; readonly id: 0; readonly pipes: number }
+  /** The answer to a retire: it exits now, or it stays (commands running or output pipes open) and serves on. */
+  | { readonly t: 'retiring'; readonly id: 0 }
+  | { readonly t: 'staying'; readonly id: 0; readonly running: number; readonly pipes: number };
 
 /** The longest request or reply line either side accepts (a request carries a command's environment). */
 export const MAX_SPAWNER_LINE_BYTES = 64 * 1024 * 1024;

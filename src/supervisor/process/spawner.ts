@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { isGone, readProcStat } from './proc.js';
-import { MAX_SPAWNER_LINE_BYTES, type SpawnRequest, type SpawnerReply } from './spawner-protocol.js';
+import { MAX_SPAWNER_LINE_BYTES, type SpawnRequest, type SpawnerReply, type SpawnerRequest } from './spawner-protocol.js';
 import { LineSplitter } from '../../core/ndjson.js';
 import type { OutputBounds } from './output-sink.js';
 
@@ -39,6 +39,8 @@ interface Pending {
 export interface SpawnerOptions {
   /** How often a command whose spawner died is looked for in /proc (ms). */
   readonly pollMs?: number;
+  /** After how long without a command the spawner process is asked to leave (ms; SPAWNER_IDLE_MS). */
+  readonly idleMs?: number;
   /** Bounds of the captured output files (output-sink.ts): size of one file, rotated files kept. */
   readonly output?: OutputBounds;
 }
@@ -51,6 +53,13 @@ export interface SpawnerOptions {
  * noise (docs/decisions.md, "Daemon memory"). Only command-line flags set these: the spawner gets
  * them here, the daemon from the systemd unit (deploy/ext-supervisor.service) and the benchmarks.
  */
+/**
+ * A spawner with nothing to run for this long leaves (~10-20 MB of private memory, 8 % of the
+ * daemon's footprint at 1000 handlers), and the next command starts a new one (~40-80 ms here,
+ * paid once per burst). Steady state runs no command: heartbeats and status files are watched.
+ */
+export const SPAWNER_IDLE_MS = 10_000;
+
 export const LONG_RUNNING_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=1', '--heap-growing-percent=20']);
 
 function spawnerCommand(): { file: string; args: string[] } {
@@ -66,17 +75,24 @@ export class Spawner {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
-  private lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
   private spawnerExited: Promise<void> = Promise.resolve();
   private lingering: (() => void) | null = null;
-  /** Spawner processes started so far (1 unless one died). */
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** A spawner asked to leave, until it says whether it does (it has no command: new ones go to a new spawner). */
+  private retiring: ChildProcess | null = null;
+  /** Spawners that left idle or were replaced while retiring: none holds a command, so their exit orphans nothing. */
+  private readonly retired = new WeakSet<ChildProcess>();
+  /** Spawner processes started so far (1 unless one died or left idle). */
   starts = 0;
+  /** Idle spawners asked to leave, and what they answered. */
+  readonly retirements = { asked: 0, left: 0, stayed: 0 };
 
   constructor(private readonly opts: SpawnerOptions = {}) {}
 
   /** Starts a command; rejects when it could not start (the message says why). */
   spawn(order: SpawnOrder): Promise<Spawned> {
     if (this.closed) return Promise.reject(new Error('the spawner is closed'));
+    this.stopIdleTimer();
     let child: ChildProcess;
     try {
       child = this.ensure();
@@ -106,6 +122,7 @@ export class Spawner {
    */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopIdleTimer();
     const child = this.child;
     if (child) {
       this.hold(true); // held until it is gone or lingers
@@ -127,11 +144,17 @@ export class Spawner {
     child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     this.child = child;
     this.starts++;
-    this.lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
     this.spawnerExited = new Promise<void>((resolve) => child.once('exit', () => { this.onSpawnerExit(child); resolve(); }));
     child.once('error', () => { /* reported through 'exit' (or spawn failures through pending rejects) */ });
     child.stdin!.on('error', () => { /* EPIPE after the spawner died: 'exit' handles it */ });
-    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+    // Each spawner its own framing: a retiring one may still answer while a new one starts.
+    let lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      // A line past the bound is not the spawner's (it writes small replies): dropped, framing starts over.
+      const replies: string[] = [];
+      if (lines.feed(chunk, (line) => replies.push(line)) === 'tooLarge') lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
+      this.onReplies(child, replies);
+    });
     this.hold(false);
     return child;
   }
@@ -147,10 +170,52 @@ export class Spawner {
     }
   }
 
-  private onData(chunk: Buffer): void {
-    const replies: string[] = [];
-    // A line past the bound is not the spawner's (it writes small replies): dropped, framing starts over.
-    if (this.lines.feed(chunk, (line) => replies.push(line)) === 'tooLarge') this.lines = new LineSplitter(MAX_SPAWNER_LINE_BYTES);
+  private stopIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  /** No command left: in a while, unless one comes, the spawner is asked to leave. */
+  private armIdleTimer(): void {
+    if (this.closed || !this.child || this.retiring) return;
+    this.stopIdleTimer();
+    this.idleTimer = setTimeout(() => this.retireIfIdle(), this.opts.idleMs ?? SPAWNER_IDLE_MS);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Asks the spawner to leave if no command is running (what the idle timer does); true when
+   * asked. A spawn from now on goes to a new spawner, whatever this one answers.
+   */
+  retireIfIdle(): boolean {
+    this.stopIdleTimer();
+    const child = this.child;
+    if (this.closed || !child || this.pending.size > 0) return false;
+    this.retirements.asked++;
+    this.retiring = child;
+    this.retired.add(child);
+    this.child = null;
+    const request: SpawnerRequest = { t: 'retire' };
+    child.stdin!.write(`${JSON.stringify(request)}\n`);
+    return true;
+  }
+
+  /** The retiring spawner stays (a command's output pipe is still open, held by a process it left behind). */
+  private onStaying(child: ChildProcess): void {
+    this.retirements.stayed++;
+    if (this.retiring === child) this.retiring = null;
+    if (this.child === null && !this.closed) {
+      this.retired.delete(child);
+      this.child = child;
+      // Asked again later: the process holding the pipe may be gone by then.
+      this.armIdleTimer();
+      return;
+    }
+    // A new spawner took over meanwhile: this one drains what it holds and leaves, as at close().
+    child.stdin!.end();
+  }
+
+  private onReplies(child: ChildProcess, replies: readonly string[]): void {
     for (const line of replies) {
       let reply: SpawnerReply;
       try {
@@ -159,6 +224,8 @@ export class Spawner {
         continue; // not ours (the spawner writes nothing else there); never worth a daemon crash
       }
       if (reply.t === 'linger') { this.lingering?.(); continue; }
+      if (reply.t === 'retiring') { this.retirements.left++; continue; } // its exit follows
+      if (reply.t === 'staying') { this.onStaying(child); continue; }
       const p = this.pending.get(reply.id);
       if (!p) continue;
       switch (reply.t) {
@@ -177,10 +244,16 @@ export class Spawner {
           break;
       }
     }
-    if (this.pending.size === 0) this.hold(false);
+    if (this.pending.size === 0) {
+      this.hold(false);
+      this.armIdleTimer();
+    }
   }
 
   private onSpawnerExit(child: ChildProcess): void {
+    if (this.retiring === child) this.retiring = null;
+    // A spawner that retired (or was replaced while retiring) had no command: nothing to orphan.
+    if (this.retired.has(child)) return;
     if (this.child === child) this.child = null;
     const orphans = [...this.pending.values()];
     this.pending.clear();
