@@ -117,15 +117,29 @@ export class SessionStore {
     }
   }
 
-  /** The newest session, following last-session (or the newest folder if the link is missing). */
+  /**
+   * The newest session: the one last-session names, unless a newer folder holds a session. The
+   * link is replaced after a session's first write, so a crash between the two leaves it naming
+   * the one before (or missing, in a fresh lib dir), and that newer session is the one to resume.
+   */
   async last(): Promise<SessionDoc | null> {
     const target = await readlink(join(sessionsDir(this.libDir), LAST_SESSION)).catch(() => null);
+    const ids = await this.ids();
+    for (let i = ids.length - 1; i >= 0 && (target === null || ids[i]! > target); i--) {
+      const doc = await this.read(ids[i]!);
+      if (doc) return doc;
+    }
     if (target) {
       const doc = await this.read(target);
       if (doc) return doc;
     }
-    const ids = await this.ids();
-    return ids.length ? this.read(ids[ids.length - 1]!) : null;
+    return target === null || ids.length === 0 ? null : this.read(ids[ids.length - 1]!);
+  }
+
+  /** Points last-session at `id` unless it does already: a session resumed after a crash that came before its link. */
+  async ensureLast(id: string): Promise<void> {
+    const target = await readlink(join(sessionsDir(this.libDir), LAST_SESSION)).catch(() => null);
+    if (target !== id) await this.pointLast(id);
   }
 
   /** Every kept session, oldest first. */

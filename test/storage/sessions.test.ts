@@ -92,6 +92,26 @@ describe('SessionStore', () => {
     assert.equal((await store.last())?.id, ids[2]);
   });
 
+  // Was a defect: a crash between a session's first write and its link left last-session naming the
+  // session before it (or nothing, in a fresh lib dir). last() then missed the newer running session:
+  // it was never resumed or marked interrupted, and last-session/session stayed missing for good.
+  test('a newer session folder than the link names (a crash before the link was replaced) is the last one', async () => {
+    const [a, b] = [newSessionId(T0), newSessionId(T0 + 1000)];
+    await store.write(session(a, { result: 'succeeded' }));
+    await mkdir(join(dir(), b));
+    await writeFile(join(dir(), b, 'session'), JSON.stringify(session(b)));
+    assert.equal(await readlink(join(dir(), LAST_SESSION)), a, 'the link was not replaced');
+    assert.equal((await store.last())?.id, b);
+    await store.ensureLast(b);
+    assert.equal(await readlink(join(dir(), LAST_SESSION)), b);
+    await store.ensureLast(b);
+    assert.deepEqual(await readdir(dir()).then((names) => names.sort()), [a, b, LAST_SESSION].sort(), 'nothing left beside the link');
+    // A newer folder without a readable session (a crash before its first write) is passed over.
+    const c = newSessionId(T0 + 2000);
+    await mkdir(join(dir(), c));
+    assert.equal((await store.last())?.id, b);
+  });
+
   test('list() is every session, oldest first; ids() ignores the link and plain files', async () => {
     const ids = [newSessionId(T0 + 2000), newSessionId(T0), newSessionId(T0 + 1000)];
     for (const id of ids) await store.write(session(id));

@@ -81,6 +81,8 @@ export class SessionRecorder {
       }
       if (last.source === goal.source && last.etag === goal.etag && last.kind === kind) {
         recorder.doc = { ...last, handlers: { ...recorder.doc.handlers, ...last.handlers }, resumedAt: [...(last.resumedAt ?? []), now] };
+        // The crash may have come between its first write and the link that names it.
+        await store.ensureLast(last.id).catch(onError);
       } else {
         await store.write({ ...last, result: 'interrupted', endedAt: now }).catch(onError);
       }

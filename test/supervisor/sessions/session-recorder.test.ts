@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../../src/core/clock.js';
-import { SessionStore, type SessionDoc } from '../../../src/storage/sessions.js';
+import { LAST_SESSION, SessionStore, type SessionDoc } from '../../../src/storage/sessions.js';
 import { SessionRecorder, checkpointDelayMs } from '../../../src/supervisor/sessions/session-recorder.js';
 import { operationFromSession, sessionEvents } from '../../../src/supervisor/sessions/session-replay.js';
 import { parseGoalState, type GoalState, type HandlerGoal } from '../../../src/supervisor/goal/goal-state.js';
@@ -232,6 +232,18 @@ describe('SessionRecorder', () => {
     assert.equal(old?.endedAt, iso(T0 + 61_500));
     await other.begin();
     assert.equal((await store.last())?.id, other.id);
+  });
+
+  test('a session resumed after a crash that came before its last-session link points the link at itself', async () => {
+    const first = await SessionRecorder.open(store, goalDoc('e1'), 'run', clock, onError);
+    await first.begin();
+    await unlink(join(root, 'sessions', LAST_SESSION)); // the crash: its file written, the link not yet made
+    await clock.advanceAsync(60_000);
+    const again = await SessionRecorder.open(store, goalDoc('e1'), 'run', clock, onError);
+    assert.equal(again.id, first.id, 'the same session goes on');
+    assert.equal(await readlink(join(root, 'sessions', LAST_SESSION)), first.id);
+    await again.begin();
+    assert.equal((await readFile(join(root, 'sessions', LAST_SESSION, 'session'), 'utf8')).includes(first.id), true);
   });
 
   test('a finished last session is left alone; a different kind starts a new session', async () => {
