@@ -89,6 +89,12 @@ describe('goal-source actor: a file', () => {
     watcher.fire(root, 'change', file);
     await r.until(n);
   };
+  /** The file holds `content`; the actor's start check has read it. */
+  const startWith = async (content: string): Promise<void> => {
+    await writeFile(file, content);
+    r = rig(file, watcher);
+    await r.send({ type: 'check', reason: 'start' });
+  };
   const recheck = async (): Promise<void> => {
     const n = r.handled.length + 1;
     await r.clock.advanceAsync(RECHECK_MS);
@@ -106,9 +112,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('the start check delivers the goal once, watches the file\'s folder, and arms no timer', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     assert.equal(r.goals.length, 1);
     assert.equal(r.goals[0]!.etag, 'e1');
     assert.equal(r.goals[0]!.source, file);
@@ -119,9 +123,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('a change is delivered once: the confirming look 250 ms later finds nothing new', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     await writeFile(file, doc('e2', '2.0'));
     await change();
     assert.deepEqual(r.goals.map((g) => g.etag), ['e1', 'e2']);
@@ -134,9 +136,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('a write the watcher missed (right after another) is caught by the confirming look', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     await writeFile(file, doc('e2'));
     await change();
     await writeFile(file, doc('e3'));
@@ -147,9 +147,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('a burst of events keeps one confirming look, 250 ms after the last', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     for (let i = 0; i < 3; i++) {
       await change();
       await r.clock.advanceAsync(100);
@@ -162,9 +160,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('only events for the goal file start a check', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     watcher.fire(root, 'change', join(root, 'other.json'));
     watcher.fire(root, 'add', join(root, 'goal.json.swp'));
     await change();
@@ -172,9 +168,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('the document etag decides: same etag with other content is no change; a new etag is', async () => {
-    await writeFile(file, doc('e1', '1.0'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1', '1.0'));
     await writeFile(file, doc('e1', '9.9'));
     await change();
     assert.equal(r.goals.length, 1);
@@ -184,9 +178,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('without an etag, identical handlers are no change; different ones are', async () => {
-    await writeFile(file, doc(null, '1.0'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc(null, '1.0'));
     await writeFile(file, `\n\n${doc(null, '1.0')}\n`);
     await change();
     assert.equal(r.goals.length, 1, 'reformatted, same handlers');
@@ -196,9 +188,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('an invalid goal state is reported naming the file, and the last good one stays', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     await writeFile(file, JSON.stringify({ etag: 'e2', handlers: [{ name: 'Contoso.A', version: 'not a version!' }] }));
     await change();
     assert.equal(r.errors.length, 0, 'the event\'s look may have met a write in progress: the confirming look decides');
@@ -222,9 +212,7 @@ describe('goal-source actor: a file', () => {
   // Was a defect: the daemon turns onError into supervisor status Error and only a
   // delivered goal clears it, so a file put back to the last good document left the status Error for good; an error now makes the next good read a delivery.
   test('a file put back to the last good document after an error is delivered again (the error is over)', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     await writeFile(file, '{"etag": "e2", "handlers": 5}');
     await change();
     await recheck();
@@ -238,9 +226,7 @@ describe('goal-source actor: a file', () => {
   // written) reported an invalid goal state and forgot the last etag, so the same document,
   // read whole a moment later, was applied again instead of being said unchanged.
   test('a file caught mid-write by its event is no error: the look 250 ms later reads it whole and says it unchanged', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     await writeFile(file, '');
     await change();
     assert.deepEqual(r.errors, []);
@@ -253,9 +239,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('the quiet look meeting a write in progress waits too; the write\'s own event then finds it unchanged', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     await writeFile(file, '{"etag": "e1", "hand');
     await r.send({ type: 'recheckDue' });
     assert.deepEqual(r.errors, []);
@@ -270,9 +254,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('a file still invalid at the confirming look is reported once, and a reload reports at once', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     await writeFile(file, '{');
     await change();
     await change();
@@ -300,9 +282,7 @@ describe('goal-source actor: a file', () => {
   });
 
   test('stop ends the watch and the confirming look; later events are dropped', async () => {
-    await writeFile(file, doc('e1'));
-    r = rig(file, watcher);
-    await r.send({ type: 'check', reason: 'start' });
+    await startWith(doc('e1'));
     await change();
     assert.equal(r.clock.pending(), 1);
     assert.equal(watcher.watching, 1);
