@@ -1,7 +1,8 @@
 /**
  * HEARTBEAT in `ps` and `status`: the file's age when the question is answered. The snapshot's
- * mtime is the one the watchdog last looked at (up to a check interval old, and frozen once a
- * disable stops the watch); one stat per row that shows an age, on demand, is cheap.
+ * mtime is the one the watchdog last looked at: current while it watches (it reads every write the
+ * kernel reports), frozen once a disable stops the watch. For a heartbeat no longer watched, one
+ * stat on demand gives the file's own age (the runtime skips watched ones).
  * The stat is synchronous: `ps` of 1000 handlers made 1000 threadpool round trips otherwise (each
  * a request, a callback and a promise on the main thread, queued behind other handlers' file work),
  * where 1000 stat calls in a row take ~2 ms (docs/decisions.md, "`ps` inside the daemon").
