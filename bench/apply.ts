@@ -164,11 +164,11 @@ const APPLY_FLOOR = fileURLToPath(new URL('./fixtures/apply-floor.mjs', import.m
  * running. Wall time of the whole process and the time inside its loop, in ms.
  */
 export async function runApplyFloor(ws: BenchWorkspace, handlers: readonly BuiltHandler[], concurrency: number,
-  env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; insideMs: number }> {
+  env: NodeJS.ProcessEnv = process.env, installConcurrency = concurrency): Promise<{ wallMs: number; insideMs: number }> {
   const root = await mkdtemp(join(ws.root, 'apply-floor-'));
   try {
     const specFile = join(root, 'spec.json');
-    await writeFile(specFile, JSON.stringify({ root, concurrency,
+    await writeFile(specFile, JSON.stringify({ root, concurrency, installConcurrency,
       handlers: handlers.map((h) => ({ name: h.name, version: h.version, zip: fileURLToPath(h.uri), sha256: h.sha256 })) }));
     const r = await run(process.execPath, [APPLY_FLOOR, specFile], { timeoutMs: 600_000, env });
     if (r.code !== 0) throw new Error(`apply work floor exited ${r.code}: ${r.stderr.slice(-500)}`);
@@ -178,11 +178,14 @@ export async function runApplyFloor(ws: BenchWorkspace, handlers: readonly Built
   }
 }
 
-/** The apply's work floor (bench/fixtures/apply-floor.mjs) for these handlers, between two spawn floors; wall times in ms. */
-async function workFloor(ws: BenchWorkspace, handlers: readonly BuiltHandler[], concurrency: number): Promise<{ wallMs: number; insideMs: number; spawnFloorMs: number }> {
-  const phases = [{ count: handlers.length, concurrency }, { count: handlers.length, concurrency }];
+/**
+ * The apply's work floor (bench/fixtures/apply-floor.mjs) for these handlers, between two spawn
+ * floors of the same shape as the apply's (installs at `installConcurrency`, then enables at `concurrency`); wall times in ms.
+ */
+async function workFloor(ws: BenchWorkspace, handlers: readonly BuiltHandler[], concurrency: number, installConcurrency: number): Promise<{ wallMs: number; insideMs: number; spawnFloorMs: number }> {
+  const phases = [{ count: handlers.length, concurrency: installConcurrency }, { count: handlers.length, concurrency }];
   const before = await spawnFloor(phases);
-  const r = await runApplyFloor(ws, handlers, concurrency);
+  const r = await runApplyFloor(ws, handlers, concurrency, process.env, installConcurrency);
   const after = await spawnFloor(phases);
   return { ...r, spawnFloorMs: (before.wallMs + after.wallMs) / 2 };
 }
@@ -220,19 +223,28 @@ export const applyBench: Benchmark = {
         floor: round(r.floorMs / 1000, 2), floorLabel: `node spawning ${r.n} sh -c at ${cfg.installConcurrency} then ${r.n} at ${cfg.concurrency}`,
         ratio: r.ratio, target: atTop ? '≤ 2.0 × floor' : undefined, met: atTop || r.error ? r.ratio !== null && r.ratio <= 2.0 : null });
     }
-    // What any Node implementation pays for the same work at 16: the bare loop of apply-floor.mjs.
-    const wf = await workFloor(ws, all, 16);
-    const top16 = runs.find((r) => r.n === top && r.config === CONFIGS[0].id);
-    ctx.log(`apply work floor N=${top}: ${(wf.wallMs / 1000).toFixed(1)} s, spawn floor ${(wf.spawnFloorMs / 1000).toFixed(1)} s`);
-    out.figures.push({ name: `apply work floor, N = ${top}, concurrency 16: a bare Node loop doing the contract's per-handler work (see below)`,
-      value: round(wf.wallMs / 1000, 2), unit: 's', floor: round(wf.spawnFloorMs / 1000, 2), floorLabel: `node spawning ${top} sh -c at 16 then ${top} at 16, around it`,
-      ratio: ratio(wf.wallMs, wf.spawnFloorMs), target: undefined, met: null });
-    out.notes.push(`The apply work floor (bench/fixtures/apply-floor.mjs) is the least the contract asks per handler, in a bare Node loop with the same zip library, 16 handlers at a time: `
+    // What any Node implementation pays for the same work, in each configuration: the bare loop of apply-floor.mjs.
+    const floors = [];
+    for (const cfg of CONFIGS) {
+      const wf = await workFloor(ws, all, cfg.concurrency, cfg.installConcurrency);
+      const ours = runs.find((r) => r.n === top && r.config === cfg.id);
+      ctx.log(`apply work floor N=${top} ${cfg.label}: ${(wf.wallMs / 1000).toFixed(1)} s, spawn floor ${(wf.spawnFloorMs / 1000).toFixed(1)} s`);
+      out.figures.push({ name: `apply work floor, N = ${top}, concurrency ${cfg.label}: a bare Node loop doing the contract's per-handler work (see below)`,
+        value: round(wf.wallMs / 1000, 2), unit: 's', floor: round(wf.spawnFloorMs / 1000, 2),
+        floorLabel: `node spawning ${top} sh -c at ${cfg.installConcurrency} then ${top} at ${cfg.concurrency}, around it`,
+        ratio: ratio(wf.wallMs, wf.spawnFloorMs), target: undefined, met: null });
+      floors.push({ ...wf, n: top, concurrency: cfg.concurrency, installConcurrency: cfg.installConcurrency, config: cfg.id,
+        oursOverFloor: ours && !ours.error ? round(ours.wallMs / wf.wallMs, 2) : null, label: cfg.label });
+    }
+    out.notes.push(`The apply work floor (bench/fixtures/apply-floor.mjs) is the least the contract asks per handler, in a bare Node loop with the same zip library, `
+      + 'at the apply\'s concurrency (install commands at its install concurrency): '
       + 'read the package and check its sha256, extract it into a staging folder and rename it into place, make config/, status/ and the log folder, write HandlerEnvironment.json '
       + 'and the settings file, run install then enable with `sh -c`, and persist the state after each; every file written durably (temp, fsync, rename, fsync of the folder). '
       + 'No actors, goal-state checks, logs, report, retries or timeouts.'
-      + (top16 && !top16.error ? ` supervisor apply at N = ${top}, 16 / 16 took ${round(top16.wallMs / wf.wallMs, 2)} × this floor's time.` : ''));
-    out.data['workFloor'] = { ...wf, n: top, concurrency: 16 };
+      + floors.filter((f) => f.oursOverFloor !== null).map((f) => ` supervisor apply at N = ${top}, ${f.label} took ${f.oursOverFloor} × its floor's time.`).join(''));
+    const wf = floors[0]!;
+    out.data['workFloor'] = wf;
+    out.data['workFloors'] = floors;
     for (const r of runs) {
       if (r.error) out.notes.push(`**N = ${r.n}, ${r.config}: ${r.error}**`);
       else if (r.reached !== r.n || r.leftover !== 0) out.notes.push(`N=${r.n} ${r.config}: ${r.reached}/${r.n} reached their goal, ${r.leftover} processes left after exit`);
