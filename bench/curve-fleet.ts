@@ -47,7 +47,10 @@ export interface FleetPoint {
   readonly threads: number;
   readonly processes: number;
   readonly falseUnresponsiveSteady: number;
+  /** The `ps` call from the persistent connection, its answer taken as text (as `ps --json` takes it): the daemon's part. */
   readonly psInDaemonMs: number;
+  /** The same call with the rows parsed by the client (the bench's own JSON.parse included). */
+  readonly psParsedMs: number;
   readonly psRoundTripMs: number;
   readonly psJsonMs: number;
   readonly nodeMs: number;
@@ -61,6 +64,32 @@ export interface FleetPoint {
   readonly hbFalsePositives: number;
   readonly hbPolls: number;
   readonly hbPsMedianMs: number;
+  /** The slowest `ps` poll of the detection phase. */
+  readonly hbPsMaxMs: number;
+  /** When the daemon logged each stopped handler Unresponsive (its supervisor.log), after mtime + timeout: worst and median. */
+  readonly hbLoggedWorstLateSec: number | null;
+  readonly hbLoggedMedianLateSec: number | null;
+}
+
+/**
+ * When the daemon itself saw each handler's heartbeat go stale: the `time` of its warn line
+ * "NAME: heartbeat stale: Unresponsive" in supervisor.log (and rotated copies), by handler. This
+ * splits the lateness `ps` shows into the daemon's detection and the polling that found it.
+ */
+async function staleLoggedAt(logDir: string, names: ReadonlySet<string>): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const file of ['supervisor.log', 'supervisor1.log', 'supervisor2.log']) {
+    const text = await readFile(join(logDir, file), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      if (!line.includes('heartbeat stale')) continue;
+      try {
+        const e = JSON.parse(line) as { time?: string; handler?: string };
+        const at = e.time ? Date.parse(e.time) : Number.NaN;
+        if (e.handler && names.has(e.handler) && Number.isFinite(at) && !(at >= (out.get(e.handler) ?? Infinity))) out.set(e.handler, at);
+      } catch { /* a line cut by rotation */ }
+    }
+  }
+  return out;
 }
 
 function cpuPct(a: ProcStats, b: ProcStats, ms: number): number {
@@ -155,9 +184,11 @@ async function measureUp(ctx: BenchContext, dirs: SupervisorDirs, handlers: read
   // ps: inside the daemon from the persistent connection, and end to end, alternating with its floors.
   enter(ctx, tracker, n, 'ps');
   const inDaemon: number[] = [];
+  const parsed: number[] = [];
   const roundTrip: number[] = [];
   for (let i = 0; i < p.inDaemonRuns; i += 1) {
-    inDaemon.push(await timed(() => daemon.ps()));
+    inDaemon.push(await timed(() => daemon.client.callRaw('ps', {})));
+    parsed.push(await timed(() => daemon.ps()));
     roundTrip.push(await timed(() => (daemon.client.call as (m: string, q: object) => Promise<unknown>)('bench-noop', {}).catch(() => null)));
   }
   const psJson: number[] = [];
@@ -177,7 +208,7 @@ async function measureUp(ctx: BenchContext, dirs: SupervisorDirs, handlers: read
     bytes = Buffer.byteLength(r.stdout);
     psJson.push(r.ms);
   }
-  Object.assign(out, { psInDaemonMs: median(inDaemon), psRoundTripMs: median(roundTrip), psJsonMs: median(psJson), nodeMs: median(node), leastClientMs: median(least), psJsonBytes: bytes });
+  Object.assign(out, { psInDaemonMs: median(inDaemon), psParsedMs: median(parsed), psRoundTripMs: median(roundTrip), psJsonMs: median(psJson), nodeMs: median(node), leastClientMs: median(least), psJsonBytes: bytes });
 
   // Heartbeat detection: 10 % of the writers SIGKILLed at once (loops first, then their sleeps).
   enter(ctx, tracker, n, 'heartbeat detection');
@@ -212,9 +243,13 @@ async function measureUp(ctx: BenchContext, dirs: SupervisorDirs, handlers: read
     await sleep(POLL_MS);
   }
   const late = [...detected].map(([name, at]) => at - deadlines.get(name)!);
+  const logged = await staleLoggedAt(dirs.logDir, stopped);
+  const loggedLate = [...logged].map(([name, at]) => at - deadlines.get(name)!);
   const ages = [...detected].map(([name, at]) => at - (deadlines.get(name)! - p.timeoutSec * 1000));
   Object.assign(out, {
     hbStopped: stopped.size, hbDetected: detected.size, hbWorstAgeSec: round(max(ages) / 1000, 2), hbWorstLateSec: round(max(late) / 1000, 2),
     hbMedianLateSec: round(median(late) / 1000, 2), hbFalsePositives: falsePositive.size, hbPolls: polls, hbPsMedianMs: median(psTimes),
+    hbPsMaxMs: max(psTimes), hbLoggedWorstLateSec: loggedLate.length > 0 ? round(max(loggedLate) / 1000, 2) : null,
+    hbLoggedMedianLateSec: loggedLate.length > 0 ? round(median(loggedLate) / 1000, 2) : null,
   });
 }

@@ -172,7 +172,9 @@ const METRICS: readonly Metric[] = [
     floor: (pt) => (pt.fleet?.idleNodeRssBytes !== undefined ? pt.fleet.idleNodeRssBytes / 1e6 : null), floorLabel: 'idle `node`', perHandler: (v, n, pt) => ((v - (pt.fleet?.idleNodeRssBytes ?? 0) / 1e6) * 1000) / n, digits: 1 },
   { name: 'daemon CPU at steady state, % of one core', unit: '%', perUnit: 'µs CPU / s', value: (pt) => pt.fleet?.cpuPct ?? null,
     floor: (pt) => pt.fleet?.workFloorCpuPct ?? null, floorLabel: 'the fleet\'s work floor (fixtures/work-floor.cjs)', perHandler: (v, n) => (v * 10_000) / n, scalingFloor: true },
-  { name: '`ps` call inside the daemon (median)', unit: 'ms', perUnit: 'µs', value: (pt) => pt.fleet?.psInDaemonMs ?? null,
+  { name: '`ps` call inside the daemon (median; the answer taken as text, as `ps --json` does)', unit: 'ms', perUnit: 'µs', value: (pt) => pt.fleet?.psInDaemonMs ?? null,
+    floor: (pt) => pt.fleet?.psRoundTripMs ?? null, floorLabel: 'socket round trip of an unknown method', perHandler: (v, n) => (v * 1000) / n },
+  { name: 'the same `ps` call, rows parsed by the client (median)', unit: 'ms', perUnit: 'µs', value: (pt) => pt.fleet?.psParsedMs ?? null,
     floor: (pt) => pt.fleet?.psRoundTripMs ?? null, floorLabel: 'socket round trip of an unknown method', perHandler: (v, n) => (v * 1000) / n },
   { name: '`supervisor ps --json` end to end (median)', unit: 'ms', perUnit: 'µs above node -e 0', value: (pt) => pt.fleet?.psJsonMs ?? null,
     floor: (pt) => pt.fleet?.nodeMs ?? null, floorLabel: '`node -e 0`, alternating', perHandler: (v, n, pt) => ((v - (pt.fleet?.nodeMs ?? 0)) * 1000) / n, digits: 0 },
@@ -241,7 +243,7 @@ function render(s: SectionOutput, points: readonly Point[], p: FleetPointParams,
     + `"× at N = ${REFERENCE_N}" = the per-handler cost over that at N = ${REFERENCE_N}, 1 × staying flat = linear; floor measured beside it, in the same unit as the value):`,
   header: ['figure', 'N', 'value', 'per handler', 'marginal per handler', `× per-handler cost at N = ${REFERENCE_N}`, 'floor (same run)', 'value ÷ floor'], rows });
   s.tables.push({ title: 'The fleet at each N:', header: ['N', 'heartbeat period / timeout / steady window', 'time (budget)', 'bring-up', 'handler processes', 'daemon fds (first → last)', 'inotify watches (per handler)', 'threads',
-    'heartbeats stopped → seen Unresponsive', 'worst heartbeat age (timeout)', 'lateness worst / median', 'false Unresponsive (window / detection)', 'ps polls (median ps ms)', 'ps --json KiB',
+    'heartbeats stopped → seen Unresponsive', 'worst heartbeat age (timeout)', 'lateness worst / median (in the daemon\'s log)', 'false Unresponsive (window / detection)', 'ps polls (median, max ps ms)', 'ps --json KiB',
     'work floor: folders / heartbeat reads / walks', 'swept after: processes / cgroups'],
   rows: points.map((pt) => {
     const budget = `${((pt.elapsedMs ?? 0) / 1000).toFixed(0)} s (${((pt.budgetMs ?? 0) / 1000).toFixed(0)} s = ${budgetForN(pt.n, p === QUICK) / 1000} s × load ${f2(pt.load?.factor ?? Number.NaN)})`;
@@ -254,8 +256,8 @@ function render(s: SectionOutput, points: readonly Point[], p: FleetPointParams,
     return [pt.n, `${q.periodSec} s / ${q.timeoutSec} s / ${q.steadyMs / 1000} s`, budget, has(f.upMs) ? `${(f.upMs! / 1000).toFixed(1)} s` : pt.problem ? `**${pt.problem}**` : null, c(f.processes),
       has(f.fds) ? `${f.fdsFirst} → ${f.fds}` : null, has(f.inotifyWatches) ? `${f.inotifyWatches} (${f2(f.inotifyWatches! / pt.n)})` : null, c(f.threads),
       has(f.hbDetected) ? `${f.hbStopped} → ${f.hbDetected}` : null, has(f.hbWorstAgeSec) ? `${f.hbWorstAgeSec} s (${q.timeoutSec} s)` : null,
-      has(f.hbWorstLateSec) ? `${f.hbWorstLateSec} / ${f.hbMedianLateSec} s` : null, has(f.falseUnresponsiveSteady) ? `${f.falseUnresponsiveSteady} / ${f.hbFalsePositives ?? '–'}` : null,
-      has(f.hbPolls) ? `${f.hbPolls} (${f2(f.hbPsMedianMs!, 1)})` : null, has(f.psJsonBytes) ? Math.round(f.psJsonBytes! / 1024) : null,
+      has(f.hbWorstLateSec) ? `${f.hbWorstLateSec} / ${f.hbMedianLateSec} s${has(f.hbLoggedWorstLateSec) && f.hbLoggedWorstLateSec !== null ? ` (${f.hbLoggedWorstLateSec} / ${f.hbLoggedMedianLateSec} s)` : ''}` : null, has(f.falseUnresponsiveSteady) ? `${f.falseUnresponsiveSteady} / ${f.hbFalsePositives ?? '–'}` : null,
+      has(f.hbPolls) ? `${f.hbPolls} (${f2(f.hbPsMedianMs!, 1)}${has(f.hbPsMaxMs) ? `, max ${f2(f.hbPsMaxMs!, 0)}` : ''})` : null, has(f.psJsonBytes) ? Math.round(f.psJsonBytes! / 1024) : null,
       w ? `${w.watched ?? '?'} / ${w.heartbeatReads ?? '?'} / ${w.walks ?? '?'}` : null, swept];
   }) });
   s.tables.push({ title: 'System limits checked before the run, for the largest N:', header: ['limit', 'value', 'needed', 'verdict'], rows: limitRows.map((r) => [r.limit, r.value, r.need, r.verdict]) });
@@ -263,7 +265,7 @@ function render(s: SectionOutput, points: readonly Point[], p: FleetPointParams,
   s.notes.push(`Fleet: a new \`supervisor run --concurrency 16 --install-concurrency 16\` daemon per N (as sections 2, 3 and 5), given one goal state of N heartbeat handlers (\`sh heartbeat.sh ${p.periodSec}\`, heartbeatTimeout ${p.timeoutSec} s${p === QUICK ? '' : `; past N = ${p.periodSec * WRITES_PER_SEC}, the period grows with N `
       + `(BENCH_HEARTBEAT_PERIOD = N ÷ ${WRITES_PER_SEC} s in the daemon's environment, inherited by the writers), the timeout and the window with it, so the fleet writes ${WRITES_PER_SEC} heartbeats a second at every N, as its work floor reads them`}); `
     + `bring-up ends at the first \`ps\` that shows every handler up, asked every max(1 s, N ms) (each answer is O(N) work in the daemon); `
-    + `${p.settleMs / 1000} s to settle, then a ${p.steadyMs / 1000} s window (at least one period) sampled every 5 s beside an idle \`node\` and the work floor; \`ps\` ${p.inDaemonRuns} times from the persistent connection and ${p.psRuns} times end to end, alternating with \`node -e 0\` and the least client; `
+    + `${p.settleMs / 1000} s to settle, then a ${p.steadyMs / 1000} s window (at least one period) sampled every 5 s beside an idle \`node\` and the work floor; \`ps\` ${p.inDaemonRuns} times from the persistent connection (each time as text, as \`ps --json\` takes it, then with the rows parsed) and ${p.psRuns} times end to end, alternating with \`node -e 0\` and the least client; `
     + `then the writers of every 10th handler SIGKILLed and \`ps\` polled every 200 ms until each is Unresponsive. The daemon runs as the systemd unit runs it (node flags and malloc settings), in cgroup mode when run as root.`);
   s.notes.push(`Budget: each N has 180 s + 0.16 s per handler on a quiet machine (${CURVE_SIZES.map((n) => `${n}: ${budgetForN(n, false) / 1000} s`).join(', ')}), `
     + `multiplied by how much slower than quiet the machine is at that moment (200 \`sh -c 'exit 0'\` at 16 timed just before, over the ${QUIET_CALIBRATION_MS} ms they take on the quiet VM, at most ${MAX_LOAD_FACTOR} ×). `
