@@ -29,6 +29,18 @@ function spec(libId: string, handler: string, shell: string, extra: Partial<RunS
 
 const exists = (file: string) => async () => (await readFile(file).then(() => true, () => undefined));
 
+/**
+ * The one process of `handler` once it has become `sleep`: a scan during its execve reads a blank
+ * environ (no mark), so a scan right after the ready file can miss it.
+ */
+function sleeperOf(libId: string, handler: string) {
+  return waitFor(`${handler}'s daemon in a scan, as sleep`, async () => {
+    const found = (await scanAttributed(libId)).get(handler) ?? [];
+    const comm = found.length === 1 ? (() => { try { return readFileSync(`/proc/${found[0]!.pid}/comm`, 'utf8'); } catch { return ''; } })() : '';
+    return comm === 'sleep\n' ? found : undefined;
+  });
+}
+
 describe('terminateHandler', () => {
   test('cleanup ends a daemon a finished command left behind, with SIGTERM alone', async () => {
     const libId = uniqueLibId();
@@ -37,12 +49,7 @@ describe('terminateHandler', () => {
       const r = await (await runCommand(spec(libId, 'Daemon', `sh -c ': > ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
       assert.equal(r.outcome, 'exited');
       await waitFor('the daemon', exists(ready));
-      // Seen once it has become the sleep: a scan during its execve reads a blank environ.
-      const daemon = await waitFor('the daemon in a scan, as sleep', async () => {
-        const found = (await scanAttributed(libId)).get('Daemon') ?? [];
-        const comm = found.length === 1 ? (() => { try { return readFileSync(`/proc/${found[0]!.pid}/comm`, 'utf8'); } catch { return ''; } })() : '';
-        return comm === 'sleep\n' ? found : undefined;
-      });
+      const daemon = await sleeperOf(libId, 'Daemon');
       assert.equal(daemon.length, 1);
 
       const report = await terminateHandler({ libId, handler: 'Daemon', graceMs: 3000, reason: 'cleanup' });
@@ -63,7 +70,7 @@ describe('terminateHandler', () => {
       const ready = join(dir, 'own-run.ready');
       await (await runCommand(spec(libId, 'H', `sh -c ': > ${JSON.stringify(ready)}; exec sleep 1000' &`))).done;
       await waitFor('the daemon', exists(ready));
-      const [daemon] = (await scanAttributed(libId)).get('H') ?? [];
+      const [daemon] = await sleeperOf(libId, 'H');
       assert.ok(daemon);
       const hung = await (await runCommand(spec(libId, 'H', 'setsid sleep 1000 & sleep 1000', { timeoutMs: 200, graceMs: 300 }))).done;
       assert.equal(hung.outcome, 'timedOut');
